@@ -26,6 +26,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 STATE_DIR = Path("/run/rsh-podrunner")
 LOCK_PATH = Path("/run/rsh-podrunner.lock")
 CREATED_DIRS = STATE_DIR / "created-dirs"
+_HELD = False
 
 
 class HostError(RuntimeError):
@@ -42,6 +43,9 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> su
 @contextlib.contextmanager
 def host_lock(timeout: float = 180.0) -> Iterator[None]:
     """One runner per host at a time: leftovers are cleaned by prefix, so two runs would fight."""
+    global _HELD  # noqa: PLW0603 - one flag per process
+    if _HELD:
+        raise HostError("a Cluster is already open in this process; close it before opening another")
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -54,8 +58,10 @@ def host_lock(timeout: float = 180.0) -> Iterator[None]:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
                     raise HostError(f"another pod runner holds {LOCK_PATH} (waited {timeout:.0f} s)") from exc
                 time.sleep(0.2)
+        _HELD = True
         yield
     finally:
+        _HELD = False
         os.close(fd)
 
 
