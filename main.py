@@ -6,6 +6,7 @@ Run ``make synth`` (or ``python main.py``; ``cdk8s synth`` runs the same file).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -22,11 +23,14 @@ from redis_constructs import (  # noqa: E402
     ExternalRefs,
     LoadBalancer,
     PropError,
+    RedisCredentials,
     RedisShared,
     RedisSharedProps,
     SynthError,
     synthesize,
 )
+from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
+from redis_constructs.sealing import read_sealed_file  # noqa: E402
 
 #: This homelab: 4-node K3s, MetalLB on the LAN 192.168.4.0/24, kube-prometheus-stack in `monitoring`.
 REDIS = RedisSharedProps(
@@ -40,27 +44,55 @@ REDIS = RedisSharedProps(
     monitoring_namespace="monitoring",
 )
 
+#: Where the credentials come from. The committed default is sealed for a placeholder certificate whose
+#: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. README
+#: "Credentials" shows how to seal for your cluster's controller, or to switch to an external store.
+SEALED_VALUES = HERE / "sealed" / "values.yaml"
+
+
+def secret_source() -> SecretSource:
+    """The site's choice; replace with ``SecretSource.external(...)`` or ``SecretSource.existing()``."""
+    return SecretSource.sealed(read_sealed_file(SEALED_VALUES))
+
+
+#: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
+CLIENT_SECRET = "redis-shared-client"
+SYSTEM_SECRET = "redis-shared-system"
+SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
+
 #: Objects dist/ references but does not contain: they exist in the cluster before the first sync.
-EXTERNAL = ExternalRefs(
-    secrets={
-        ("redis", "redis-shared-client"): frozenset({"password"}),
-        ("redis", "redis-shared-system"): frozenset({"replication-password", "exporter-password", "admin-password"}),
-    },
-)
+EXTERNAL = ExternalRefs(namespaces=frozenset({"beersystem", "monitoring"}))
 
 
-def build_app(redis: RedisSharedProps = REDIS) -> cdk8s.App:
+def build_app(redis: RedisSharedProps = REDIS, source: SecretSource | None = None) -> cdk8s.App:
     """The site's charts; folder names in dist/ are the chart ids."""
+    source = source if source is not None else secret_source()
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "redis-shared", disable_resource_name_hashes=True)
-    RedisShared(chart, "Redis", redis)
+    client = ReplicatedSecret(
+        chart,
+        "ClientCredentials",
+        name=CLIENT_SECRET,
+        namespaces=(redis.namespace, *redis.client_namespaces),
+        keys=("password",),
+        source=source,
+    )
+    system = ReplicatedSecret(
+        chart, "SystemCredentials", name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source
+    )
+    RedisShared(
+        chart,
+        "Redis",
+        dataclasses.replace(redis, credentials=RedisCredentials.from_replicated(client=client, system=system)),
+    )
     return app
 
 
-def main() -> int:
+def main(redis: RedisSharedProps = REDIS) -> int:
+    """Synthesize into $CDK8S_OUTDIR (default dist/); a bad value prints one error and writes nothing."""
     outdir = os.environ.get("CDK8S_OUTDIR", str(HERE / "dist"))
     try:
-        synthesize(build_app(), outdir, external=EXTERNAL)
+        synthesize(build_app(redis), outdir, external=EXTERNAL)
     except (PropError, SynthError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

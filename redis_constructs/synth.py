@@ -39,6 +39,31 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
+#: Apply order for a plain ``kubectl apply -f``: what others live in or read comes first (as Helm does).
+KIND_ORDER = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "Secret",
+    "SealedSecret",
+    "ExternalSecret",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "Job",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+)
+
+
+def ordered(objects: Sequence[Obj]) -> list[Obj]:
+    """Objects in apply order by kind; construct order within a kind (stable, so deterministic)."""
+    rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    return sorted(objects, key=lambda o: rank.get(str(o.get("kind")), len(KIND_ORDER)))
+
+
 def to_yaml(objects: Sequence[Obj]) -> str:
     """Deterministic multi-document YAML, readable like dist/ (snapshots use the same function)."""
     return "---\n".join(
@@ -55,7 +80,7 @@ def render_files(charts: Mapping[str, Sequence[Obj]]) -> dict[str, str]:
     """``relative path → text`` of everything dist/ holds: manifests and one kustomization per chart."""
     files: dict[str, str] = {}
     for name, objects in sorted(charts.items()):
-        files[f"{name}/manifests.yaml"] = to_yaml(objects)
+        files[f"{name}/manifests.yaml"] = to_yaml(ordered(objects))
         files[f"{name}/kustomization.yaml"] = yaml.dump(
             {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["manifests.yaml"]},
             Dumper=_Dumper,

@@ -22,7 +22,7 @@ from redis_constructs import (
     Resources,
     SecretKeyRef,
 )
-from redis_constructs.synth import to_yaml
+from redis_constructs.synth import ordered, to_yaml
 
 Obj = dict[str, Any]
 
@@ -63,12 +63,12 @@ FULL = RedisSharedProps(
 
 # -- snapshots ---------------------------------------------------------------------------------------------
 def test_site_chart_snapshot(site_charts: dict[str, list[Obj]], yaml_snapshot: SnapshotAssertion) -> None:
-    assert to_yaml(site_charts["redis-shared"]) == yaml_snapshot
+    assert to_yaml(ordered(site_charts["redis-shared"])) == yaml_snapshot
 
 
 def test_fully_overridden_snapshot(yaml_snapshot: SnapshotAssertion) -> None:
     _, objects = render(FULL)
-    assert to_yaml(objects) == yaml_snapshot
+    assert to_yaml(ordered(objects)) == yaml_snapshot
 
 
 # -- the plan's fixed values -------------------------------------------------------------------------------

@@ -74,7 +74,10 @@ def test_failed_synth_leaves_dist_untouched(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     synthesize(main.build_app(), out, external=main.EXTERNAL)
     before = tree(out)
-    with pytest.raises(SynthError, match=r"Secret redis/redis-shared-system is neither rendered nor declared external"):
+    with pytest.raises(
+        SynthError,
+        match=r"SealedSecret beersystem/redis-shared-client: metadata\.namespace 'beersystem' is neither rendered nor declared external",
+    ):
         synthesize(main.build_app(), out, external=ExternalRefs())
     assert tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
@@ -85,9 +88,7 @@ def test_bad_prop_in_main_exits_nonzero_and_leaves_dist(tmp_path: Path) -> None:
     synthesize(main.build_app(), out, external=main.EXTERNAL)
     before = tree(out)
     code = (
-        "import sys, dataclasses, main; "
-        "main.REDIS = dataclasses.replace(main.REDIS, replicas=-1); "
-        "main.build_app.__defaults__ = (main.REDIS,); sys.exit(main.main())"
+        "import sys, dataclasses, main; sys.exit(main.main(dataclasses.replace(main.REDIS, replicas=-1)))"
     )
     env = {**os.environ, "CDK8S_OUTDIR": str(out)}
     result = subprocess.run(
