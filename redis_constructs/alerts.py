@@ -99,6 +99,18 @@ def _format_number(value: float) -> str:
     return f"{value:g}"
 
 
+def validate_selector(selector: str) -> str:
+    """Return ``selector`` without surrounding blanks or a trailing comma; raise :class:`PropError` if it
+    is not a list of PromQL label matchers (``name="value"``, ``!=``, ``=~``, ``!~``) without braces."""
+    if not _SELECTOR.match(selector):
+        raise PropError(
+            "selector",
+            selector,
+            'one or more PromQL label matchers without braces, e.g. namespace="redis",service="redis-shared-metrics"',
+        )
+    return selector.strip().rstrip(",").strip()
+
+
 def render_alert_groups(
     *,
     selector: str,
@@ -146,12 +158,7 @@ def render_alert_groups(
         label displaces the exporter's own ``role`` to ``exported_role``. Use ``"role"`` only for a
         ServiceMonitor with ``honorLabels: true`` or without a ``role`` target label.
     """
-    if not _SELECTOR.match(selector):
-        raise PropError(
-            "selector",
-            selector,
-            'one or more PromQL label matchers without braces, e.g. namespace="redis",service="redis-shared-metrics"',
-        )
+    s = validate_selector(selector)
     if isinstance(instances_expected, bool) or not isinstance(instances_expected, int) or instances_expected < 1:
         raise PropError("instances_expected", instances_expected, "an int >= 1 (primary + replicas)")
     for prop, duration in (("for_short", for_short), ("for_long", for_long), ("rate_window", rate_window)):
@@ -171,7 +178,6 @@ def render_alert_groups(
     if not _LABEL_NAME.match(redis_role_label):
         raise PropError("redis_role_label", redis_role_label, "a Prometheus label name", fix="exported_role")
 
-    s = selector.strip().rstrip(",").strip()
     replicas_expected = instances_expected - 1
     primary = f'redis_instance_info{{{s},{redis_role_label}="{PRIMARY_ROLE}"}}'
     memory_pct = _format_number(memory_threshold * 100)

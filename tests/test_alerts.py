@@ -35,6 +35,7 @@ from redis_constructs.alerts import (
     promql_vector_selectors,
     render_alert_groups,
 )
+from redis_constructs.dashboard import render_dashboard
 from redis_constructs.errors import PropError
 
 SELECTOR = 'namespace="redis",service="redis-shared-metrics"'
@@ -171,7 +172,10 @@ def test_thresholds_reach_the_expressions() -> None:
     ("expr", "expected"),
     [
         ('rate(foo{a="b"}[5m]) > bar', (("foo", 'a="b"'), ("bar", ""))),
-        ('sum by (pod, role) (x{a="1"}) / on (pod) group_left (role) y{a="2"}', (("x", 'a="1"'), ("y", 'a="2"'))),
+        (
+            'sum by (pod, role) (x{a="1"}) / on (pod) group_left (role) y{a="2"}',
+            (("x", 'a="1"'), ("y", 'a="2"')),
+        ),
         ('label_replace(absent(up{a="{b}"}), "pod", "x", "", "")', (("up", 'a="{b}"'),)),
         ('{__name__=~"redis_.*"} offset 5m', (("", '__name__=~"redis_.*"'),)),
         ("count(z[$__rate_interval]) without (instance) and bool 1", (("z", ""),)),
@@ -271,7 +275,13 @@ TARGET = {
 MASTER = {**TARGET, "pod": "redis-shared-master-0", "role": "master", "instance": "198.18.0.10:9121"}
 REPLICA = {**TARGET, "pod": "redis-shared-replicas-0", "role": "replica", "instance": "198.18.0.11:9121"}
 # A broken Redis elsewhere: the selector must keep it out of every alert.
-NOISE = {**TARGET, "namespace": "other", "pod": "redis-other-0", "role": "master", "instance": "198.18.0.99:9121"}
+NOISE = {
+    **TARGET,
+    "namespace": "other",
+    "pod": "redis-other-0",
+    "role": "master",
+    "instance": "198.18.0.99:9121",
+}
 SLAVE_LABELS = {"slave_ip": "198.18.0.11", "slave_port": "6379", "slave_state": "online"}
 LINK_LABELS = {
     "master_host": "redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local",
@@ -321,7 +331,12 @@ def healthy_pair() -> SeriesMap:
         add(f"{who}:redis_up", "redis_up", target, constant(1))
         info = {**target, "exported_role": redis_role, "redis_version": "7.0.15"}
         add(f"{who}:redis_instance_info", "redis_instance_info", info, constant(1))
-        add(f"{who}:redis_connected_slaves", "redis_connected_slaves", target, constant(1 if who == "m" else 0))
+        add(
+            f"{who}:redis_connected_slaves",
+            "redis_connected_slaves",
+            target,
+            constant(1 if who == "m" else 0),
+        )
         add(f"{who}:redis_memory_used_bytes", "redis_memory_used_bytes", target, constant(MAX_BYTES // 2))
         add(f"{who}:redis_evicted_keys_total", "redis_evicted_keys_total", target, constant(0))
         add(f"{who}:redis_rejected_connections_total", "redis_rejected_connections_total", target, constant(0))
@@ -400,7 +415,7 @@ def _add(key: str, metric: str, labels: dict[str, str], values: str) -> Mutation
 
 
 def _sev(alert: str) -> str:
-    return next(r["labels"]["severity"] for r in _rules(_groups()) if r["alert"] == alert)
+    return str(next(r["labels"]["severity"] for r in _rules(_groups()) if r["alert"] == alert))
 
 
 SCENARIOS = (
@@ -586,7 +601,10 @@ SCENARIOS = (
         _set("m:redis_connected_clients", step(20, 1500)),
         {
             "RedisTooManyClients": [
-                Expected(MASTER, "Redis redis-shared-master-0 (master) has 1500 client connections (threshold 1000).")
+                Expected(
+                    MASTER,
+                    "Redis redis-shared-master-0 (master) has 1500 client connections (threshold 1000).",
+                )
             ],
         },
     ),
@@ -825,6 +843,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                     "yes",
                     "--dir",
                     str(data),
+                    "--maxmemory",
+                    "100mb",
                     *extra,
                 ],
             )
@@ -863,7 +883,7 @@ def test_exported_metrics_match_a_live_exporter(live: LiveStack) -> None:
     assert "redis_connected_slave_lag_seconds" in primary
     assert "redis_connected_slave_offset_bytes" in primary
     assert primary["redis_connected_slaves"] == ["redis_connected_slaves 1"]
-    assert primary["redis_memory_max_bytes"] == ["redis_memory_max_bytes 0"]
+    assert primary["redis_memory_max_bytes"] == ["redis_memory_max_bytes 1.048576e+08"]
     # The exporter's own role label says "slave", never "replica"; it collides with the target label.
     assert any('role="master"' in line for line in primary["redis_instance_info"])
     assert any('role="slave"' in line for line in replica["redis_instance_info"])
@@ -909,40 +929,83 @@ def _all_groups_evaluated_after(prometheus: str, moment: float) -> bool:
     return len(evaluated) == 4 and all(t > moment for t in evaluated)
 
 
-def test_rules_on_a_real_prometheus_scraping_live_redis(live: LiveStack) -> None:
-    """Healthy pair: nothing fires. Break the replica's link, then stop the primary: the right alerts fire.
-
-    `for` is 0s here so the test needs no waiting; the windows are shortened to the 1 s scrape interval.
-    """
+@pytest.fixture(scope="module")
+def prometheus(live: LiveStack) -> str:
+    """A real Prometheus scraping both exporters every second and evaluating the rules (``for`` 0s)."""
     prometheus_bin = _tool("prometheus")
     directory = live.directory / "prometheus"
     directory.mkdir()
     _write_rules(directory, _groups(for_short="0s", for_long="0s", rate_window="30s"))
     (directory / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(live), sort_keys=False))
-    prometheus = f"127.0.0.1:{_free_port()}"
-    live.start(
+    address = f"127.0.0.1:{_free_port()}"
+    live.start(  # stopped with the rest of the live stack
         "prometheus",
         [
             prometheus_bin,
             f"--config.file={directory / 'prometheus.yml'}",
             f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address={prometheus}",
+            f"--web.listen-address={address}",
         ],
     )
+    # Two scrapes of each target, so that every rate() over the test windows has data for both pods.
     _wait_for(
-        "Prometheus to scrape both exporters",
-        lambda: len(_query(prometheus, 'redis_instance_info{namespace="redis"}')) == 2,
+        "Prometheus to scrape both exporters twice",
+        lambda: len(_query(address, 'count_over_time(redis_up{namespace="redis"}[30s]) >= 2')) == 2,
     )
     scraped_at = time.time()
     _wait_for(
-        "every rule group to be evaluated after that", lambda: _all_groups_evaluated_after(prometheus, scraped_at)
+        "every rule group to be evaluated after that",
+        lambda: _all_groups_evaluated_after(address, scraped_at),
     )
-    # The ServiceMonitor's role target label displaces the exporter's own: exported_role is Redis's view.
+    return address
+
+
+def test_role_target_label_displaces_the_exporters_role_label(prometheus: str) -> None:
     roles = {
         (s["metric"]["pod"], s["metric"]["role"], s["metric"]["exported_role"])
         for s in _query(prometheus, "redis_instance_info")
     }
-    assert roles == {("redis-shared-master-0", "master", "master"), ("redis-shared-replicas-0", "replica", "slave")}
+    assert roles == {
+        ("redis-shared-master-0", "master", "master"),
+        ("redis-shared-replicas-0", "replica", "slave"),
+    }
+
+
+# Roles each dashboard panel shows for a healthy primary + replica.
+DASHBOARD_ROLES = {
+    "Redis up": {"master", "replica"},
+    "Role reported by Redis": {"master", "replica"},
+    "Connected replicas": {"master", "replica"},
+    "AOF status": {"master", "replica"},
+    "Commands per second": {"master", "replica"},
+    "Keyspace hit ratio": {"master", "replica"},
+    "Memory used vs maxmemory": {"master", "replica"},
+    "Connected clients": {"master", "replica"},
+    "Replication link": {"replica"},
+    "Replication lag (seconds)": {"master"},
+    "Replication lag (bytes)": {"master"},
+    "Evicted keys per second": {"master", "replica"},
+    "Rejected connections per second": {"master", "replica"},
+}
+
+
+def test_dashboard_queries_return_per_pod_series_on_real_prometheus(prometheus: str) -> None:
+    panels = json.loads(render_dashboard(selector=SELECTOR))["panels"]
+    assert {p["title"] for p in panels} == set(DASHBOARD_ROLES)
+    for panel in panels:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "30s")
+            result = _query(prometheus, expr)
+            roles = {s["metric"].get("role") for s in result}
+            assert roles == DASHBOARD_ROLES[panel["title"]], (panel["title"], target["refId"], result)
+            assert all(s["metric"].get("pod") for s in result), (panel["title"], result)
+
+
+def test_alerts_on_a_real_prometheus_scraping_live_redis(live: LiveStack, prometheus: str) -> None:
+    """Healthy pair: nothing fires. Break the replica's link, then stop the primary: the right alerts fire.
+
+    Runs last in this module: it breaks the live stack. `for` is 0s here so the test needs no waiting.
+    """
     for _ in range(3):  # several evaluations of a healthy pair: nothing fires
         assert _firing(prometheus) == set()
         time.sleep(0.5)
@@ -952,7 +1015,10 @@ def test_rules_on_a_real_prometheus_scraping_live_redis(live: LiveStack) -> None
         "RedisReplicaLinkDown and RedisReplicaMissing",
         lambda: (
             _firing(prometheus)
-            == {("RedisReplicaLinkDown", "redis-shared-replicas-0"), ("RedisReplicaMissing", "redis-shared-master-0")}
+            == {
+                ("RedisReplicaLinkDown", "redis-shared-replicas-0"),
+                ("RedisReplicaMissing", "redis-shared-master-0"),
+            }
         ),
     )
 
