@@ -29,6 +29,7 @@ from redis_constructs import (  # noqa: E402
     SynthError,
     synthesize,
 )
+from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
 
@@ -43,6 +44,9 @@ REDIS = RedisSharedProps(
     client_namespaces=("beersystem",),
     monitoring_namespace="monitoring",
 )
+
+#: kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping every 15 s.
+MONITORING = RedisMonitoringProps(interval="15s", release_label="kube-prometheus-stack")
 
 #: Where the credentials come from. The committed default is sealed for a placeholder certificate whose
 #: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. README
@@ -80,11 +84,12 @@ def build_app(redis: RedisSharedProps = REDIS, source: SecretSource | None = Non
     system = ReplicatedSecret(
         chart, "SystemCredentials", name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source
     )
-    RedisShared(
+    shared = RedisShared(
         chart,
         "Redis",
         dataclasses.replace(redis, credentials=RedisCredentials.from_replicated(client=client, system=system)),
     )
+    RedisMonitoring(chart, "Monitoring", redis=shared, props=MONITORING)
     return app
 
 

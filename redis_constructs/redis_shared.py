@@ -285,6 +285,9 @@ class RedisShared(constructs.Construct):
         self.client_secret_name = p.credentials.client.name
         self.client_password_key = p.credentials.client.key
         self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
+        self.monitoring_namespace = p.monitoring_namespace
+        #: Labels of the metrics Service, for a ServiceMonitor's selector.
+        self.metrics_service_labels = {**self._labels(), "app.kubernetes.io/component": "metrics"}
 
         self._render()
 
