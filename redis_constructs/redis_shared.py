@@ -214,7 +214,7 @@ class RedisSharedProps:
     #: Default: - the Secrets described by :class:`RedisCredentials`'s defaults.
     credentials: RedisCredentials = field(default_factory=RedisCredentials)
     #: Labels on the DNS pods NetworkPolicy egress admits. Default: K3s CoreDNS (``k8s-app: kube-dns``
-    #: in ``kube-system``).
+    #: in ``kube-system``). At least one label: an empty selector would admit every pod of ``dns_namespace``.
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
 
@@ -264,6 +264,7 @@ class RedisShared(constructs.Construct):
         )
         v.dns_label("monitoring_namespace", p.monitoring_namespace)
         v.dns_label("dns_namespace", p.dns_namespace)
+        self._dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
         self._client_namespaces: list[str] = []
         for ns in v.unique("client_namespaces", p.client_namespaces):
             self.add_client_namespace(ns)
@@ -326,10 +327,8 @@ class RedisShared(constructs.Construct):
         for file_name, ref in creds.by_file().items():
             prop = "credentials." + file_name.removesuffix("-password")
             v.dns_label(prop + ".name", ref.name, max_length=253)
-            if not ref.key or len(ref.key) > 253 or not all(c.isalnum() or c in "-._" for c in ref.key):
-                raise PropError(prop + ".key", ref.key, "a Secret key of alphanumerics, '-', '_' or '.'")
-        if not creds.version or len(creds.version) > 63:
-            raise PropError("credentials.version", creds.version, "a non-empty string of at most 63 characters")
+            v.secret_key(prop + ".key", ref.key)
+        v.text("credentials.version", creds.version, max_length=63)
 
     def add_client_namespace(self, namespace: str) -> None:
         """Admit pods of ``namespace`` to the Redis port (NetworkPolicy)."""
@@ -534,7 +533,7 @@ class RedisShared(constructs.Construct):
             namespace_selector=k8s.LabelSelector(
                 match_labels={"kubernetes.io/metadata.name": self._props.dns_namespace}
             ),
-            pod_selector=k8s.LabelSelector(match_labels=dict(self._props.dns_pod_labels)),
+            pod_selector=k8s.LabelSelector(match_labels=self._dns_pod_labels),
         )
         k8s.KubeNetworkPolicy(
             self,

@@ -1,4 +1,7 @@
-"""Pure validators shared by the constructs: each raises :class:`PropError` with one message shape."""
+"""Pure validators shared by the constructs: each raises :class:`PropError` with one message shape.
+
+Patterns are applied with ``fullmatch``: ``re.match`` with ``$`` accepts a trailing newline (``"redis\\n"``).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +27,14 @@ _DECIMAL_HINTS = {"K": "Ki", "k": "Ki", "KB": "Ki", "M": "Mi", "MB": "Mi", "G": 
 
 def dns_label(prop: str, value: str, *, max_length: int = 63) -> str:
     """Check an RFC 1123 label (namespace, object name part) and return it."""
-    if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > max_length:
+    if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value) or len(value) > max_length:
         fix = value.lower().replace("_", "-") if isinstance(value, str) else None
         raise PropError(
             prop,
             value,
             f"an RFC 1123 label: lowercase a-z, 0-9 and '-', starting and ending alphanumeric, "
             f"at most {max_length} characters",
-            fix=fix if fix and fix != value and _DNS_LABEL.match(fix) and len(fix) <= max_length else None,
+            fix=fix if fix and fix != value and _DNS_LABEL.fullmatch(fix) and len(fix) <= max_length else None,
         )
     return value
 
@@ -52,7 +55,7 @@ def _suffix_hint(value: str, table: dict[str, str]) -> str | None:
 
 def memory_bytes(prop: str, value: str) -> int:
     """Parse a memory quantity in binary units (``512Mi``, ``1Gi``, plain bytes) into bytes."""
-    match = _MEMORY.match(value) if isinstance(value, str) else None
+    match = _MEMORY.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(
             prop,
@@ -65,7 +68,7 @@ def memory_bytes(prop: str, value: str) -> int:
 
 def cpu_millis(prop: str, value: str) -> int:
     """Parse a CPU quantity (``250m``, ``1``, ``1.5``) into millicores; at least 1m."""
-    match = _CPU.match(value) if isinstance(value, str) else None
+    match = _CPU.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(prop, value, "a Kubernetes CPU quantity such as '250m', '1' or '1.5'")
     if match.group(1) is not None:
@@ -79,7 +82,7 @@ def cpu_millis(prop: str, value: str) -> int:
 
 def storage_size(prop: str, value: str, *, minimum_bytes: int) -> int:
     """Check a PVC size written in Mi, Gi or Ti (what local-path and most provisioners accept)."""
-    match = _STORAGE.match(value) if isinstance(value, str) else None
+    match = _STORAGE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(
             prop,
@@ -95,7 +98,7 @@ def storage_size(prop: str, value: str, *, minimum_bytes: int) -> int:
 
 def pinned_image(prop: str, value: str) -> str:
     """Check an image reference with an explicit tag that is not ``latest``."""
-    match = _IMAGE.match(value) if isinstance(value, str) else None
+    match = _IMAGE.fullmatch(value) if isinstance(value, str) else None
     if match is None or match.group("tag") == "latest":
         raise PropError(
             prop,
@@ -108,7 +111,7 @@ def pinned_image(prop: str, value: str) -> str:
 
 def image_digest(prop: str, value: str | None) -> str | None:
     """Check an optional ``sha256:<64 hex>`` digest."""
-    if value is not None and (not isinstance(value, str) or not _DIGEST.match(value)):
+    if value is not None and (not isinstance(value, str) or not _DIGEST.fullmatch(value)):
         raise PropError(prop, value, "None or a digest 'sha256:' followed by 64 lowercase hex digits")
     return value
 
@@ -128,15 +131,73 @@ def cidr(prop: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def ip_address(prop: str, value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """Parse a single IP address."""
+    """Parse a single IP address written as a string (an int would parse, then fail in the manifest)."""
     try:
+        if not isinstance(value, str):
+            raise TypeError(value)
         return ipaddress.ip_address(value)
     except (TypeError, ValueError):
         raise PropError(prop, value, "a single IPv4 or IPv6 address, e.g. '192.168.4.203'") from None
 
 
+def text(prop: str, value: str, *, max_length: int) -> str:
+    """Check a non-empty string of at most ``max_length`` characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= max_length:
+        raise PropError(prop, value, f"a non-empty string of at most {max_length} characters")
+    return value
+
+
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def secret_key(prop: str, value: str) -> str:
+    """Check a Secret/ConfigMap data key as the API server does (``IsConfigMapKey``)."""
+    if (
+        not isinstance(value, str)
+        or not _SECRET_KEY.fullmatch(value)
+        or len(value) > 253
+        or value in (".", "..")
+        or value.startswith("..")
+    ):
+        raise PropError(
+            prop, value, "a Secret key of ASCII letters, digits, '-', '_' or '.', not '.', '..' or starting with '..'"
+        )
+    return value
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_pairs(prop: str, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Check label ``(key, value)`` pairs for a selector: at least one, valid Kubernetes syntax, unique keys."""
+    if isinstance(pairs, str) or not isinstance(pairs, tuple | list) or not pairs:
+        raise PropError(prop, pairs, "a non-empty tuple of (key, value) label pairs, e.g. (('k8s-app', 'kube-dns'),)")
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise PropError(prop, pair, "a (key, value) pair of strings")
+        key, value = pair
+        prefix, _, name = key.rpartition("/")
+        if (
+            not _LABEL_NAME.fullmatch(name)
+            or len(name) > 63
+            or ("/" in key and (not _DNS_SUBDOMAIN.fullmatch(prefix) or len(prefix) > 253))
+        ):
+            raise PropError(prop, key, "a label key: [prefix/]name, name of at most 63 of A-Z a-z 0-9 - _ .")
+        if value and (not _LABEL_NAME.fullmatch(value) or len(value) > 63):
+            raise PropError(prop, value, "a label value: at most 63 of A-Z a-z 0-9 - _ ., alphanumeric at both ends")
+        if key in labels:
+            raise PropError(prop, key, "each label key once")
+        labels[key] = value
+    return labels
+
+
 def unique(prop: str, values: Iterable[str]) -> tuple[str, ...]:
     """Reject duplicates in a collection prop; return it as a tuple."""
+    if isinstance(values, str):
+        # A bare string would be split into characters: ('b', 'e', 'e', ...).
+        raise PropError(prop, values, "a tuple of strings, not one string", fix=f"({values!r},)")
     seen: list[str] = []
     for value in values:
         if value in seen:
