@@ -185,9 +185,11 @@ class MemoryStats:
     limit_bytes: int
     usage_bytes: int
     max_usage_bytes: int
-    failcnt: int
+    failcnt: int  # times usage hit the limit (page cache reclaim counts too; not an OOM by itself)
     oom_kills: int
     under_oom: bool
+    rss_bytes: int  # anonymous memory (incl. huge pages) of the processes, without page cache
+    cache_bytes: int
 
 
 class Cgroup:
@@ -236,6 +238,7 @@ class Cgroup:
             return (mem / name).read_text()
 
         oom = dict(line.split() for line in read("memory.oom_control").splitlines() if line.strip())
+        stat = {k: int(v) for k, v in (line.split() for line in read("memory.stat").splitlines() if line.strip())}
         return MemoryStats(
             limit_bytes=int(read("memory.limit_in_bytes")),
             usage_bytes=int(read("memory.usage_in_bytes")),
@@ -243,6 +246,8 @@ class Cgroup:
             failcnt=int(read("memory.failcnt")),
             oom_kills=int(oom.get("oom_kill", "0")),
             under_oom=oom.get("under_oom", "0") == "1",
+            rss_bytes=stat.get("rss", 0),
+            cache_bytes=stat.get("cache", 0),
         )
 
     def remove(self) -> None:

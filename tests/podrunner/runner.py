@@ -76,7 +76,9 @@ def load_manifests(path: Path) -> list[dict[str, Any]]:
     files = [path] if path.is_file() else sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")])
     out: list[dict[str, Any]] = []
     for f in files:
-        out += [d for d in yaml.safe_load_all(f.read_text()) if d]
+        docs = [d for d in yaml.safe_load_all(f.read_text()) if d]
+        # kustomization.yaml is build configuration, not an object of the cluster.
+        out += [d for d in docs if not str(d.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")]
     return out
 
 
@@ -590,6 +592,15 @@ class Pod:
             out, err = proc.communicate()
             raise subprocess.TimeoutExpired(list(argv), timeout, out, err) from None
         return subprocess.CompletedProcess(list(argv), k8s_exit_code(proc.returncode), out, err)
+
+    def netns_exec(self, argv: Sequence[str], *, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """A host binary (e.g. curl) in the pod's network namespace only: root, host filesystem, clean env."""
+        if not self.netns_ready:
+            raise PodError(f"pod {self.name} has no network namespace")
+        env = {"PATH": PATH}  # no proxy variables: a request must not leave for a proxy
+        return subprocess.run(
+            [*_NS_EXEC, self.netns, *argv], capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
 
     def probe_spec(self, container: str | None, kind: ProbeKind) -> Obj:
         c = self.container(container)
