@@ -7,8 +7,10 @@ Run ``make synth`` (or ``python main.py``; ``cdk8s synth`` runs the same file).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -19,6 +21,7 @@ if _NODE.exists():
 
 import cdk8s  # noqa: E402
 
+from imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
 from redis_constructs import (  # noqa: E402
     ExternalRefs,
     LoadBalancer,
@@ -29,9 +32,22 @@ from redis_constructs import (  # noqa: E402
     SynthError,
     synthesize,
 )
+from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
+
+#: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
+#: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
+#: redis-shared next to beersystem's own Redis without touching the app, so Redis can be checked before any
+#: traffic moves, and CUTOVER stays a deliberate, timed commit with someone watching the validation Job.
+MIGRATION_PHASE = MigrationPhase.BEFORE_CUTOVER
+#: When CUTOVER was first deployed, e.g. ``dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)``; required from
+#: CUTOVER on. DECOMMISSIONED refuses to synthesize until this is 24 h in the past.
+CUTOVER_TIME: dt.datetime | None = None
+#: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
+#: from pruning; the runbook says how to delete it for good.
+DELETE_OLD_DATA = False
 
 #: This homelab: 4-node K3s, MetalLB on the LAN 192.168.4.0/24, kube-prometheus-stack in `monitoring`.
 REDIS = RedisSharedProps(
@@ -64,12 +80,40 @@ CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
 SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
 
+#: beersystem's manifests as its team wrote them (loaded with cdk8s.Include; the binding rewrites them per phase).
+BEERSYSTEM_MANIFESTS = {
+    "App": HERE / "apps" / "beersystem" / "app.yaml",
+    "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
+}
+
+#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. The bootstrap
+#: Kustomization (flux-system) applies dist/flux; README "Ordering: ArgoCD and Flux".
+FLUX_NAMESPACE = "flux-system"
+FLUX_SOURCE = "flux-system"
+
 #: Objects dist/ references but does not contain: they exist in the cluster before the first sync.
-EXTERNAL = ExternalRefs(namespaces=frozenset({"beersystem", "monitoring"}))
+#: Secret beersystem-redis is beersystem's old Redis password, created by hand before this project.
+EXTERNAL = ExternalRefs(
+    namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE}),
+    secrets={("beersystem", "beersystem-redis"): frozenset({"password"})},
+)
 
 
-def build_app(redis: RedisSharedProps = REDIS, source: SecretSource | None = None) -> cdk8s.App:
-    """The site's charts; folder names in dist/ are the chart ids."""
+def build_app(
+    redis: RedisSharedProps = REDIS,
+    source: SecretSource | None = None,
+    *,
+    phase: MigrationPhase = MIGRATION_PHASE,
+    cutover_time: dt.datetime | None = CUTOVER_TIME,
+    now: Callable[[], dt.datetime] = utc_now,
+    delete_old_data: bool = DELETE_OLD_DATA,
+) -> cdk8s.App:
+    """The site's charts; folder names in dist/ are the chart ids.
+
+    ``phase``/``cutover_time``/``delete_old_data`` default to the committed :data:`MIGRATION_PHASE`,
+    :data:`CUTOVER_TIME` and :data:`DELETE_OLD_DATA`; ``now`` is the clock the 24 h decommission gate reads
+    (default: the system clock).
+    """
     source = source if source is not None else secret_source()
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "redis-shared", disable_resource_name_hashes=True)
@@ -90,7 +134,51 @@ def build_app(redis: RedisSharedProps = REDIS, source: SecretSource | None = Non
         dataclasses.replace(redis, credentials=RedisCredentials.from_replicated(client=client, system=system)),
     )
     RedisMonitoring(chart, "Monitoring", redis=shared, props=MONITORING)
+    # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1; the app (wave 2) comes after.
+    add_sync_waves(chart)
+
+    beersystem = cdk8s.Chart(app, "beersystem", disable_resource_name_hashes=True)
+    BeersystemRedisBinding(
+        beersystem,
+        "RedisBinding",
+        redis=shared,
+        credentials=client,
+        manifests=tuple(cdk8s.Include(beersystem, id, url=str(path)) for id, path in BEERSYSTEM_MANIFESTS.items()),
+        phase=phase,
+        cutover_time=cutover_time,
+        now=now,
+        delete_old_data=delete_old_data,
+    )
+    flux_kustomizations(app, units=(("redis-shared", ()), ("beersystem", ("redis-shared",))))
     return app
+
+
+def flux_kustomizations(app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...]]]) -> cdk8s.Chart:
+    """dist/flux: a Flux Kustomization per chart folder, ``dependsOn`` its prerequisites, pruning and waiting.
+
+    ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included), so a
+    dependent unit is applied only after Redis is up: Flux's counterpart of ArgoCD's sync waves.
+    """
+    chart = cdk8s.Chart(app, "flux", disable_resource_name_hashes=True)
+    for name, depends_on in units:
+        flux.Kustomization(
+            chart,
+            name,
+            metadata=cdk8s.ApiObjectMetadata(name=name, namespace=FLUX_NAMESPACE),
+            spec=flux.KustomizationSpec(
+                interval="10m",
+                retry_interval="1m",
+                timeout="5m",
+                path=f"./dist/{name}",
+                prune=True,
+                wait=True,
+                source_ref=flux.KustomizationSpecSourceRef(
+                    kind=flux.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name=FLUX_SOURCE
+                ),
+                depends_on=[flux.KustomizationSpecDependsOn(name=d) for d in depends_on] or None,
+            ),
+        )
+    return chart
 
 
 def main(redis: RedisSharedProps = REDIS) -> int:

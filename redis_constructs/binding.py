@@ -1,0 +1,713 @@
+"""RedisClientBinding: move an app's included manifests from its own Redis onto RedisShared, one phase at a time.
+
+The app's manifests are the app team's YAML, loaded with ``cdk8s.Include``; the binding rewrites only what the
+current :class:`MigrationPhase` needs, so going back one phase renders the previous manifests again:
+
+* ``BEFORE_CUTOVER``: the app and its old Redis exactly as included.
+* ``CUTOVER``: the app's Redis env points at ``redis.master_host:redis.port`` with the client credential
+  replicated into the app's namespace; ``strategy: Recreate`` so old and new pods never serve together; pod
+  template annotations so the pods roll; the old Redis objects still rendered but protected from pruning
+  (ArgoCD and Flux); a validation Job (ArgoCD PostSync hook, a plain Job for Flux) that runs PING/SET/GET/DEL
+  against the new Redis with the app's own credential.
+* ``DECOMMISSIONED``: as ``CUTOVER``, without the old Redis objects, and only once ``cutover_time`` is at least
+  24 h in the past. The old data volume stays rendered and protected unless ``delete_old_data=True``.
+
+The prune protection CUTOVER puts on the old objects lives on in the cluster: when DECOMMISSIONED stops rendering
+them, neither ArgoCD nor Flux deletes them. Removing them is one deliberate ``kubectl delete`` (README runbook),
+so no sync can destroy the rollback path by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cdk8s
+import constructs
+from cdk8s_plus_28 import k8s
+
+from . import validation as v
+from .errors import PropError
+from .redis_shared import REDIS_UID, RedisShared
+from .replicated_secret import ReplicatedSecret
+
+#: How long the old Redis stays rendered (and rollback stays one commit away) after the cutover.
+DECOMMISSION_DELAY = dt.timedelta(hours=24)
+
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+ARGOCD_HOOK = "argocd.argoproj.io/hook"
+ARGOCD_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
+FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+#: ArgoCD neither prunes nor deletes (on app deletion) an object carrying this; Flux skips it in garbage collection.
+PRUNE_PROTECTION: Mapping[str, str] = {ARGOCD_SYNC_OPTIONS: "Prune=false,Delete=false", FLUX_PRUNE: "disabled"}
+#: Pod template annotations added in CUTOVER (and kept in DECOMMISSIONED); they change with the credentials'
+#: version and the target, so the pods roll onto the new Redis and again on every rotation.
+CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
+TARGET_ANNOTATION = "redis-shared/target"
+
+#: ArgoCD sync waves of the shared Redis chart by kind (:func:`add_sync_waves`): namespace first, then the
+#: credentials, then Redis itself (every other kind); the bound app follows in :data:`APP_SYNC_WAVE`.
+REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0, "ExternalSecret": 0, "Secret": 0}
+REDIS_SYNC_WAVE = 1
+APP_SYNC_WAVE = 2
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VOLUME_NAME = "redis-shared-credentials"
+_PASSWORD_FILE = "password"
+_VALIDATE_PASSWORD_DIR = "/var/run/secrets/redis-shared"
+#: The validation Job's script: the password is read from the mounted file into REDISCLI_AUTH (never argv).
+VALIDATE_SCRIPT = """\
+set -eu
+REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
+export REDISCLI_AUTH
+key="redis-shared:validate:$POD_NAMESPACE:$POD_NAME"
+check() {
+  want="$1"
+  shift
+  got="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" "$@")" || {
+    echo "FAIL: $1 could not reach $REDIS_HOST:$REDIS_PORT" >&2
+    exit 1
+  }
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $1 returned '$got', expected '$want'" >&2
+    exit 1
+  fi
+  echo "ok: $1"
+}
+check PONG PING
+check OK SET "$key" "$key" EX 300
+check "$key" GET "$key"
+check 1 DEL "$key"
+echo "redis-shared at $REDIS_HOST:$REDIS_PORT works with this namespace's credential"
+"""
+
+
+class MigrationPhase(enum.Enum):
+    """Where an app is in its move onto the shared Redis; commit one phase at a time (README runbook)."""
+
+    BEFORE_CUTOVER = "before-cutover"
+    CUTOVER = "cutover"
+    DECOMMISSIONED = "decommissioned"
+
+    @classmethod
+    def parse(cls, prop: str, value: object) -> MigrationPhase:
+        """``value`` if it is a member; PropError otherwise (naming the member a string probably meant)."""
+        if isinstance(value, cls):
+            return value
+        meant = [p for p in cls if isinstance(value, str) and value.strip().upper().replace("-", "_") in {p.name}]
+        raise PropError(
+            prop,
+            value,
+            "one of " + ", ".join(f"MigrationPhase.{p.name}" for p in cls),
+            fix=f"MigrationPhase.{meant[0].name}" if meant else None,
+        )
+
+
+class RedisEnvKind(enum.Enum):
+    """How an app reads its Redis settings."""
+
+    HOST_PORT_PASSWORD = "host-port-password"
+    URL = "url"
+    PASSWORD_FILE = "password-file"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisEnv:
+    """Which environment variables (and files) an app reads its Redis settings from; use a factory."""
+
+    kind: RedisEnvKind
+    host_var: str | None = None
+    port_var: str | None = None
+    password_var: str | None = None
+    url_var: str | None = None
+    file_var: str | None = None
+    mount_path: str | None = None
+    username_var: str | None = None
+    database: int = 0
+
+    @classmethod
+    def host_port_password(
+        cls,
+        *,
+        host_var: str = "REDIS_HOST",
+        port_var: str = "REDIS_PORT",
+        password_var: str = "REDIS_PASSWORD",
+        username_var: str | None = None,
+    ) -> RedisEnv:
+        """Host, port and password in three variables; the password from a ``secretKeyRef``.
+
+        ``username_var``: Default: - no username variable; the password authenticates Redis user ``default``.
+        """
+        return cls(
+            kind=RedisEnvKind.HOST_PORT_PASSWORD,
+            host_var=host_var,
+            port_var=port_var,
+            password_var=password_var,
+            username_var=username_var,
+        )
+
+    @classmethod
+    def url(cls, *, var: str = "REDIS_URL", password_var: str = "REDIS_PASSWORD", database: int = 0) -> RedisEnv:
+        """One ``redis://default:<password>@host:port/<database>`` variable.
+
+        The password is a ``secretKeyRef`` in ``password_var`` that the kubelet expands into the URL
+        (``$(REDIS_PASSWORD)``), so it is never written into a manifest. It must be URL-safe (the sealed values
+        are generated alphanumeric).
+        """
+        return cls(kind=RedisEnvKind.URL, url_var=var, password_var=password_var, database=database)
+
+    @classmethod
+    def password_file(
+        cls,
+        *,
+        host_var: str = "REDIS_HOST",
+        port_var: str = "REDIS_PORT",
+        file_var: str = "REDIS_PASSWORD_FILE",
+        mount_path: str = "/var/run/secrets/redis-shared",
+    ) -> RedisEnv:
+        """Host and port in variables; the password in a file (mounted from the Secret) whose path is in ``file_var``."""
+        return cls(
+            kind=RedisEnvKind.PASSWORD_FILE,
+            host_var=host_var,
+            port_var=port_var,
+            file_var=file_var,
+            mount_path=mount_path,
+        )
+
+    def variables(self) -> tuple[str, ...]:
+        """Every variable this binding sets, in the order it renders them."""
+        names = (self.username_var, self.host_var, self.port_var, self.password_var, self.url_var, self.file_var)
+        return tuple(n for n in names if n is not None)
+
+    def validate(self, prop: str) -> None:
+        for name in self.variables():
+            if not _ENV_NAME.match(name):
+                raise PropError(prop, name, "environment variable names of letters, digits and '_'")
+        v.unique(prop, self.variables())
+        if self.kind is RedisEnvKind.PASSWORD_FILE and not (self.mount_path or "").startswith("/"):
+            raise PropError(prop + ".mount_path", self.mount_path, "an absolute path")
+        v.int_in_range(prop + ".database", self.database, 0, 15)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ValidationJob:
+    """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis."""
+
+    #: Default: ``"redis:7.4.2-bookworm"``, RedisShared's own image (already on the nodes).
+    image: str = "redis:7.4.2-bookworm"
+    #: Default: - the tag alone is used (checkov's digest and pull-policy checks are skipped inline, with the reason).
+    image_digest: str | None = None
+    #: Default: 120; the Job fails (and the ArgoCD sync or Flux Kustomization with it) after this long.
+    active_deadline_seconds: int = 120
+    #: Default: 3 retries (Redis may still be electing or loading its AOF).
+    backoff_limit: int = 3
+    #: Default: 86400; a finished Job is removed after a day. Flux applies it again on its next reconciliation
+    #: after that, which re-runs the check: harmless (one short-lived key).
+    ttl_seconds_after_finished: int = 86400
+
+
+#: The validation Job the bindings render unless told otherwise.
+DEFAULT_VALIDATION = ValidationJob()
+
+
+def _annotate(obj: cdk8s.ApiObject, annotations: Mapping[str, str]) -> None:
+    for key, value in annotations.items():
+        obj.metadata.add_annotation(key, value)
+
+
+def _merged_protection(existing: Mapping[str, str]) -> dict[str, str]:
+    """:data:`PRUNE_PROTECTION`, keeping any other ArgoCD sync options already on the object."""
+    options = [o for o in (existing.get(ARGOCD_SYNC_OPTIONS) or "").split(",") if o]
+    options = [o for o in options if o.split("=")[0] not in {"Prune", "Delete"}]
+    return {
+        ARGOCD_SYNC_OPTIONS: ",".join([*options, "Prune=false", "Delete=false"]),
+        FLUX_PRUNE: PRUNE_PROTECTION[FLUX_PRUNE],
+    }
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+
+
+def add_sync_waves(
+    scope: constructs.IConstruct,
+    *,
+    by_kind: Mapping[str, int] = REDIS_CHART_SYNC_WAVES,
+    default: int = REDIS_SYNC_WAVE,
+) -> None:
+    """Annotate every API object under ``scope`` with its ArgoCD sync wave (an aspect-like pass, run once).
+
+    ArgoCD applies lower waves first and waits for them to be healthy. Called by the site on the redis-shared
+    chart so that the namespace (-1), the credentials (0) and Redis (1) are in place before the bound app (2).
+    Objects that already carry a wave keep it. Flux ignores the annotation (it orders with ``dependsOn``).
+    """
+    for child in scope.node.find_all():
+        if not cdk8s.ApiObject.is_api_object(child):
+            continue
+        obj = cdk8s.ApiObject.of(child)
+        if SYNC_WAVE in ((obj.to_json().get("metadata") or {}).get("annotations") or {}):
+            continue
+        obj.metadata.add_annotation(SYNC_WAVE, str(by_kind.get(obj.kind, default)))
+
+
+def utc_now() -> dt.datetime:
+    """The system clock in UTC: the bindings' default ``now``."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _remaining(delta: dt.timedelta) -> str:
+    minutes = math.ceil(delta.total_seconds() / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class RedisClientBinding(constructs.Construct):
+    """Moves one included app Deployment from its own Redis onto a :class:`RedisShared`, phase by phase.
+
+    The app and its old Redis objects are ``cdk8s.ApiObject`` s from ``cdk8s.Include`` in the same chart; the
+    binding changes them in place (JSON patches and annotations) or removes them from the tree, and adds the
+    validation Job. See the module docstring for what each phase renders.
+
+    Example::
+
+        app = cdk8s.Include(chart, "App", url="apps/beersystem/app.yaml")
+        old = cdk8s.Include(chart, "OldRedis", url="apps/beersystem/redis.yaml")
+        RedisClientBinding(chart, "Redis", redis=redis, credentials=client, app=app.api_objects[0],
+                           env=RedisEnv.host_port_password(), phase=MigrationPhase.CUTOVER,
+                           cutover_time=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC),
+                           old_redis=tuple(old.api_objects))
+    """
+
+    def __init__(
+        self,
+        scope: constructs.Construct,
+        id: str,
+        *,
+        redis: RedisShared,
+        credentials: ReplicatedSecret,
+        app: cdk8s.ApiObject,
+        env: RedisEnv,
+        phase: MigrationPhase,
+        cutover_time: dt.datetime | None = None,
+        now: Callable[[], dt.datetime] = utc_now,
+        old_redis: tuple[cdk8s.ApiObject, ...] = (),
+        delete_old_data: bool = False,
+        container: str | None = None,
+        remove_env: tuple[str, ...] = (),
+        validation: ValidationJob | None = DEFAULT_VALIDATION,
+    ) -> None:
+        """Validate every prop, then render ``phase``.
+
+        ``cutover_time``: when CUTOVER was first deployed (timezone-aware); required from CUTOVER on.
+        ``now``: the clock, injected for tests. Default: - the system clock in UTC.
+        ``old_redis``: the old Redis objects (Deployment/StatefulSet, Service, PVC...). Default: - none.
+        ``delete_old_data``: stop rendering the old PersistentVolumeClaims in DECOMMISSIONED. Default: False, they
+        stay rendered with prune protection (the data is kept).
+        ``container``: the container that talks to Redis. Default: - the Deployment's only container.
+        ``remove_env``: variables of the old setup to drop in CUTOVER. Default: - none.
+        ``validation``: Default: - a :class:`ValidationJob` with its defaults; ``None`` renders no Job.
+        """
+        super().__init__(scope, id)
+        self.phase = MigrationPhase.parse("phase", phase)
+        if not isinstance(env, RedisEnv):
+            raise PropError("env", env, "a RedisEnv from RedisEnv.host_port_password/url/password_file")
+        env.validate("env")
+        self.env = env
+        self.redis = redis
+        self.credentials = credentials
+        self.delete_old_data = delete_old_data
+        self.validation = validation
+
+        # -- the app --
+        if not cdk8s.ApiObject.is_api_object(app):
+            raise PropError("app", app, "the Deployment's cdk8s.ApiObject (from cdk8s.Include)")
+        self.app = app
+        manifest = app.to_json()
+        if app.kind != "Deployment" or app.api_version != "apps/v1":
+            raise PropError("app", _describe(manifest), "a Deployment (apps/v1)")
+        self.namespace = str((manifest.get("metadata") or {}).get("namespace") or "")
+        if not self.namespace:
+            raise PropError("app", _describe(manifest), "a Deployment with metadata.namespace set")
+        pod = manifest["spec"]["template"]["spec"]
+        names = [str(c["name"]) for c in pod.get("containers") or []]
+        if container is None and len(names) != 1:
+            raise PropError("container", container, "the container that talks to Redis, one of " + ", ".join(names))
+        if container is not None and container not in names:
+            raise PropError("container", container, "one of " + ", ".join(names))
+        self.container = container if container is not None else names[0]
+        for name in remove_env:
+            if not _ENV_NAME.match(name) or name in env.variables():
+                raise PropError("remove_env", name, "old variable names, none of those env sets")
+        self.remove_env = v.unique("remove_env", remove_env)
+        if env.kind is RedisEnvKind.PASSWORD_FILE and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:
+            raise PropError("app", _describe(manifest), f"a pod without a volume named {_VOLUME_NAME!r}")
+
+        # -- redis and the credential in the app's namespace --
+        if not isinstance(redis, RedisShared):
+            raise PropError("redis", redis, "a RedisShared construct")
+        if self.namespace not in redis.client_namespaces:
+            raise PropError(
+                "redis",
+                redis.node.path,
+                f"a RedisShared that admits namespace {self.namespace!r}",
+                fix=f"client_namespaces=(..., {self.namespace!r}) or redis.add_client_namespace({self.namespace!r})",
+            )
+        if not isinstance(credentials, ReplicatedSecret) or credentials.secret_name != redis.client_secret_name:
+            raise PropError(
+                "credentials",
+                getattr(credentials, "secret_name", credentials),
+                f"the ReplicatedSecret holding Redis's client credential (Secret {redis.client_secret_name!r})",
+            )
+        if self.namespace not in credentials.namespaces:
+            raise PropError(
+                "credentials",
+                credentials.secret_name,
+                f"a ReplicatedSecret replicated into the app's namespace {self.namespace!r} "
+                f"(it is in: {', '.join(credentials.namespaces)})",
+            )
+        self.secret_ref = credentials.key_ref(redis.client_password_key, namespace=self.namespace)
+
+        # -- the old Redis --
+        seen: set[str] = set()
+        for obj in old_redis:
+            if not cdk8s.ApiObject.is_api_object(obj) or obj.node.path == app.node.path:
+                raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
+            if obj.node.path in seen:
+                raise PropError("old_redis", obj.node.path, "no duplicates")
+            seen.add(obj.node.path)
+        self.old_redis = old_redis
+
+        # -- time --
+        self.cutover_time = self._check_time(cutover_time, now)
+
+        self.validation_job_name: str | None = None
+        if self.phase is not MigrationPhase.BEFORE_CUTOVER:
+            self._cut_over(manifest)
+            self._handle_old_redis()
+            if validation is not None:
+                self._validation_job(validation)
+
+    # -- validation ---------------------------------------------------------------------------------------
+    def _check_time(self, cutover_time: dt.datetime | None, now: Callable[[], dt.datetime]) -> dt.datetime | None:
+        if self.phase is MigrationPhase.BEFORE_CUTOVER:
+            # Ignored: after a rollback the committed CUTOVER_TIME may stay as it was.
+            return cutover_time
+        if cutover_time is None:
+            raise PropError(
+                "cutover_time",
+                None,
+                f"the time CUTOVER was first deployed (required in {self.phase.name}), "
+                "e.g. datetime(2026, 11, 26, 12, 0, tzinfo=UTC)",
+            )
+        if not isinstance(cutover_time, dt.datetime) or cutover_time.tzinfo is None:
+            raise PropError("cutover_time", cutover_time, "a timezone-aware datetime, e.g. tzinfo=datetime.UTC")
+        current = now()
+        if not isinstance(current, dt.datetime) or current.tzinfo is None:
+            raise PropError("now", current, "a clock returning timezone-aware datetimes")
+        if cutover_time > current:
+            raise PropError("cutover_time", cutover_time.isoformat(), f"a time not after now ({current.isoformat()})")
+        if self.phase is MigrationPhase.DECOMMISSIONED:
+            elapsed = current - cutover_time
+            if elapsed < DECOMMISSION_DELAY:
+                ready = cutover_time + DECOMMISSION_DELAY
+                raise PropError(
+                    "cutover_time",
+                    cutover_time.isoformat(),
+                    f"at least 24h before now to decommission the old Redis; {_remaining(DECOMMISSION_DELAY - elapsed)} "
+                    f"remain (earliest {ready.isoformat()}); keep MigrationPhase.CUTOVER until then",
+                )
+        return cutover_time
+
+    # -- CUTOVER ------------------------------------------------------------------------------------------
+    def _env(self) -> list[dict[str, Any]]:
+        e, r = self.env, self.redis
+        secret = {"valueFrom": {"secretKeyRef": {"name": self.secret_ref.name, "key": self.secret_ref.key}}}
+        out: list[dict[str, Any]] = []
+        if e.username_var:
+            out.append({"name": e.username_var, "value": r.client_username})
+        if e.host_var:
+            out.append({"name": e.host_var, "value": r.master_host})
+        if e.port_var:
+            out.append({"name": e.port_var, "value": str(r.port)})
+        if e.password_var:
+            out.append({"name": e.password_var, **secret})
+        if e.url_var:
+            url = f"redis://{r.client_username}:$({e.password_var})@{r.master_host}:{r.port}/{e.database}"
+            out.append({"name": e.url_var, "value": url})
+        if e.file_var:
+            out.append({"name": e.file_var, "value": f"{e.mount_path}/{_PASSWORD_FILE}"})
+        return out
+
+    def _cut_over(self, manifest: Mapping[str, Any]) -> None:
+        spec = dict(manifest["spec"])
+        template = dict(spec["template"])
+        meta = dict(template.get("metadata") or {})
+        meta["annotations"] = {
+            **(meta.get("annotations") or {}),
+            CREDENTIALS_VERSION_ANNOTATION: self.credentials.version,
+            TARGET_ANNOTATION: f"{self.redis.master_host}:{self.redis.port}",
+        }
+        pod = dict(template["spec"])
+        managed = set(self.env.variables()) | set(self.remove_env)
+        containers = []
+        for original in pod["containers"]:
+            c = dict(original)
+            if c["name"] == self.container:
+                env = list(c.get("env") or [])
+                at = next((i for i, e in enumerate(env) if e["name"] in managed), len(env))
+                kept = [e for e in env[:at] if e["name"] not in managed]
+                rest = [e for e in env[at:] if e["name"] not in managed]
+                c["env"] = [*kept, *self._env(), *rest]
+                if self.env.kind is RedisEnvKind.PASSWORD_FILE:
+                    c["volumeMounts"] = [
+                        *(c.get("volumeMounts") or []),
+                        {"name": _VOLUME_NAME, "mountPath": self.env.mount_path, "readOnly": True},
+                    ]
+            containers.append(c)
+        pod["containers"] = containers
+        if self.env.kind is RedisEnvKind.PASSWORD_FILE:
+            pod["volumes"] = [*(pod.get("volumes") or []), self._secret_volume()]
+        template["metadata"] = meta
+        template["spec"] = pod
+        spec["template"] = template
+        # Every old pod is gone before a new one starts: never old and new Redis serving at the same time.
+        spec["strategy"] = {"type": "Recreate"}
+        self.app.add_json_patch(cdk8s.JsonPatch.replace("/spec", spec))
+        self.app.metadata.add_annotation(SYNC_WAVE, str(APP_SYNC_WAVE))
+
+    def _secret_volume(self) -> dict[str, Any]:
+        return {
+            "name": _VOLUME_NAME,
+            "secret": {
+                "secretName": self.secret_ref.name,
+                "defaultMode": 0o440,
+                "items": [{"key": self.secret_ref.key, "path": _PASSWORD_FILE}],
+            },
+        }
+
+    def _handle_old_redis(self) -> None:
+        for obj in self.old_redis:
+            keep_data = obj.kind == "PersistentVolumeClaim" and not self.delete_old_data
+            if self.phase is MigrationPhase.DECOMMISSIONED and not keep_data:
+                scope = obj.node.scope
+                assert scope is not None
+                scope.node.try_remove_child(obj.node.id)
+                continue
+            existing = (obj.to_json().get("metadata") or {}).get("annotations") or {}
+            _annotate(obj, _merged_protection(existing))
+
+    # -- the validation Job -------------------------------------------------------------------------------
+    def _validation_job(self, job: ValidationJob) -> None:
+        v.pinned_image("validation.image", job.image)
+        v.image_digest("validation.image_digest", job.image_digest)
+        v.int_in_range("validation.active_deadline_seconds", job.active_deadline_seconds, 10, 3600)
+        v.int_in_range("validation.backoff_limit", job.backoff_limit, 0, 10)
+        v.int_in_range("validation.ttl_seconds_after_finished", job.ttl_seconds_after_finished, 0, 7 * 86400)
+        app_name = self.app.name
+        target = f"{self.redis.master_host}:{self.redis.port}"
+        # Jobs are immutable: a new name whenever what it checks changes (Flux applies a new Job, prunes the old).
+        digest = hashlib.sha256(f"{target} {self.credentials.version} {VALIDATE_SCRIPT}".encode()).hexdigest()[:8]
+        name = f"{app_name[:40]}-redis-validate-{digest}"
+        self.validation_job_name = name
+        labels = {"app.kubernetes.io/name": f"{app_name[:40]}-redis-validate", "app.kubernetes.io/part-of": app_name}
+        annotations = {
+            ARGOCD_HOOK: "PostSync",
+            ARGOCD_HOOK_DELETE_POLICY: "BeforeHookCreation",
+        }
+        if job.image_digest is None:
+            annotations |= {
+                "checkov.io/skip1": "CKV_K8S_43=version-pinned tag; set validation.image_digest to pin the digest",
+                "checkov.io/skip2": "CKV_K8S_15=IfNotPresent with a version-pinned tag (the image Redis already runs)",
+            }
+        image = f"{job.image}@{job.image_digest}" if job.image_digest else job.image
+
+        def field(path: str) -> k8s.EnvVarSource:
+            return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
+
+        # The Job's pods may reach DNS and Redis's port in Redis's namespace, and nothing reaches them.
+        k8s.KubeNetworkPolicy(
+            self,
+            "ValidateNetworkPolicy",
+            metadata=k8s.ObjectMeta(name=f"{app_name[:40]}-redis-validate", namespace=self.namespace, labels=labels),
+            spec=k8s.NetworkPolicySpec(
+                pod_selector=k8s.LabelSelector(match_labels=labels),
+                policy_types=["Ingress", "Egress"],
+                egress=[
+                    k8s.NetworkPolicyEgressRule(
+                        ports=[
+                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
+                            for proto in ("UDP", "TCP")
+                        ]
+                    ),
+                    k8s.NetworkPolicyEgressRule(
+                        to=[
+                            k8s.NetworkPolicyPeer(
+                                namespace_selector=k8s.LabelSelector(
+                                    match_labels={"kubernetes.io/metadata.name": self.redis.namespace}
+                                )
+                            )
+                        ],
+                        ports=[
+                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(self.redis.port), protocol="TCP")
+                        ],
+                    ),
+                ],
+            ),
+        )
+        k8s.KubeJob(
+            self,
+            "Validate",
+            metadata=k8s.ObjectMeta(name=name, namespace=self.namespace, labels=labels, annotations=annotations),
+            spec=k8s.JobSpec(
+                backoff_limit=job.backoff_limit,
+                active_deadline_seconds=job.active_deadline_seconds,
+                ttl_seconds_after_finished=job.ttl_seconds_after_finished,
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.PodSpec(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=k8s.PodSecurityContext(
+                            run_as_non_root=True,
+                            run_as_user=REDIS_UID,
+                            run_as_group=REDIS_UID,
+                            fs_group=REDIS_UID,
+                            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                        ),
+                        containers=[
+                            k8s.Container(
+                                name="validate",
+                                image=image,
+                                image_pull_policy="IfNotPresent",
+                                command=["sh", "-c", VALIDATE_SCRIPT],
+                                env=[
+                                    k8s.EnvVar(name="REDIS_HOST", value=self.redis.master_host),
+                                    k8s.EnvVar(name="REDIS_PORT", value=str(self.redis.port)),
+                                    k8s.EnvVar(name="REDIS_USER", value=self.redis.client_username),
+                                    k8s.EnvVar(
+                                        name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{_PASSWORD_FILE}"
+                                    ),
+                                    k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
+                                    k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
+                                ],
+                                volume_mounts=[
+                                    k8s.VolumeMount(
+                                        name=_VOLUME_NAME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True
+                                    ),
+                                ],
+                                resources=k8s.ResourceRequirements(
+                                    requests={
+                                        "cpu": k8s.Quantity.from_string("10m"),
+                                        "memory": k8s.Quantity.from_string("16Mi"),
+                                    },
+                                    limits={
+                                        "cpu": k8s.Quantity.from_string("100m"),
+                                        "memory": k8s.Quantity.from_string("32Mi"),
+                                    },
+                                ),
+                                security_context=k8s.SecurityContext(
+                                    allow_privilege_escalation=False,
+                                    capabilities=k8s.Capabilities(drop=["ALL"]),
+                                    privileged=False,
+                                    read_only_root_filesystem=True,
+                                    run_as_non_root=True,
+                                    run_as_user=REDIS_UID,
+                                    run_as_group=REDIS_UID,
+                                    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                                ),
+                            )
+                        ],
+                        volumes=[
+                            k8s.Volume(
+                                name=_VOLUME_NAME,
+                                secret=k8s.SecretVolumeSource(
+                                    secret_name=self.secret_ref.name,
+                                    default_mode=0o440,
+                                    items=[k8s.KeyToPath(key=self.secret_ref.key, path=_PASSWORD_FILE)],
+                                ),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+        )
+
+
+#: beersystem's Deployment, its old Redis objects, and the variables it reads (apps/beersystem/).
+BEERSYSTEM_APP = ("Deployment", "beersystem")
+BEERSYSTEM_OLD_REDIS = (
+    ("Deployment", "beersystem-redis"),
+    ("Service", "beersystem-redis"),
+    ("PersistentVolumeClaim", "beersystem-redis-data"),
+    ("NetworkPolicy", "beersystem-redis"),
+)
+
+
+class BeersystemRedisBinding(RedisClientBinding):
+    """:class:`RedisClientBinding` with beersystem's defaults: finds its objects in the included manifests.
+
+    beersystem reads ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD``; its Deployment ``beersystem`` and the old
+    Redis (Deployment or StatefulSet ``beersystem-redis``, Service ``beersystem-redis``, PVC
+    ``beersystem-redis-data``, NetworkPolicy ``beersystem-redis``) are looked up by kind and name in ``manifests``.
+
+    Example::
+
+        BeersystemRedisBinding(chart, "Redis", redis=redis, credentials=client,
+                               manifests=(cdk8s.Include(chart, "App", url="apps/beersystem/app.yaml"),
+                                          cdk8s.Include(chart, "OldRedis", url="apps/beersystem/redis.yaml")),
+                               phase=MigrationPhase.BEFORE_CUTOVER)
+    """
+
+    def __init__(
+        self,
+        scope: constructs.Construct,
+        id: str,
+        *,
+        redis: RedisShared,
+        credentials: ReplicatedSecret,
+        manifests: Sequence[cdk8s.Include],
+        phase: MigrationPhase,
+        cutover_time: dt.datetime | None = None,
+        now: Callable[[], dt.datetime] = utc_now,
+        delete_old_data: bool = False,
+        env: RedisEnv | None = None,
+        validation: ValidationJob | None = DEFAULT_VALIDATION,
+    ) -> None:
+        """``env``: Default: ``RedisEnv.host_port_password()`` (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD)."""
+        objects = [o for inc in manifests for o in inc.api_objects]
+
+        def pick(kinds: tuple[str, ...], name: str) -> cdk8s.ApiObject:
+            found = [o for o in objects if o.kind in kinds and o.name == name]
+            if len(found) != 1:
+                have = sorted(f"{o.kind} {o.name}" for o in objects)
+                raise PropError("manifests", have, f"exactly one {' or '.join(kinds)} named {name!r}")
+            return found[0]
+
+        app = pick((BEERSYSTEM_APP[0],), BEERSYSTEM_APP[1])
+        old = tuple(
+            pick(("Deployment", "StatefulSet") if kind == "Deployment" else (kind,), name)
+            for kind, name in BEERSYSTEM_OLD_REDIS
+        )
+        super().__init__(
+            scope,
+            id,
+            redis=redis,
+            credentials=credentials,
+            app=app,
+            env=env if env is not None else RedisEnv.host_port_password(),
+            phase=phase,
+            cutover_time=cutover_time,
+            now=now,
+            old_redis=old,
+            delete_old_data=delete_old_data,
+            validation=validation,
+        )

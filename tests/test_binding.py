@@ -1,0 +1,639 @@
+"""RedisClientBinding / BeersystemRedisBinding: each migration phase, the 24 h gate, rollback, the validation Job."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cdk8s
+import pytest
+import yaml
+from conftest import ROOT, find, of_kind
+from syrupy.assertion import SnapshotAssertion
+
+import main
+from redis_constructs import PropError, RedisShared, RedisSharedProps
+from redis_constructs.binding import (
+    APP_SYNC_WAVE,
+    CREDENTIALS_VERSION_ANNOTATION,
+    FLUX_PRUNE,
+    SYNC_WAVE,
+    TARGET_ANNOTATION,
+    BeersystemRedisBinding,
+    MigrationPhase,
+    RedisClientBinding,
+    RedisEnv,
+    ValidationJob,
+)
+from redis_constructs.manifest_checks import ExternalRefs, check_objects
+from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
+from redis_constructs.synth import chart_objects, ordered, to_yaml
+
+Obj = dict[str, Any]
+APPS = ROOT / "apps" / "beersystem"
+NS = "beersystem"
+T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+LATER = T0 + dt.timedelta(hours=30)
+PASSWORD = "client-Pw_0123456789abcdef"
+MASTER = "redis-shared-master.redis.svc.cluster.local"
+OLD_OBJECTS = (
+    ("Deployment", "beersystem-redis"),
+    ("Service", "beersystem-redis"),
+    ("PersistentVolumeClaim", "beersystem-redis-data"),
+    ("NetworkPolicy", "beersystem-redis"),
+)
+PROTECTION = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false", FLUX_PRUNE: "disabled"}
+#: What the test charts reference but do not render.
+EXTERNAL = ExternalRefs(
+    namespaces=frozenset({NS, "monitoring"}), secrets={(NS, "beersystem-redis"): frozenset({"password"})}
+)
+
+
+def at(when: dt.datetime) -> Any:
+    return lambda: when
+
+
+def input_objects(*files: str) -> list[Obj]:
+    return [d for f in files or ("app.yaml", "redis.yaml") for d in yaml.safe_load_all((APPS / f).read_text()) if d]
+
+
+def site(phase: MigrationPhase, *, cutover_time: dt.datetime | None = T0, now: dt.datetime = LATER) -> dict[str, Any]:
+    return chart_objects(main.build_app(phase=phase, cutover_time=cutover_time, now=at(now)))
+
+
+def beersystem(phase: MigrationPhase, **kw: Any) -> list[Obj]:
+    return list(site(phase, **kw)["beersystem"])
+
+
+# -- a small world of its own for the generic binding --------------------------------------------------------
+class World:
+    """RedisShared + its client credentials in one chart, the included beersystem manifests in another."""
+
+    def __init__(self, *, replicated_to: tuple[str, ...] = ("redis", NS), admitted: tuple[str, ...] = (NS,)) -> None:
+        self.app = cdk8s.App()
+        shared = cdk8s.Chart(self.app, "redis-shared", disable_resource_name_hashes=True)
+        self.client = ReplicatedSecret(
+            shared,
+            "Client",
+            name="redis-shared-client",
+            namespaces=replicated_to,
+            keys=("password",),
+            source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+        )
+        self.system = ReplicatedSecret(
+            shared,
+            "System",
+            name="redis-shared-system",
+            namespaces=("redis",),
+            keys=main.SYSTEM_KEYS,
+            source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in main.SYSTEM_KEYS}),
+        )
+        from redis_constructs import RedisCredentials
+
+        self.redis = RedisShared(
+            shared,
+            "Redis",
+            RedisSharedProps(
+                client_namespaces=admitted,
+                credentials=RedisCredentials.from_replicated(client=self.client, system=self.system),
+            ),
+        )
+        self.chart = cdk8s.Chart(self.app, NS, disable_resource_name_hashes=True)
+        self.included = {
+            "App": cdk8s.Include(self.chart, "App", url=str(APPS / "app.yaml")),
+            "OldRedis": cdk8s.Include(self.chart, "OldRedis", url=str(APPS / "redis.yaml")),
+        }
+        self.bound = 0
+
+    def obj(self, kind: str, name: str) -> cdk8s.ApiObject:
+        return next(o for inc in self.included.values() for o in inc.api_objects if o.kind == kind and o.name == name)
+
+    def bind(self, **kw: Any) -> RedisClientBinding:
+        self.bound += 1
+        props: dict[str, Any] = {
+            "redis": self.redis,
+            "credentials": self.client,
+            "app": self.obj("Deployment", "beersystem"),
+            "env": RedisEnv.host_port_password(),
+            "phase": MigrationPhase.CUTOVER,
+            "cutover_time": T0,
+            "now": at(LATER),
+            "old_redis": tuple(self.obj(k, n) for k, n in OLD_OBJECTS),
+        }
+        return RedisClientBinding(self.chart, f"Binding{self.bound}", **(props | kw))
+
+    def objects(self) -> list[Obj]:
+        return [o for c in self.app.charts for o in c.to_json()]
+
+    def beersystem(self) -> list[Obj]:
+        return list(self.chart.to_json())
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    yield World()
+
+
+def app_container(objects: list[Obj]) -> Obj:
+    deployment = find(objects, "Deployment", "beersystem", NS)
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == "beersystem")
+
+
+def env_of(container: Obj) -> dict[str, Obj]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def validation_job(objects: list[Obj]) -> Obj:
+    jobs = of_kind(objects, "Job")
+    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
+    return jobs[0]
+
+
+# -- snapshots ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_beersystem_chart_snapshot(phase: MigrationPhase, yaml_snapshot: SnapshotAssertion) -> None:
+    assert to_yaml(ordered(beersystem(phase))) == yaml_snapshot
+
+
+def test_flux_chart_snapshot(yaml_snapshot: SnapshotAssertion) -> None:
+    assert to_yaml(ordered(site(MigrationPhase.BEFORE_CUTOVER)["flux"])) == yaml_snapshot
+
+
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_every_phase_passes_every_check(phase: MigrationPhase) -> None:
+    objects = [o for objs in site(phase).values() for o in objs]
+    assert check_objects(objects, external=main.EXTERNAL) == []
+
+
+# -- BEFORE_CUTOVER and rollback ---------------------------------------------------------------------------
+def _key(o: Obj) -> tuple[str, str]:
+    return (o["kind"], o["metadata"]["name"])
+
+
+def test_before_cutover_emits_the_app_and_its_redis_exactly_as_included() -> None:
+    rendered = beersystem(MigrationPhase.BEFORE_CUTOVER)
+    assert sorted(map(_key, rendered)) == sorted(map(_key, input_objects()))
+    for obj in input_objects():
+        assert find(rendered, obj["kind"], obj["metadata"]["name"], NS) == obj
+
+
+def test_rollback_from_cutover_restores_the_input_deployment() -> None:
+    original = find(input_objects("app.yaml"), "Deployment", "beersystem")
+    cut = find(beersystem(MigrationPhase.CUTOVER), "Deployment", "beersystem", NS)
+    assert cut != original
+    rolled_back = find(beersystem(MigrationPhase.BEFORE_CUTOVER, cutover_time=T0), "Deployment", "beersystem", NS)
+    assert rolled_back == original
+    assert json.dumps(rolled_back, sort_keys=True) == json.dumps(original, sort_keys=True)
+
+
+def test_cutover_changes_only_what_is_documented() -> None:
+    """Undo the documented CUTOVER changes by hand: what is left must be the input, byte for byte."""
+    original = find(input_objects("app.yaml"), "Deployment", "beersystem")
+    cut = copy.deepcopy(find(beersystem(MigrationPhase.CUTOVER), "Deployment", "beersystem", NS))
+    assert cut["metadata"]["annotations"].pop(SYNC_WAVE) == str(APP_SYNC_WAVE)
+    annotations = cut["spec"]["template"]["metadata"].pop("annotations")
+    assert set(annotations) == {CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION}
+    assert cut["spec"].pop("strategy") == {"type": "Recreate"}
+    container = cut["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [e for e in container["env"] if not e["name"].startswith("REDIS_")]
+    expected = copy.deepcopy(original)
+    expected["spec"].pop("strategy")
+    expected_container = expected["spec"]["template"]["spec"]["containers"][0]
+    expected_container["env"] = [e for e in expected_container["env"] if not e["name"].startswith("REDIS_")]
+    assert cut == expected
+
+
+# -- CUTOVER -----------------------------------------------------------------------------------------------
+def test_cutover_points_the_app_at_redis_shared_with_the_replicated_credential() -> None:
+    charts = site(MigrationPhase.CUTOVER)
+    objects = charts["beersystem"]
+    env = env_of(app_container(objects))
+    assert env["REDIS_HOST"] == {"name": "REDIS_HOST", "value": MASTER}
+    assert env["REDIS_PORT"] == {"name": "REDIS_PORT", "value": "6379"}
+    assert env["REDIS_PASSWORD"] == {
+        "name": "REDIS_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "redis-shared-client", "key": "password"}},
+    }
+    # The other variables stay, in their order, around the rewritten ones.
+    assert list(env) == ["BEERSYSTEM_LISTEN", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "BEERSYSTEM_SESSION_TTL"]
+    # The Secret it reads is the one redis-shared replicates into beersystem.
+    assert find(charts["redis-shared"], "SealedSecret", "redis-shared-client", NS)
+    deployment = find(objects, "Deployment", "beersystem", NS)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod_annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert pod_annotations[TARGET_ANNOTATION] == f"{MASTER}:6379"
+    redis_sts = find(charts["redis-shared"], "StatefulSet", "redis-shared-master")
+    client_version = redis_sts["spec"]["template"]["metadata"]["annotations"]["redis-shared/credentials-version"]
+    assert client_version.startswith(pod_annotations[CREDENTIALS_VERSION_ANNOTATION] + ".")
+
+
+def test_rotating_the_credentials_rolls_the_app_and_renames_the_job() -> None:
+    def render(version: str) -> tuple[str, str]:
+        app = main.build_app(
+            source=SecretSource.existing(version=version), phase=MigrationPhase.CUTOVER, now=at(LATER), cutover_time=T0
+        )
+        objects = chart_objects(app)["beersystem"]
+        pod = find(objects, "Deployment", "beersystem", NS)["spec"]["template"]["metadata"]
+        return pod["annotations"][CREDENTIALS_VERSION_ANNOTATION], validation_job(objects)["metadata"]["name"]
+
+    v1, job1 = render("1")
+    v2, job2 = render("2")
+    assert (v1, v2) == ("1", "2")
+    assert job1 != job2
+
+
+def test_cutover_protects_every_old_object_from_pruning() -> None:
+    objects = beersystem(MigrationPhase.CUTOVER)
+    for kind, name in OLD_OBJECTS:
+        annotations = find(objects, kind, name, NS)["metadata"].get("annotations") or {}
+        assert {k: annotations.get(k) for k in PROTECTION} == PROTECTION, (kind, name)
+    assert not set(PROTECTION) & set(find(objects, "Deployment", "beersystem", NS)["metadata"]["annotations"])
+
+
+def test_protection_keeps_other_argocd_sync_options(world: World) -> None:
+    world.obj("Service", "beersystem-redis").metadata.add_annotation(
+        "argocd.argoproj.io/sync-options", "ServerSideApply=true,Prune=true"
+    )
+    world.bind()
+    svc = find(world.beersystem(), "Service", "beersystem-redis", NS)
+    assert svc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == (
+        "ServerSideApply=true,Prune=false,Delete=false"
+    )
+
+
+def test_sync_waves_order_namespace_credentials_redis_then_the_app() -> None:
+    charts = site(MigrationPhase.CUTOVER)
+
+    def wave(obj: Obj) -> str:
+        return str(obj["metadata"]["annotations"][SYNC_WAVE])
+
+    shared = charts["redis-shared"]
+    assert wave(find(shared, "Namespace", "redis")) == "-1"
+    assert {wave(o) for o in of_kind(shared, "SealedSecret")} == {"0"}
+    assert {wave(o) for o in shared if o["kind"] not in {"Namespace", "SealedSecret"}} == {"1"}
+    assert wave(find(charts["beersystem"], "Deployment", "beersystem", NS)) == "2"
+    job = validation_job(charts["beersystem"])
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+
+
+def test_flux_kustomizations_apply_beersystem_after_redis_shared() -> None:
+    flux = site(MigrationPhase.BEFORE_CUTOVER)["flux"]
+    specs = {o["metadata"]["name"]: o["spec"] for o in flux if o["kind"] == "Kustomization"}
+    assert set(specs) == {"redis-shared", "beersystem"}
+    assert specs["beersystem"]["dependsOn"] == [{"name": "redis-shared"}]
+    assert "dependsOn" not in specs["redis-shared"]
+    for name, spec in specs.items():
+        assert (spec["path"], spec["prune"], spec["wait"]) == (f"./dist/{name}", True, True)
+        assert (ROOT / "dist" / name / "kustomization.yaml").exists()
+    assert {o["apiVersion"] for o in flux} == {"kustomize.toolkit.fluxcd.io/v1"}
+
+
+# -- the validation Job ------------------------------------------------------------------------------------
+def test_validation_job_is_a_post_sync_hook_under_pod_security_restricted(world: World) -> None:
+    world.bind()
+    job = validation_job(world.beersystem())
+    meta = job["metadata"]
+    assert meta["namespace"] == NS
+    assert meta["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+    assert meta["annotations"]["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 3
+    assert spec["activeDeadlineSeconds"] == 120
+    assert spec["ttlSecondsAfterFinished"] == 86400
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == "redis:7.4.2-bookworm"
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] is True
+    assert sc["runAsUser"] >= 10000
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["readOnlyRootFilesystem"] is True
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    # The credential is a mounted file from the client Secret in beersystem, read by the script.
+    (volume,) = pod["volumes"]
+    assert volume["secret"]["secretName"] == "redis-shared-client"
+    assert volume["secret"]["items"] == [{"key": "password", "path": "password"}]
+    (mount,) = container["volumeMounts"]
+    assert mount["readOnly"] is True
+    env = env_of(container)
+    assert env["PASSWORD_FILE"]["value"] == f"{mount['mountPath']}/password"
+    assert env["REDIS_HOST"]["value"] == MASTER
+    assert "redis-cli" in container["command"][-1]
+
+
+def test_validation_job_never_carries_the_password(world: World) -> None:
+    world.bind()
+    job = validation_job(world.beersystem())
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert PASSWORD not in json.dumps(job)
+    for e in container["env"]:
+        assert "secretKeyRef" not in json.dumps(e), e
+    assert "REDISCLI_AUTH" not in env_of(container)
+    assert not any(a.startswith("-a") or "--pass" in a for a in container["command"] + container.get("args", []))
+    # ... while the plaintext test Secret it reads does hold it: the check above can fail.
+    assert PASSWORD in json.dumps(world.objects())
+
+
+def test_validation_job_gets_its_own_network_policy(world: World) -> None:
+    world.bind()
+    objects = world.beersystem()
+    job = validation_job(objects)
+    policy = find(objects, "NetworkPolicy", "beersystem-redis-validate", NS)["spec"]
+    assert policy["podSelector"]["matchLabels"] == job["spec"]["template"]["metadata"]["labels"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in policy
+    redis_rule = policy["egress"][1]
+    assert redis_rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}}}]
+    assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
+
+
+def test_validation_job_can_be_left_out(world: World) -> None:
+    world.bind(validation=None)
+    assert of_kind(world.beersystem(), "Job") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_validation_script_passes_shellcheck_and_runs_against_a_real_redis(world: World, tmp_path: Path) -> None:
+    """The Job's own command and env (host/port mapped to a local redis-server, the file to a temp file)."""
+    world.bind()
+    container = validation_job(world.beersystem())["spec"]["template"]["spec"]["containers"][0]
+    script = container["command"][-1]
+    assert container["command"][:2] == ["sh", "-c"]
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is required"
+    (tmp_path / "validate.sh").write_text(script)
+    check = subprocess.run([shellcheck, "-s", "sh", str(tmp_path / "validate.sh")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+    server = shutil.which("redis-server")
+    assert server, "redis-server is required"
+    port = _free_port()
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\nrequirepass "{PASSWORD}"\n')
+    proc = subprocess.Popen([server, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+
+        def run(password: str) -> subprocess.CompletedProcess[str]:
+            secret = tmp_path / "password"
+            secret.write_text(password)
+            env = {e["name"]: e.get("value", "") for e in container["env"]}
+            env |= {
+                "REDIS_HOST": "127.0.0.1",
+                "REDIS_PORT": str(port),
+                "PASSWORD_FILE": str(secret),
+                "POD_NAME": "validate-x",
+                "POD_NAMESPACE": NS,
+                "PATH": os.environ["PATH"],
+            }
+            return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+
+        for _ in range(50):
+            if run(PASSWORD).returncode == 0:
+                break
+            time.sleep(0.1)
+        good = run(PASSWORD)
+        assert good.returncode == 0, good.stderr
+        assert good.stdout.splitlines()[:4] == ["ok: PING", "ok: SET", "ok: GET", "ok: DEL"]
+        bad = run("wrong-password")
+        assert bad.returncode != 0
+        assert "FAIL: PING" in bad.stderr
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# -- DECOMMISSIONED and the 24 h gate ----------------------------------------------------------------------
+def test_decommissioned_drops_the_old_redis_but_keeps_its_data_protected() -> None:
+    objects = beersystem(MigrationPhase.DECOMMISSIONED)
+    kept = {(k, n) for k, n in OLD_OBJECTS if any(_key(o) == (k, n) for o in objects)}
+    assert kept == {("PersistentVolumeClaim", "beersystem-redis-data")}
+    pvc = find(objects, "PersistentVolumeClaim", "beersystem-redis-data", NS)
+    assert {k: pvc["metadata"]["annotations"][k] for k in PROTECTION} == PROTECTION
+    assert env_of(app_container(objects))["REDIS_HOST"]["value"] == MASTER
+    assert validation_job(objects)
+
+
+def test_decommissioned_with_delete_old_data_drops_the_volume_claim_too(world: World) -> None:
+    world.bind(phase=MigrationPhase.DECOMMISSIONED, delete_old_data=True)
+    objects = world.beersystem()
+    assert not [o for o in objects if _key(o) in OLD_OBJECTS]
+    assert find(objects, "Deployment", "beersystem", NS)
+
+
+def test_decommission_is_refused_23h59m_after_cutover_and_says_how_long_remains() -> None:
+    with pytest.raises(
+        PropError,
+        match=r"^cutover_time: got '2026-11-25T09:00:00\+00:00'; expected at least 24h before now to decommission "
+        r"the old Redis; 0h01m remain \(earliest 2026-11-26T09:00:00\+00:00\)",
+    ):
+        site(MigrationPhase.DECOMMISSIONED, now=T0 + dt.timedelta(hours=23, minutes=59))
+
+
+def test_decommission_remaining_time_is_rounded_up_to_the_minute() -> None:
+    with pytest.raises(PropError, match=r"; 20h00m remain"):
+        site(MigrationPhase.DECOMMISSIONED, now=T0 + dt.timedelta(hours=4, seconds=1))
+
+
+def test_decommission_is_allowed_exactly_24h_after_cutover() -> None:
+    objects = beersystem(MigrationPhase.DECOMMISSIONED, now=T0 + dt.timedelta(hours=24))
+    assert not [o for o in objects if _key(o) == ("Deployment", "beersystem-redis")]
+
+
+# -- env kinds ---------------------------------------------------------------------------------------------
+def test_env_url_expands_the_password_from_the_secret(world: World) -> None:
+    world.bind(env=RedisEnv.url(var="BEER_REDIS_URL", database=2), remove_env=("REDIS_HOST", "REDIS_PORT"))
+    objects = world.beersystem()
+    env = env_of(app_container(objects))
+    assert env["BEER_REDIS_URL"]["value"] == f"redis://default:$(REDIS_PASSWORD)@{MASTER}:6379/2"
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-shared-client", "key": "password"}
+    names = list(env)
+    # The kubelet expands $(VAR) only from variables defined earlier in the list.
+    assert names.index("REDIS_PASSWORD") < names.index("BEER_REDIS_URL")
+    assert "REDIS_HOST" not in env and "REDIS_PORT" not in env
+    assert check_objects(world.objects(), external=EXTERNAL, allow_plaintext_secrets=True) == []
+
+
+def test_env_host_port_password_can_name_the_user(world: World) -> None:
+    world.bind(env=RedisEnv.host_port_password(host_var="RH", port_var="RP", password_var="RPW", username_var="RU"))
+    env = env_of(app_container(world.beersystem()))
+    assert env["RU"]["value"] == "default"
+    assert (env["RH"]["value"], env["RP"]["value"]) == (MASTER, "6379")
+    assert env["RPW"]["valueFrom"]["secretKeyRef"]["name"] == "redis-shared-client"
+    # Variables the old setup used and env does not set are left as they are unless removed.
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "beersystem-redis"
+
+
+def test_env_password_file_mounts_the_secret(world: World) -> None:
+    world.bind(env=RedisEnv.password_file(mount_path="/run/secrets/redis"), remove_env=("REDIS_PASSWORD",))
+    objects = world.beersystem()
+    container = app_container(objects)
+    env = env_of(container)
+    assert env["REDIS_PASSWORD_FILE"] == {"name": "REDIS_PASSWORD_FILE", "value": "/run/secrets/redis/password"}
+    assert "REDIS_PASSWORD" not in env
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in env.values())
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/run/secrets/redis")
+    assert mount["readOnly"] is True
+    pod = find(objects, "Deployment", "beersystem", NS)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"] == {
+        "secretName": "redis-shared-client",
+        "defaultMode": 0o440,
+        "items": [{"key": "password", "path": "password"}],
+    }
+    assert check_objects(world.objects(), external=EXTERNAL, allow_plaintext_secrets=True) == []
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "fix"), [("cutover", "; did you mean MigrationPhase.CUTOVER\\?"), ("go-live", "$"), (2, "$")]
+)
+def test_fails_unknown_phase(world: World, value: object, fix: str) -> None:
+    with pytest.raises(
+        PropError,
+        match=rf"^phase: got {value!r}; expected one of MigrationPhase.BEFORE_CUTOVER, MigrationPhase.CUTOVER, "
+        rf"MigrationPhase.DECOMMISSIONED{fix}",
+    ):
+        world.bind(phase=value)
+
+
+@pytest.mark.parametrize("phase", [MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED])
+def test_fails_cutover_time_missing(world: World, phase: MigrationPhase) -> None:
+    with pytest.raises(
+        PropError,
+        match=rf"^cutover_time: got None; expected the time CUTOVER was first deployed \(required in {phase.name}\)",
+    ):
+        world.bind(phase=phase, cutover_time=None)
+
+
+def test_cutover_time_is_not_needed_before_cutover(world: World) -> None:
+    binding = world.bind(phase=MigrationPhase.BEFORE_CUTOVER, cutover_time=None)
+    assert binding.cutover_time is None
+
+
+def test_fails_cutover_time_in_the_future(world: World) -> None:
+    with pytest.raises(
+        PropError,
+        match=r"^cutover_time: got '2026-11-25T09:00:00\+00:00'; expected a time not after now \(2026-11-25T08:59:00\+00:00\)",
+    ):
+        world.bind(now=at(T0 - dt.timedelta(minutes=1)))
+
+
+def test_fails_cutover_time_without_timezone(world: World) -> None:
+    with pytest.raises(
+        PropError, match=r"^cutover_time: got datetime.datetime\(2026, 11, 25, 9, 0\); expected a timezone-aware"
+    ):
+        world.bind(cutover_time=T0.replace(tzinfo=None))
+
+
+def test_fails_clock_without_timezone(world: World) -> None:
+    with pytest.raises(PropError, match=r"^now: got .*; expected a clock returning timezone-aware datetimes"):
+        world.bind(now=lambda: dt.datetime(2026, 11, 26))
+
+
+def test_fails_app_not_a_deployment(world: World) -> None:
+    with pytest.raises(
+        PropError, match=r"^app: got 'Service beersystem/beersystem-redis'; expected a Deployment \(apps/v1\)"
+    ):
+        world.bind(app=world.obj("Service", "beersystem-redis"), old_redis=())
+
+
+def test_fails_app_not_an_api_object(world: World) -> None:
+    with pytest.raises(PropError, match=r"^app: got 'beersystem'; expected the Deployment's cdk8s.ApiObject"):
+        world.bind(app="beersystem")
+
+
+def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
+    world = World(replicated_to=("redis",))
+    with pytest.raises(
+        PropError,
+        match=r"^credentials: got 'redis-shared-client'; expected a ReplicatedSecret replicated into the app's "
+        r"namespace 'beersystem' \(it is in: redis\)",
+    ):
+        world.bind()
+
+
+def test_fails_credentials_that_are_not_the_clients(world: World) -> None:
+    with pytest.raises(
+        PropError,
+        match=r"^credentials: got 'redis-shared-system'; expected the ReplicatedSecret holding Redis's client credential",
+    ):
+        world.bind(credentials=world.system)
+
+
+def test_fails_redis_that_does_not_admit_the_apps_namespace() -> None:
+    world = World(admitted=("other",))
+    with pytest.raises(
+        PropError,
+        match=r"^redis: got 'redis-shared/Redis'; expected a RedisShared that admits namespace 'beersystem'; "
+        r"did you mean client_namespaces",
+    ):
+        world.bind()
+
+
+def test_fails_unknown_container(world: World) -> None:
+    with pytest.raises(PropError, match=r"^container: got 'web'; expected one of beersystem"):
+        world.bind(container="web")
+
+
+def test_fails_bad_env_variable_name(world: World) -> None:
+    with pytest.raises(PropError, match=r"^env: got 'REDIS-HOST'; expected environment variable names"):
+        world.bind(env=RedisEnv.host_port_password(host_var="REDIS-HOST"))
+    with pytest.raises(PropError, match=r"^env: .*expected no duplicates \('X' appears twice\)"):
+        world.bind(env=RedisEnv.host_port_password(host_var="X", port_var="X"))
+
+
+def test_fails_relative_password_mount_path(world: World) -> None:
+    with pytest.raises(PropError, match=r"^env.mount_path: got 'secrets'; expected an absolute path"):
+        world.bind(env=RedisEnv.password_file(mount_path="secrets"))
+
+
+def test_fails_removing_a_variable_env_sets(world: World) -> None:
+    with pytest.raises(PropError, match=r"^remove_env: got 'REDIS_HOST'; expected old variable names"):
+        world.bind(remove_env=("REDIS_HOST",))
+
+
+def test_fails_old_redis_holding_the_app(world: World) -> None:
+    with pytest.raises(PropError, match=r"^old_redis: .*expected the old Redis's cdk8s.ApiObjects, not the app"):
+        world.bind(old_redis=(world.obj("Deployment", "beersystem"),))
+
+
+def test_fails_validation_image_without_a_version(world: World) -> None:
+    with pytest.raises(PropError, match=r"^validation.image: got 'redis:latest'; expected an image reference"):
+        world.bind(validation=ValidationJob(image="redis:latest"))
+
+
+def test_fails_beersystem_manifests_without_its_redis(world: World) -> None:
+    with pytest.raises(
+        PropError,
+        match=r"^manifests: got \[.*\]; expected exactly one Deployment or StatefulSet named 'beersystem-redis'",
+    ):
+        BeersystemRedisBinding(
+            world.chart,
+            "Beersystem",
+            redis=world.redis,
+            credentials=world.client,
+            manifests=(world.included["App"],),
+            phase=MigrationPhase.BEFORE_CUTOVER,
+        )
