@@ -386,7 +386,9 @@ def test_sc002_replica_keeps_serving_reads_while_the_primary_is_down(primary: Po
 # --- memory -----------------------------------------------------------------------------------------------------
 
 
-def test_primary_evicts_at_maxmemory_inside_its_memory_limit_and_is_never_oom_killed(primary: Pod) -> None:
+def test_primary_evicts_at_maxmemory_inside_its_memory_limit_and_is_never_oom_killed(
+    primary: Pod, replica: Pod
+) -> None:
     limit = primary.memory_limit("redis")
     assert limit is not None
     stats = primary.memory_stats("redis")
@@ -413,6 +415,11 @@ def test_primary_evicts_at_maxmemory_inside_its_memory_limit_and_is_never_oom_ki
     assert stats.oom_kills == 0
     # Usage may touch the limit through the AOF's page cache (reclaimable); the process memory must not.
     assert stats.rss_bytes < limit, stats
+    (exported,) = [v for _, v in metrics(primary)["redis_evicted_keys_total"]]
+    assert exported >= evicted  # what the alerting sees
+    # The replica applies the same writes and the primary's evictions (replicas ignore maxmemory).
+    assert replica.running("redis")
+    assert replica.memory_stats("redis").oom_kills == 0
 
 
 # --- a primary that lost its data -------------------------------------------------------------------------------
