@@ -14,7 +14,10 @@ What is emulated and what is not:
   StatefulSet's volumeClaimTemplates (a persistent dir per pod, mode 0777 like local-path);
 - names: a hosts file per pod (no DNS server); a Service name resolves to the first pod its selector matches
   (ClusterIPs cannot be emulated) and names do not disappear while a pod is not Ready;
-- no automatic container restarts (restartPolicy) and no probe loop: tests call ``probe()`` and ``restart()``.
+- no automatic container restarts (restartPolicy) and no probe loop: tests call ``probe()`` and ``restart()``;
+- a recreated pod (``restart()``) re-runs init containers and gets fresh emptyDirs; PVC dirs and the IP stay;
+- readOnlyRootFilesystem: the root mount is read-only in the container's mount namespace (/dev/shm stays rw);
+- not enforced: NetworkPolicy, seccomp, emptyDir sizeLimit (medium Memory is a plain dir), PDBs, scheduling.
 """
 
 from __future__ import annotations
