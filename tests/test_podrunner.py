@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from podrunner import HOST_IP, PREFIX, Cluster, ManifestError, PodError, b64, memory_bytes, parse_quantity
-from podrunner.host import list_cgroups, list_links, list_netns
+from podrunner.host import host_lock, list_cgroups, list_links, list_netns
 from podrunner.k8s import expand, selector_matches
 
 pytestmark = pytest.mark.runtime
@@ -377,7 +377,8 @@ def test_missing_secret_and_missing_command_are_errors(tmp_path: Path) -> None:
 
 def test_cleanup_leaves_nothing_behind_even_when_the_test_fails(tmp_path: Path) -> None:
     host_dirs = [Path("/data"), Path("/scratch"), Path("/.rsh-podrunner")]
-    before = {str(d): d.exists() for d in host_dirs}
+    with host_lock():  # another test run's cluster may be up meanwhile: look only while none is
+        before = {str(d): d.exists() for d in host_dirs}
     pids: list[int] = []
     objects = demo_objects(replicas=1)
     with (
@@ -391,12 +392,13 @@ def test_cleanup_leaves_nothing_behind_even_when_the_test_fails(tmp_path: Path) 
         pids = [pod.container(n).pid for n in ("redis", "sidecar")]
         assert leftovers()["netns"] and leftovers()["cgroups"]
         raise RuntimeError("boom")
-    assert leftovers() == {"netns": [], "links": [], "cgroups": [], "mounts": []}
+    with host_lock():
+        assert leftovers() == {"netns": [], "links": [], "cgroups": [], "mounts": []}
+        assert {str(d): d.exists() for d in host_dirs} == before
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists()
     sleepers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == "sleep 600"]
     assert sleepers == []
-    assert {str(d): d.exists() for d in host_dirs} == before
 
 
 def _cmdline(proc: Path) -> str:
