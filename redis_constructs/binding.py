@@ -123,13 +123,21 @@ class RedisEnv:
     """Which environment variables (and files) an app reads its Redis settings from; use a factory."""
 
     kind: RedisEnvKind
+    #: Variable for ``redis.master_host``. Default: - not set (the URL kind carries the host).
     host_var: str | None = None
+    #: Variable for ``redis.port``. Default: - not set (the URL kind carries the port).
     port_var: str | None = None
+    #: Variable filled from the client Secret (``secretKeyRef``). Default: - not set (the file kind).
     password_var: str | None = None
+    #: Variable for the ``redis://`` URL. Default: - not set (the other kinds).
     url_var: str | None = None
+    #: Variable holding the password file's path. Default: - not set (the other kinds).
     file_var: str | None = None
+    #: Where the client Secret is mounted, read-only. Default: - nothing mounted (the other kinds).
     mount_path: str | None = None
+    #: Variable for the Redis user (``default``). Default: - not set; the password alone selects ``default``.
     username_var: str | None = None
+    #: Database number in the URL. Default: 0.
     database: int = 0
 
     @classmethod
@@ -479,6 +487,8 @@ class RedisClientBinding(constructs.Construct):
         template["spec"] = pod
         spec["template"] = template
         # Every old pod is gone before a new one starts: never old and new Redis serving at the same time.
+        # (An input that never set strategy.rollingUpdate leaves a defaulted one on the live object, which the
+        # API server rejects next to Recreate: README runbook, "Before you start".)
         spec["strategy"] = {"type": "Recreate"}
         self.app.add_json_patch(cdk8s.JsonPatch.replace("/spec", spec))
         self.app.metadata.add_annotation(SYNC_WAVE, str(APP_SYNC_WAVE))

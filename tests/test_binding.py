@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import ROOT, find, of_kind
 from syrupy.assertion import SnapshotAssertion
+from test_security import bounds_problems, pod_security_problems
 
 import main
 from redis_constructs import PropError, RedisShared, RedisSharedProps
@@ -36,7 +37,7 @@ from redis_constructs.binding import (
 )
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
-from redis_constructs.synth import chart_objects, ordered, to_yaml
+from redis_constructs.synth import chart_objects, ordered, synthesize, to_yaml
 
 Obj = dict[str, Any]
 APPS = ROOT / "apps" / "beersystem"
@@ -175,6 +176,40 @@ def test_every_phase_passes_every_check(phase: MigrationPhase) -> None:
     assert check_objects(objects, external=main.EXTERNAL) == []
 
 
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_every_phase_meets_pod_security_restricted_and_is_bounded(phase: MigrationPhase) -> None:
+    objects = [o for objs in site(phase).values() for o in objs]
+    assert pod_security_problems(objects) == []
+    assert bounds_problems(objects) == []
+
+
+def test_every_phase_passes_checkov(tmp_path: Path) -> None:
+    """``make checkov`` covers the committed phase; this covers the other two (same venv, same flags)."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.skip("checkov's venv is created by `make checkov` (run after pytest in `make test`)")
+    for phase in (MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED):
+        app = main.build_app(phase=phase, cutover_time=T0, now=at(LATER))
+        synthesize(app, tmp_path / phase.value, external=main.EXTERNAL)
+    result = subprocess.run(
+        [
+            str(checkov),
+            "--directory",
+            str(tmp_path),
+            "--framework",
+            "kubernetes",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Failed checks: 0" in result.stdout
+
+
 # -- BEFORE_CUTOVER and rollback ---------------------------------------------------------------------------
 def _key(o: Obj) -> tuple[str, str]:
     return (o["kind"], o["metadata"]["name"])
@@ -194,6 +229,13 @@ def test_rollback_from_cutover_restores_the_input_deployment() -> None:
     rolled_back = find(beersystem(MigrationPhase.BEFORE_CUTOVER, cutover_time=T0), "Deployment", "beersystem", NS)
     assert rolled_back == original
     assert json.dumps(rolled_back, sort_keys=True) == json.dumps(original, sort_keys=True)
+
+
+def test_beersystem_input_spells_out_its_rolling_update() -> None:
+    """Applying Recreate over a merely defaulted rollingUpdate is refused by the API server (README runbook)."""
+    strategy = find(input_objects("app.yaml"), "Deployment", "beersystem")["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert set(strategy["rollingUpdate"]) == {"maxSurge", "maxUnavailable"}
 
 
 def test_cutover_changes_only_what_is_documented() -> None:
