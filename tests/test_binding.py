@@ -22,7 +22,7 @@ from syrupy.assertion import SnapshotAssertion
 from test_security import bounds_problems, pod_security_problems
 
 import main
-from redis_constructs import PropError, RedisShared, RedisSharedProps
+from redis_constructs import PropError, RedisCredentials, RedisShared, RedisSharedProps
 from redis_constructs.binding import (
     APP_SYNC_WAVE,
     CREDENTIALS_VERSION_ANNOTATION,
@@ -98,8 +98,6 @@ class World:
             keys=main.SYSTEM_KEYS,
             source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in main.SYSTEM_KEYS}),
         )
-        from redis_constructs import RedisCredentials
-
         self.redis = RedisShared(
             shared,
             "Redis",
