@@ -586,7 +586,7 @@ class RedisShared(constructs.Construct):
             read_only_root_filesystem=True,
             run_as_non_root=True,
             run_as_user=uid,
-            run_as_group=uid if uid == REDIS_UID else EXPORTER_UID,
+            run_as_group=uid,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
         )
 
@@ -678,6 +678,8 @@ class RedisShared(constructs.Construct):
                 k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{EXPORTER_RUN_DIR}/password.json"),
                 # CONFIG GET would return masterauth in clear text; the exporter user may not run it.
                 k8s.EnvVar(name="REDIS_EXPORTER_CONFIG_COMMAND", value="-"),
+                # CLIENT SETNAME is not granted to the exporter user; skip it instead of logging NOPERM.
+                k8s.EnvVar(name="REDIS_EXPORTER_SET_CLIENT_NAME", value="false"),
                 k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
             ],
             ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],

@@ -138,6 +138,10 @@ case "$1" in
       if printf '%s\\n' "$info" | grep -q '^master_sync_in_progress:1'; then
         echo "readiness: replica is in its initial sync"; exit 1
       fi
+      # Not synced even once since it started (link down, never up): it would serve no or old data.
+      if printf '%s\\n' "$info" | grep -q '^master_link_down_since_seconds:-1'; then
+        echo "readiness: replica has not completed a sync with the primary yet"; exit 1
+      fi
       exit 0
     fi ;;
   *)

@@ -383,6 +383,22 @@ def test_sc002_replica_keeps_serving_reads_while_the_primary_is_down(primary: Po
         wait_for("a new write on the replica", lambda: r.get("sc002-after:9") == "sc002-after:9", timeout=5)
 
 
+def test_a_new_replica_is_not_ready_until_its_first_sync(primary: Pod, replica: Pod) -> None:
+    """A replica with a fresh volume answers PING at once but has no data until the primary's full sync."""
+    write_keys(primary, "fresh", 5)
+    replica.stop(grace=15)
+    replica.wipe_pvc("data")
+    replica.start()
+    wait_for("the replica to answer", lambda: replica.probe("redis", "liveness"), timeout=15)
+    # The primary waits repl-diskless-sync-delay (5 s) before it sends the data: the window is wide.
+    assert not link_up(replica)
+    assert not replica.probe("redis", "readiness")
+    wait_for("the first sync", lambda: link_up(replica), timeout=30)
+    assert replica.probe("redis", "readiness")
+    with connect(replica, CLIENT_USER, CLIENT_PW) as r:
+        assert r.get("fresh:4") == "fresh:4"
+
+
 # --- memory -----------------------------------------------------------------------------------------------------
 
 
