@@ -90,7 +90,7 @@ class _Alert:
 
 
 def _check_duration(prop: str, value: str) -> None:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise PropError(prop, value, 'a Prometheus duration such as "30s", "1m" or "1h30m"')
 
 
@@ -102,7 +102,7 @@ def _format_number(value: float) -> str:
 def validate_selector(selector: str) -> str:
     """Return ``selector`` without surrounding blanks or a trailing comma; raise :class:`PropError` if it
     is not a list of PromQL label matchers (``name="value"``, ``!=``, ``=~``, ``!~``) without braces."""
-    if not _SELECTOR.match(selector):
+    if not _SELECTOR.fullmatch(selector):
         raise PropError(
             "selector",
             selector,
@@ -175,7 +175,7 @@ def render_alert_groups(
         raise PropError("replication_lag_seconds", replication_lag_seconds, "an int >= 1")
     if not evicted_keys_per_second > 0:
         raise PropError("evicted_keys_per_second", evicted_keys_per_second, "a rate > 0")
-    if not _LABEL_NAME.match(redis_role_label):
+    if not _LABEL_NAME.fullmatch(redis_role_label):
         raise PropError("redis_role_label", redis_role_label, "a Prometheus label name", fix="exported_role")
 
     replicas_expected = instances_expected - 1

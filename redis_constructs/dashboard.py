@@ -320,10 +320,10 @@ def render_dashboard(
         ``redis_instance_info`` (see :func:`redis_constructs.alerts.render_alert_groups`).
     """
     s = validate_selector(selector)
-    if not _REFRESH.match(refresh):
+    if not _REFRESH.fullmatch(refresh):
         raise PropError("refresh", refresh, 'a Grafana refresh interval such as "15s", "1m" or "1h"')
     uid = dashboard_uid(title)
-    if not _LABEL_NAME.match(redis_role_label):
+    if not _LABEL_NAME.fullmatch(redis_role_label):
         raise PropError("redis_role_label", redis_role_label, "a Prometheus label name", fix="exported_role")
 
     datasource = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")

@@ -21,7 +21,7 @@ _DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
 
 
 def _seconds(prop: str, value: str) -> int:
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(prop, value, "a duration in whole seconds or minutes, e.g. '15s'")
     return int(match.group(1)) * (60 if match.group(2) == "m" else 1)

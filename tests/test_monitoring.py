@@ -83,6 +83,7 @@ def test_expected_instances_follow_the_replica_count() -> None:
     [
         (RedisMonitoringProps(interval="30s"), r"interval: got '30s'; expected at most '15s'"),
         (RedisMonitoringProps(interval="15"), r"interval: got '15'; expected a duration in whole seconds or minutes"),
+        (RedisMonitoringProps(interval="15s\n"), r"interval: got '15s\\n'; expected a duration in whole seconds"),
         (RedisMonitoringProps(scrape_timeout="15s"), r"scrape_timeout: got '15s'; expected less than interval '15s'"),
         (
             RedisMonitoringProps(release_label="Kube Prom"),
@@ -96,6 +97,7 @@ def test_expected_instances_follow_the_replica_count() -> None:
     ids=[
         "interval_too_long",
         "interval_no_unit",
+        "interval_trailing_newline",
         "timeout_not_below_interval",
         "bad_release_label",
         "bad_dashboard_ns",

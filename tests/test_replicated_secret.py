@@ -98,9 +98,14 @@ def test_sealed_values_decrypt_to_the_password_in_their_namespace_only(
 
 def test_only_the_client_credential_reaches_beersystem() -> None:
     objects = site_objects(main.secret_source())
-    in_beersystem = [o for o in objects if o["metadata"].get("namespace") == "beersystem"]
-    assert [(o["kind"], o["metadata"]["name"]) for o in in_beersystem] == [("SealedSecret", "redis-shared-client")]
-    assert set(find(in_beersystem, "SealedSecret", "redis-shared-client")["spec"]["encryptedData"]) == {"password"}
+    secrets_in_beersystem = [
+        (o["kind"], o["metadata"]["name"])
+        for o in objects
+        if o["metadata"].get("namespace") == "beersystem" and o["kind"] in {"Secret", "SealedSecret", "ExternalSecret"}
+    ]
+    assert secrets_in_beersystem == [("SealedSecret", "redis-shared-client")]
+    sealed = find(objects, "SealedSecret", "redis-shared-client", "beersystem")
+    assert set(sealed["spec"]["encryptedData"]) == {"password"}
 
 
 def test_the_committed_site_default_is_sealed_and_has_no_plaintext() -> None:

@@ -34,7 +34,8 @@ def test_two_synths_are_byte_identical(tmp_path: Path) -> None:
     synthesize(main.build_app(), tmp_path / "a", external=main.EXTERNAL)
     synthesize(main.build_app(), tmp_path / "b", external=main.EXTERNAL)
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
-    assert set(tree(tmp_path / "a")) == {"redis-shared/manifests.yaml", "redis-shared/kustomization.yaml"}
+    folders = ("redis-shared", "beersystem", "flux")
+    assert set(tree(tmp_path / "a")) == {f"{f}/{n}" for f in folders for n in ("manifests.yaml", "kustomization.yaml")}
 
 
 def test_committed_dist_equals_a_fresh_synth(site_charts: dict[str, list[Obj]]) -> None:
@@ -87,9 +88,7 @@ def test_bad_prop_in_main_exits_nonzero_and_leaves_dist(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     synthesize(main.build_app(), out, external=main.EXTERNAL)
     before = tree(out)
-    code = (
-        "import sys, dataclasses, main; sys.exit(main.main(dataclasses.replace(main.REDIS, replicas=-1)))"
-    )
+    code = "import sys, dataclasses, main; sys.exit(main.main(dataclasses.replace(main.REDIS, replicas=-1)))"
     env = {**os.environ, "CDK8S_OUTDIR": str(out)}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
