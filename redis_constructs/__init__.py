@@ -1,7 +1,9 @@
 """redis_constructs: cdk8s constructs for a shared, highly available Redis 7 on a homelab K3s cluster.
 
-Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers)
-do not start jsii and Node.
+Constructs: :class:`RedisShared`, :class:`ReplicatedSecret`, :class:`RedisMonitoring`,
+:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`; :func:`synthesize` writes checked manifests.
+Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
+start jsii and Node.
 """
 
 from __future__ import annotations
@@ -10,8 +12,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .binding import BeersystemRedisBinding as BeersystemRedisBinding
+    from .binding import MigrationPhase as MigrationPhase
+    from .binding import RedisClientBinding as RedisClientBinding
+    from .binding import RedisEnv as RedisEnv
+    from .binding import ValidationJob as ValidationJob
     from .errors import PropError as PropError
     from .manifest_checks import ExternalRefs as ExternalRefs
+    from .monitoring import RedisMonitoring as RedisMonitoring
+    from .monitoring import RedisMonitoringProps as RedisMonitoringProps
     from .redis_config import EvictionPolicy as EvictionPolicy
     from .redis_config import Role as Role
     from .redis_shared import LoadBalancer as LoadBalancer
@@ -20,36 +29,59 @@ if TYPE_CHECKING:
     from .redis_shared import RedisSharedProps as RedisSharedProps
     from .redis_shared import Resources as Resources
     from .redis_shared import SecretKeyRef as SecretKeyRef
+    from .replicated_secret import ReplicatedSecret as ReplicatedSecret
+    from .replicated_secret import SecretSource as SecretSource
+    from .replicated_secret import SecretStoreKind as SecretStoreKind
     from .synth import SynthError as SynthError
     from .synth import synthesize as synthesize
 
 _WHERE = {
+    "BeersystemRedisBinding": "binding",
     "EvictionPolicy": "redis_config",
     "ExternalRefs": "manifest_checks",
     "LoadBalancer": "redis_shared",
+    "MigrationPhase": "binding",
     "PropError": "errors",
+    "RedisClientBinding": "binding",
     "RedisCredentials": "redis_shared",
+    "RedisEnv": "binding",
+    "RedisMonitoring": "monitoring",
+    "RedisMonitoringProps": "monitoring",
     "RedisShared": "redis_shared",
     "RedisSharedProps": "redis_shared",
+    "ReplicatedSecret": "replicated_secret",
     "Resources": "redis_shared",
     "Role": "redis_config",
     "SecretKeyRef": "redis_shared",
+    "SecretSource": "replicated_secret",
+    "SecretStoreKind": "replicated_secret",
     "SynthError": "synth",
+    "ValidationJob": "binding",
     "synthesize": "synth",
 }
 
 __all__ = [
+    "BeersystemRedisBinding",
     "EvictionPolicy",
     "ExternalRefs",
     "LoadBalancer",
+    "MigrationPhase",
     "PropError",
+    "RedisClientBinding",
     "RedisCredentials",
+    "RedisEnv",
+    "RedisMonitoring",
+    "RedisMonitoringProps",
     "RedisShared",
     "RedisSharedProps",
+    "ReplicatedSecret",
     "Resources",
     "Role",
     "SecretKeyRef",
+    "SecretSource",
+    "SecretStoreKind",
     "SynthError",
+    "ValidationJob",
     "synthesize",
 ]
 

@@ -196,7 +196,7 @@ class RedisEnv:
 
     def validate(self, prop: str) -> None:
         for name in self.variables():
-            if not _ENV_NAME.match(name):
+            if not _ENV_NAME.fullmatch(name):
                 raise PropError(prop, name, "environment variable names of letters, digits and '_'")
         v.unique(prop, self.variables())
         if self.kind is RedisEnvKind.PASSWORD_FILE and not (self.mount_path or "").startswith("/"):
@@ -352,7 +352,7 @@ class RedisClientBinding(constructs.Construct):
             raise PropError("container", container, "one of " + ", ".join(names))
         self.container = container if container is not None else names[0]
         for name in remove_env:
-            if not _ENV_NAME.match(name) or name in env.variables():
+            if not _ENV_NAME.fullmatch(name) or name in env.variables():
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
         self.remove_env = v.unique("remove_env", remove_env)
         if env.kind is RedisEnvKind.PASSWORD_FILE and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:

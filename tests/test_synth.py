@@ -219,3 +219,10 @@ def test_chart_ids_are_the_dist_folders() -> None:
         "elsewhere/manifests.yaml",
         "elsewhere/kustomization.yaml",
     }
+
+
+def test_package_exports_every_public_name() -> None:
+    import redis_constructs
+
+    for name in redis_constructs.__all__:
+        assert getattr(redis_constructs, name).__name__ == name
