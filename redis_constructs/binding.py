@@ -34,6 +34,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .pod_security import resources, restricted_container, restricted_pod
 from .redis_shared import REDIS_UID, RedisShared
 from .replicated_secret import ReplicatedSecret
 
@@ -586,13 +587,7 @@ class RedisClientBinding(constructs.Construct):
                         restart_policy="Never",
                         automount_service_account_token=False,
                         enable_service_links=False,
-                        security_context=k8s.PodSecurityContext(
-                            run_as_non_root=True,
-                            run_as_user=REDIS_UID,
-                            run_as_group=REDIS_UID,
-                            fs_group=REDIS_UID,
-                            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_pod(REDIS_UID),
                         containers=[
                             k8s.Container(
                                 name="validate",
@@ -614,26 +609,8 @@ class RedisClientBinding(constructs.Construct):
                                         name=_VOLUME_NAME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True
                                     ),
                                 ],
-                                resources=k8s.ResourceRequirements(
-                                    requests={
-                                        "cpu": k8s.Quantity.from_string("10m"),
-                                        "memory": k8s.Quantity.from_string("16Mi"),
-                                    },
-                                    limits={
-                                        "cpu": k8s.Quantity.from_string("100m"),
-                                        "memory": k8s.Quantity.from_string("32Mi"),
-                                    },
-                                ),
-                                security_context=k8s.SecurityContext(
-                                    allow_privilege_escalation=False,
-                                    capabilities=k8s.Capabilities(drop=["ALL"]),
-                                    privileged=False,
-                                    read_only_root_filesystem=True,
-                                    run_as_non_root=True,
-                                    run_as_user=REDIS_UID,
-                                    run_as_group=REDIS_UID,
-                                    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-                                ),
+                                resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
+                                security_context=restricted_container(REDIS_UID),
                             )
                         ],
                         volumes=[

@@ -12,6 +12,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
     ACL_USERS,
     ADMIN_USERNAME,
@@ -578,18 +579,6 @@ class RedisShared(constructs.Construct):
     def _image(self, image: str, digest: str | None) -> str:
         return f"{image}@{digest}" if digest else image
 
-    def _container_security(self, uid: int) -> k8s.SecurityContext:
-        return k8s.SecurityContext(
-            allow_privilege_escalation=False,
-            capabilities=k8s.Capabilities(drop=["ALL"]),
-            privileged=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=uid,
-            run_as_group=uid,
-            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-        )
-
     def _probe(self, mode: str, *, period: int, failures: int) -> k8s.Probe:
         return k8s.Probe(
             exec=k8s.ExecAction(command=["sh", f"{SCRIPTS_DIR}/probe.sh", mode]),
@@ -616,22 +605,10 @@ class RedisShared(constructs.Construct):
             k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
             k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
         ]
-        redis_resources = k8s.ResourceRequirements(
-            requests={
-                "cpu": k8s.Quantity.from_string(p.resources.cpu_request),
-                "memory": k8s.Quantity.from_string(p.resources.memory_limit),
-            },
-            limits={
-                "cpu": k8s.Quantity.from_string(p.resources.cpu_limit),
-                "memory": k8s.Quantity.from_string(p.resources.memory_limit),
-            },
+        redis_resources = resources(
+            cpu=(p.resources.cpu_request, p.resources.cpu_limit),
+            memory=(p.resources.memory_limit, p.resources.memory_limit),
         )
-
-        def small(cpu: str, memory: str) -> k8s.ResourceRequirements:
-            return k8s.ResourceRequirements(
-                requests={"cpu": k8s.Quantity.from_string("10m"), "memory": k8s.Quantity.from_string(memory)},
-                limits={"cpu": k8s.Quantity.from_string(cpu), "memory": k8s.Quantity.from_string(memory)},
-            )
 
         init = k8s.Container(
             name="config",
@@ -644,8 +621,8 @@ class RedisShared(constructs.Construct):
                 k8s.VolumeMount(name="runtime", mount_path=RUN_DIR),
                 k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR),
             ],
-            resources=small("100m", "32Mi"),
-            security_context=self._container_security(REDIS_UID),
+            resources=resources(cpu=("10m", "100m"), memory=("32Mi", "32Mi")),
+            security_context=restricted_container(REDIS_UID),
         )
         redis = k8s.Container(
             name="redis",
@@ -661,7 +638,7 @@ class RedisShared(constructs.Construct):
                 k8s.VolumeMount(name="tmp", mount_path="/tmp"),
             ],
             resources=redis_resources,
-            security_context=self._container_security(REDIS_UID),
+            security_context=restricted_container(REDIS_UID),
             # Loading a large AOF can take minutes: 15 min budget before liveness takes over.
             startup_probe=self._probe("startup", period=10, failures=90),
             liveness_probe=self._probe("liveness", period=10, failures=3),
@@ -684,8 +661,8 @@ class RedisShared(constructs.Construct):
             ],
             ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
             volume_mounts=[k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True)],
-            resources=small("200m", "64Mi"),
-            security_context=self._container_security(EXPORTER_UID),
+            resources=resources(cpu=("10m", "200m"), memory=("64Mi", "64Mi")),
+            security_context=restricted_container(EXPORTER_UID),
             liveness_probe=k8s.Probe(
                 http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
                 period_seconds=15,
@@ -746,14 +723,7 @@ class RedisShared(constructs.Construct):
                 automount_service_account_token=False,
                 enable_service_links=False,
                 termination_grace_period_seconds=p.termination_grace_period_seconds,
-                security_context=k8s.PodSecurityContext(
-                    run_as_non_root=True,
-                    run_as_user=REDIS_UID,
-                    run_as_group=REDIS_UID,
-                    fs_group=REDIS_UID,
-                    fs_group_change_policy="OnRootMismatch",
-                    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-                ),
+                security_context=restricted_pod(REDIS_UID, fs_group_change_policy="OnRootMismatch"),
                 affinity=k8s.Affinity(
                     # Required: the primary and each replica on different nodes, or one node failure
                     # takes both copies of the data.
