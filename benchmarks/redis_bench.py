@@ -31,12 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from podrunner import Cluster, Pod, load_manifests  # noqa: E402
+from redis_pods import out_of_band_secrets  # noqa: E402
 
 MANIFESTS = ROOT / "dist" / "redis-shared" / "manifests.yaml"
 PRIMARY, REPLICA = "redis-shared-master-0", "redis-shared-replicas-0"
 CLIENT_PW = "bench-Client_0123456789"
 PASSWORDS = {
-    "password": CLIENT_PW,
+    "client-password": CLIENT_PW,
     "replication-password": "bench-Repl_0123456789",
     "exporter-password": "bench-Exporter_0123456",
     "admin-password": "bench-Admin_0123456789",
@@ -55,19 +56,6 @@ class Figures:
     p50: float
     p95: float
     p99: float
-
-
-def secrets(objects: list[dict[str, object]]) -> dict[tuple[str, str], dict[str, str]]:
-    """Test credentials for every Secret the primary's credentials volume projects."""
-    sts = next(o for o in objects if o["kind"] == "StatefulSet")
-    volumes = sts["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
-    out: dict[tuple[str, str], dict[str, str]] = {}
-    for volume in volumes:
-        for source in (volume.get("projected") or {}).get("sources", []):
-            ref = source["secret"]
-            for item in ref["items"]:
-                out.setdefault(("redis", ref["name"]), {})[item["key"]] = PASSWORDS[item["key"]]
-    return out
 
 
 def run_benchmark(pod: Pod, targets: dict[str, tuple[int, list[str]]]) -> dict[str, dict[str, Figures]]:
@@ -103,7 +91,9 @@ def run_benchmark(pod: Pod, targets: dict[str, tuple[int, list[str]]]) -> dict[s
 
 def with_cluster(cgroup_limits: bool, work: Path, measure: Callable[[Cluster], None]) -> None:
     objects = load_manifests(MANIFESTS)
-    with Cluster(objects, work, secrets=secrets(objects), cgroup_limits=cgroup_limits) as cluster:
+    with Cluster(
+        objects, work, secrets=out_of_band_secrets(objects, PASSWORDS), cgroup_limits=cgroup_limits
+    ) as cluster:
         cluster.start(wait_ready=True, timeout=60)
         replica = cluster.pod(REPLICA)
         deadline = time.monotonic() + 30

@@ -23,13 +23,14 @@ import pytest
 import yaml
 from podrunner import HOST_IP, Cluster, load_manifests
 from podrunner.k8s import selector_matches
+from redis_pods import out_of_band_secrets
 
 pytestmark = pytest.mark.runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "dist" / "redis-shared" / "manifests.yaml"
 PASSWORDS = {
-    "password": "mon-Client_0123456789",
+    "client-password": "mon-Client_0123456789",
     "replication-password": "mon-Repl_0123456789",
     "exporter-password": "mon-Exporter_0123456",
     "admin-password": "mon-Admin_0123456789",
@@ -41,16 +42,6 @@ def _one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
     found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
     assert len(found) == 1, (kind, name, len(found))
     return found[0]
-
-
-def _secrets(objects: list[Obj]) -> dict[tuple[str, str], dict[str, str]]:
-    sts = _one(objects, "StatefulSet", "redis-shared-master")
-    out: dict[tuple[str, str], dict[str, str]] = {}
-    for volume in sts["spec"]["template"]["spec"]["volumes"]:
-        for source in (volume.get("projected") or {}).get("sources", []):
-            for item in source["secret"]["items"]:
-                out.setdefault(("redis", source["secret"]["name"]), {})[item["key"]] = PASSWORDS[item["key"]]
-    return out
 
 
 def _free_port() -> int:
@@ -67,7 +58,7 @@ def _seconds(duration: str) -> int:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
-    with Cluster(objects, tmp_path_factory.mktemp("mon"), secrets=_secrets(objects)) as c:
+    with Cluster(objects, tmp_path_factory.mktemp("mon"), secrets=out_of_band_secrets(objects, PASSWORDS)) as c:
         c.start(wait_ready=True, timeout=60)
         yield c
 

@@ -22,6 +22,7 @@ from podrunner import Cluster, Pod, load_manifests
 from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
 from redis.retry import Retry
+from redis_pods import out_of_band_secrets
 
 pytestmark = pytest.mark.runtime
 
@@ -45,19 +46,6 @@ ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
 REPL_USER, REPL_PW = CREDENTIALS["replication-password"]
 EXPORTER_USER, EXPORTER_PW = CREDENTIALS["exporter-password"]
 Obj = dict[str, Any]
-
-
-def out_of_band_secrets(objects: list[Obj]) -> dict[tuple[str, str], dict[str, str]]:
-    """Secret data for every secret source of the credentials volume, keyed as the manifests reference it."""
-    sts = next(o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "redis-shared-master")
-    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "credentials")
-    secrets: dict[tuple[str, str], dict[str, str]] = {}
-    for source in volume["projected"]["sources"]:
-        ref = source["secret"]
-        for item in ref["items"]:
-            secrets.setdefault((NS, ref["name"]), {})[item["key"]] = CREDENTIALS[item["path"]][1]
-    assert sorted(p for s in secrets.values() for p in s.values()) == sorted(pw for _, pw in CREDENTIALS.values())
-    return secrets
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
@@ -139,7 +127,10 @@ def raw_replies(ip: str, payload: bytes, replies: int, timeout: float = 2.0) -> 
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
     with Cluster(
-        objects, tmp_path_factory.mktemp("redis-shared"), secrets=out_of_band_secrets(objects), cgroup_limits=True
+        objects,
+        tmp_path_factory.mktemp("redis-shared"),
+        secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
+        cgroup_limits=True,
     ) as c:
         c.start(wait_ready=True, timeout=30)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
