@@ -127,8 +127,7 @@ class ReplicatedSecret(constructs.Construct):
             raise PropError("keys", keys, "at least one key")
         self.keys = v.unique("keys", keys)
         for key in self.keys:
-            if not key or not all(c.isalnum() or c in "-._" for c in key):
-                raise PropError("keys", key, "Secret keys of alphanumerics, '-', '_' or '.'")
+            v.secret_key("keys", key)
         self.source = source
         self._labels = dict(labels or {})
         self.version = self._render()

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from redis_constructs import validation
 from redis_constructs.errors import PropError
 
 __all__ = [
@@ -96,7 +97,6 @@ _MIN_RSA_BITS = 2048
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 _CERT_RULE = "a PEM X.509 certificate as printed by `kubeseal --fetch-cert`"
@@ -240,9 +240,7 @@ def _check_secret_name(value: str, prop: str) -> str:
 
 
 def _check_secret_key(value: str, prop: str) -> str:
-    if not isinstance(value, str) or len(value) > 253 or not _SECRET_KEY.fullmatch(value):
-        raise PropError(prop, value, "a Secret data key (a-z, A-Z, 0-9, '-', '_', '.', at most 253 characters)")
-    return value
+    return validation.secret_key(prop, value)
 
 
 def _check_ciphertext(value: str, prop: str) -> str:

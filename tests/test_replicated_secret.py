@@ -251,8 +251,12 @@ def test_fails_key_ref_for_an_unknown_key() -> None:
 
 
 def test_fails_bad_key_name() -> None:
-    with pytest.raises(PropError, match=r"keys: got 'a/b'; expected Secret keys of alphanumerics"):
+    with pytest.raises(PropError, match=r"keys: got 'a/b'; expected a Secret key of ASCII letters"):
         make(keys=("a/b",))
+    with pytest.raises(PropError, match=r"keys: got 'pässword'; expected a Secret key of ASCII letters"):
+        make(keys=("pässword",))
+    with pytest.raises(PropError, match=r"keys: got '\.\.data'; expected .*not '\.', '\.\.' or starting with '\.\.'"):
+        make(keys=("..data",))
 
 
 def test_fails_sealed_values_missing_a_namespace(sealed_file: Path) -> None:

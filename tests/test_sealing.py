@@ -531,7 +531,7 @@ def _set_value(value: object) -> Mutation:
         ),
         pytest.param(
             lambda d: d.update(secrets={SECRET: {"beersystem": {"pass word": "x"}}}),
-            r"^secrets\.redis-shared-client\.beersystem\.pass word: got 'pass word'; expected a Secret data key",
+            r"^secrets\.redis-shared-client\.beersystem\.pass word: got 'pass word'; expected a Secret key of ASCII letters",
             id="bad-key",
         ),
         pytest.param(
