@@ -36,7 +36,7 @@ synth: setup
 	$(PY) main.py
 
 imports: setup
-	npx cdk8s import --language python --output imports
+	npx cdk8s import --language python --output redis_constructs/_imports
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -21,7 +21,6 @@ if _NODE.exists():
 
 import cdk8s  # noqa: E402
 
-from imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
 from redis_constructs import (  # noqa: E402
     ExternalRefs,
     LoadBalancer,
@@ -32,6 +31,7 @@ from redis_constructs import (  # noqa: E402
     SynthError,
     synthesize,
 )
+from redis_constructs._imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
 from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402

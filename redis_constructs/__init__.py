@@ -3,13 +3,17 @@
 Constructs: :class:`RedisShared`, :class:`ReplicatedSecret`, :class:`RedisMonitoring`,
 :class:`RedisClientBinding` / :class:`BeersystemRedisBinding`; :func:`synthesize` writes checked manifests.
 Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
-start jsii and Node.
+start jsii and Node. Importing the package points jsii at Node 22 (``_node.py``): import it before ``cdk8s``.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from ._node import use_bundled_node
+
+use_bundled_node()
 
 if TYPE_CHECKING:
     from .binding import BeersystemRedisBinding as BeersystemRedisBinding

@@ -22,8 +22,9 @@ import kubernetes_validate
 import yaml
 
 KUBERNETES_VERSION = "1.28.0"
-#: The CRDs this project renders objects of; copied from their upstream releases into the project.
-CRD_DIR = Path(__file__).resolve().parent.parent / "imports" / "crds"
+#: The CRDs this project renders objects of, copied from their upstream releases; shipped inside the package
+#: (next to their ``cdk8s import`` bindings) so an installed wheel validates custom resources too.
+CRD_DIR = Path(__file__).resolve().parent / "_imports" / "crds"
 
 Obj = Mapping[str, Any]
 

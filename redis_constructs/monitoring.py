@@ -9,9 +9,8 @@ import constructs
 from cdk8s import ApiObjectMetadata
 from cdk8s_plus_28 import k8s
 
-from imports.com.coreos import monitoring as prom
-
 from . import validation as v
+from ._imports.com.coreos import monitoring as prom
 from .alerts import render_alert_groups
 from .dashboard import render_dashboard
 from .errors import PropError

@@ -12,10 +12,9 @@ import cdk8s
 import constructs
 from cdk8s_plus_28 import k8s
 
-from imports.com import bitnami
-from imports.io import external_secrets as eso
-
 from . import validation as v
+from ._imports.com import bitnami
+from ._imports.io import external_secrets as eso
 from .errors import PropError
 from .manifest_checks import ExternalRefs
 from .redis_shared import SecretKeyRef
