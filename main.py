@@ -121,7 +121,8 @@ def build_app(
         chart,
         "ClientCredentials",
         name=CLIENT_SECRET,
-        namespaces=(redis.namespace, *redis.client_namespaces),
+        # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
+        namespaces=(redis.namespace,),
         keys=("password",),
         source=source,
     )

@@ -461,7 +461,7 @@ class RedisClientBinding(constructs.Construct):
         meta = dict(template.get("metadata") or {})
         meta["annotations"] = {
             **(meta.get("annotations") or {}),
-            CREDENTIALS_VERSION_ANNOTATION: self.credentials.version,
+            CREDENTIALS_VERSION_ANNOTATION: self.credentials.version_in(self.namespace),
             TARGET_ANNOTATION: f"{self.redis.master_host}:{self.redis.port}",
         }
         pod = dict(template["spec"])

@@ -12,6 +12,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .late import LateNetworkPolicy
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
     ACL_USERS,
@@ -115,6 +116,10 @@ class RedisCredentials:
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
     version: str = "1"
+    #: The ReplicatedSecret that holds ``client``, so each client namespace gets its copy from
+    #: :meth:`RedisShared.add_client_namespace`. Default: - set by :meth:`from_replicated`; otherwise the client
+    #: Secret in each client namespace is yours to provide.
+    client_secret: ReplicatedSecret | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_replicated(
@@ -135,7 +140,9 @@ class RedisCredentials:
             replication=system.key_ref("replication-password", namespace=namespace),
             exporter=system.key_ref("exporter-password", namespace=namespace),
             admin=system.key_ref("admin-password", namespace=namespace),
-            version=f"{client.version}.{system.version}"[:63],
+            # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
+            version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
+            client_secret=client,
         )
 
     def by_file(self) -> dict[str, SecretKeyRef]:
@@ -266,12 +273,12 @@ class RedisShared(constructs.Construct):
         v.dns_label("monitoring_namespace", p.monitoring_namespace)
         v.dns_label("dns_namespace", p.dns_namespace)
         self._dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
-        self._client_namespaces: list[str] = []
-        for ns in v.unique("client_namespaces", p.client_namespaces):
-            self.add_client_namespace(ns)
         self._lan_networks = self._validate_load_balancer(p.load_balancer)
         self._validate_credentials(p.credentials)
         self.credentials = p.credentials
+        self._client_namespaces: list[str] = []
+        for ns in v.unique("client_namespaces", p.client_namespaces):
+            self.add_client_namespace(ns)
 
         self.port = REDIS_PORT
         self.metrics_port = METRICS_PORT
@@ -332,12 +339,21 @@ class RedisShared(constructs.Construct):
         v.text("credentials.version", creds.version, max_length=63)
 
     def add_client_namespace(self, namespace: str) -> None:
-        """Admit pods of ``namespace`` to the Redis port (NetworkPolicy)."""
+        """Make ``namespace`` a client: everything a tenant needs follows from this one call.
+
+        Its pods are admitted to the Redis port (the NetworkPolicy is built at synth from the current list) and,
+        with :meth:`RedisCredentials.from_replicated`, the client Secret gets a copy there, so a
+        :class:`RedisClientBinding` in that namespace is accepted. The Redis pods do not roll. Raises, changing
+        nothing, when the namespace is invalid or taken, or when its copy cannot be made (sealed values lack it).
+        """
         v.dns_label("client_namespaces", namespace)
         if namespace in self._client_namespaces:
             raise PropError("client_namespaces", namespace, "a namespace not added yet")
         if namespace == self._props.namespace:
             raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+        secret = self.credentials.client_secret
+        if secret is not None and namespace not in secret.namespaces:
+            secret.add_namespace(namespace)
         self._client_namespaces.append(namespace)
 
     @property
@@ -521,6 +537,10 @@ class RedisShared(constructs.Construct):
         )
 
     def _network_policy(self) -> None:
+        LateNetworkPolicy(self, "NetworkPolicy", metadata=self._meta(self.name), spec=self._network_policy_spec)
+
+    def _network_policy_spec(self) -> k8s.NetworkPolicySpec:
+        """The policy as of now: called again at synth, so late client namespaces are in it."""
         redis_pods = k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=self._labels()))
         redis_from: list[k8s.NetworkPolicyPeer] = [redis_pods]
         redis_from += [
@@ -536,43 +556,38 @@ class RedisShared(constructs.Construct):
             ),
             pod_selector=k8s.LabelSelector(match_labels=self._dns_pod_labels),
         )
-        k8s.KubeNetworkPolicy(
-            self,
-            "NetworkPolicy",
-            metadata=self._meta(self.name),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=self._labels()),
-                policy_types=["Ingress", "Egress"],
-                ingress=[
-                    k8s.NetworkPolicyIngressRule(
-                        from_=redis_from,
-                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
-                    ),
-                    k8s.NetworkPolicyIngressRule(
-                        from_=[
-                            k8s.NetworkPolicyPeer(
-                                namespace_selector=k8s.LabelSelector(
-                                    match_labels={"kubernetes.io/metadata.name": self._props.monitoring_namespace}
-                                )
+        return k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(match_labels=self._labels()),
+            policy_types=["Ingress", "Egress"],
+            ingress=[
+                k8s.NetworkPolicyIngressRule(
+                    from_=redis_from,
+                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                ),
+                k8s.NetworkPolicyIngressRule(
+                    from_=[
+                        k8s.NetworkPolicyPeer(
+                            namespace_selector=k8s.LabelSelector(
+                                match_labels={"kubernetes.io/metadata.name": self._props.monitoring_namespace}
                             )
-                        ],
-                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(METRICS_PORT), protocol="TCP")],
-                    ),
-                ],
-                egress=[
-                    k8s.NetworkPolicyEgressRule(
-                        to=[dns_peer],
-                        ports=[
-                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
-                            for proto in ("UDP", "TCP")
-                        ],
-                    ),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[redis_pods],
-                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
-                    ),
-                ],
-            ),
+                        )
+                    ],
+                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(METRICS_PORT), protocol="TCP")],
+                ),
+            ],
+            egress=[
+                k8s.NetworkPolicyEgressRule(
+                    to=[dns_peer],
+                    ports=[
+                        k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
+                        for proto in ("UDP", "TCP")
+                    ],
+                ),
+                k8s.NetworkPolicyEgressRule(
+                    to=[redis_pods],
+                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                ),
+            ],
         )
 
     # -- the one pod template, two roles ----------------------------------------------------------------

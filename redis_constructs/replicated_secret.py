@@ -119,17 +119,55 @@ class ReplicatedSecret(constructs.Construct):
         self.secret_name = v.dns_label("name", name, max_length=253)
         if not namespaces:
             raise PropError("namespaces", namespaces, "at least one namespace")
-        self.namespaces = v.unique("namespaces", namespaces)
-        for ns in self.namespaces:
-            v.dns_label("namespaces", ns)
         if not keys:
             raise PropError("keys", keys, "at least one key")
         self.keys = v.unique("keys", keys)
         for key in self.keys:
             v.secret_key("keys", key)
         self.source = source
+        self._validate_source()
         self._labels = dict(labels or {})
-        self.version = self._render()
+        #: The data rendered per namespace (sealed: its ciphertexts), in the order the namespaces were added.
+        self._copies: dict[str, list[tuple[str, str]]] = {}
+        for ns in v.unique("namespaces", namespaces):
+            self.add_namespace(ns)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Every namespace that holds a copy, in the order they were added."""
+        return tuple(self._copies)
+
+    def add_namespace(self, namespace: str) -> None:
+        """Render one more copy, in ``namespace``: the same keys and values as every other copy.
+
+        Sealed values must hold ``namespace`` already (seal it with ``python -m redis_constructs seal``,
+        README "Add a client namespace"); otherwise this raises and nothing changes.
+        """
+        v.dns_label("namespaces", namespace)
+        if namespace in self._copies:
+            raise PropError("namespaces", namespace, "a namespace not added yet")
+        self._copies[namespace] = self._render_copy(namespace)
+
+    @property
+    def version(self) -> str:
+        """Changes whenever any copy's values do (sealed: a digest over every namespace's ciphertexts)."""
+        if self.source.kind is SourceKind.SEALED:
+            digest = hashlib.sha256()
+            for ns, data in self._copies.items():
+                digest.update(json.dumps([ns, data]).encode())
+            return digest.hexdigest()[:16]
+        return self._version_of_values()
+
+    def version_in(self, namespace: str) -> str:
+        """Changes whenever the copy in ``namespace`` does, and only then: put it on that namespace's pods.
+
+        Adding a copy elsewhere leaves it as it is, so pods that read this namespace's copy do not roll.
+        """
+        if namespace not in self._copies:
+            raise PropError("namespace", namespace, "one of " + ", ".join(self._copies))
+        if self.source.kind is SourceKind.SEALED:
+            return hashlib.sha256(json.dumps(self._copies[namespace]).encode()).hexdigest()[:16]
+        return self._version_of_values()
 
     def key_ref(self, key: str, *, namespace: str) -> SecretKeyRef:
         """A reference to ``key`` for a pod in ``namespace``; both must be ones this secret provides."""
@@ -158,105 +196,109 @@ class ReplicatedSecret(constructs.Construct):
             annotations=dict(annotations) if annotations else None,
         )
 
-    def _render(self) -> str:
+    def _validate_source(self) -> None:
         s = self.source
-        if s.kind is SourceKind.EXISTING:
-            return self._check_version(s.version)
-        if s.kind is SourceKind.SEALED:
-            return self._render_sealed()
+        if s.kind in (SourceKind.EXISTING, SourceKind.EXTERNAL):
+            self._check_version(s.version)
         if s.kind is SourceKind.EXTERNAL:
-            return self._render_external()
-        return self._render_plaintext()
+            v.dns_label("source.store_name", s.store_name or "", max_length=253)
+            if not s.remote_key:
+                raise PropError("source.remote_key", s.remote_key, "the key of the credentials in the secret store")
+            if not s.refresh_interval or s.refresh_interval[-1] not in "smh" or not s.refresh_interval[:-1].isdigit():
+                raise PropError("source.refresh_interval", s.refresh_interval, "a duration such as '1h', '30m' or '0s'")
+        if s.kind is SourceKind.PLAINTEXT and sorted(s.plaintext) != sorted(self.keys):
+            raise PropError("source.plaintext", sorted(s.plaintext), f"exactly the keys {list(self.keys)}")
+
+    def _version_of_values(self) -> str:
+        s = self.source
+        if s.kind is SourceKind.PLAINTEXT:
+            return hashlib.sha256(json.dumps(sorted(s.plaintext.items())).encode()).hexdigest()[:16]
+        return s.version
+
+    def _render_copy(self, ns: str) -> list[tuple[str, str]]:
+        s = self.source
+        if s.kind is SourceKind.SEALED:
+            return self._render_sealed(ns)
+        if s.kind is SourceKind.EXTERNAL:
+            self._render_external(ns)
+        elif s.kind is SourceKind.PLAINTEXT:
+            self._render_plaintext(ns)
+        return []
 
     def _check_version(self, version: str) -> str:
         if not version or len(version) > 63:
             raise PropError("source.version", version, "a non-empty string of at most 63 characters")
         return version
 
-    def _render_sealed(self) -> str:
+    def _render_sealed(self, ns: str) -> list[tuple[str, str]]:
         values = self.source.sealed_values
         assert values is not None
         scope = values.scope
-        digest = hashlib.sha256()
-        for ns in self.namespaces:
-            try:
-                data = values.encrypted_data(self.secret_name, ns)
-            except PropError as e:
-                raise PropError(
-                    "source.sealed",
-                    f"{self.secret_name} in {ns}",
-                    f"values sealed for every namespace and key ({e})",
-                ) from None
-            missing = [k for k in self.keys if k not in data]
-            extra = [k for k in data if k not in self.keys]
-            if missing or extra:
-                raise PropError(
-                    "source.sealed",
-                    f"{self.secret_name} in {ns}: keys {sorted(data)}",
-                    f"exactly the keys {list(self.keys)}; seal the missing ones with "
-                    f"`python -m redis_constructs seal --secret-name {self.secret_name} --namespace {ns} --key ...`",
-                )
-            digest.update(json.dumps([ns, sorted(data.items())]).encode())
-            template_meta = bitnami.SealedSecretSpecTemplateMetadata(
-                name=self.secret_name,
-                namespace=ns,
-                labels=self._labels or None,
-                annotations=scope.annotations or None,
+        try:
+            data = values.encrypted_data(self.secret_name, ns)
+        except PropError as e:
+            raise PropError(
+                "source.sealed",
+                f"{self.secret_name} in {ns}",
+                f"values sealed for every namespace and key ({e})",
+            ) from None
+        missing = [k for k in self.keys if k not in data]
+        extra = [k for k in data if k not in self.keys]
+        if missing or extra:
+            raise PropError(
+                "source.sealed",
+                f"{self.secret_name} in {ns}: keys {sorted(data)}",
+                f"exactly the keys {list(self.keys)}; seal the missing ones with "
+                f"`python -m redis_constructs seal --secret-name {self.secret_name} --namespace {ns} --key ...`",
             )
-            bitnami.SealedSecret(
-                self,
-                f"Sealed-{ns}",
-                metadata=self._meta(ns, scope.annotations),
-                spec=bitnami.SealedSecretSpec(
-                    encrypted_data=dict(sorted(data.items())),
-                    template=bitnami.SealedSecretSpecTemplate(metadata=template_meta, type="Opaque"),
-                ),
-            )
-        return digest.hexdigest()[:16]
+        template_meta = bitnami.SealedSecretSpecTemplateMetadata(
+            name=self.secret_name,
+            namespace=ns,
+            labels=self._labels or None,
+            annotations=scope.annotations or None,
+        )
+        bitnami.SealedSecret(
+            self,
+            f"Sealed-{ns}",
+            metadata=self._meta(ns, scope.annotations),
+            spec=bitnami.SealedSecretSpec(
+                encrypted_data=dict(sorted(data.items())),
+                template=bitnami.SealedSecretSpecTemplate(metadata=template_meta, type="Opaque"),
+            ),
+        )
+        return sorted(data.items())
 
-    def _render_external(self) -> str:
+    def _render_external(self, ns: str) -> None:
         s = self.source
-        store_name = v.dns_label("source.store_name", s.store_name or "", max_length=253)
-        if not s.remote_key:
-            raise PropError("source.remote_key", s.remote_key, "the key of the credentials in the secret store")
-        if not s.refresh_interval or s.refresh_interval[-1] not in "smh" or not s.refresh_interval[:-1].isdigit():
-            raise PropError("source.refresh_interval", s.refresh_interval, "a duration such as '1h', '30m' or '0s'")
-        for ns in self.namespaces:
-            eso.ExternalSecret(
-                self,
-                f"External-{ns}",
-                metadata=self._meta(ns),
-                spec=eso.ExternalSecretSpec(
-                    refresh_interval=s.refresh_interval,
-                    secret_store_ref=eso.ExternalSecretSpecSecretStoreRef(
-                        name=store_name, kind=getattr(eso.ExternalSecretSpecSecretStoreRefKind, s.store_kind.name)
-                    ),
-                    target=eso.ExternalSecretSpecTarget(
-                        name=self.secret_name,
-                        creation_policy=eso.ExternalSecretSpecTargetCreationPolicy.OWNER,
-                        deletion_policy=eso.ExternalSecretSpecTargetDeletionPolicy.RETAIN,
-                    ),
-                    data=[
-                        eso.ExternalSecretSpecData(
-                            secret_key=key,
-                            remote_ref=eso.ExternalSecretSpecDataRemoteRef(key=s.remote_key, property=key),
-                        )
-                        for key in self.keys
-                    ],
+        eso.ExternalSecret(
+            self,
+            f"External-{ns}",
+            metadata=self._meta(ns),
+            spec=eso.ExternalSecretSpec(
+                refresh_interval=s.refresh_interval,
+                secret_store_ref=eso.ExternalSecretSpecSecretStoreRef(
+                    name=s.store_name or "", kind=getattr(eso.ExternalSecretSpecSecretStoreRefKind, s.store_kind.name)
                 ),
-            )
-        return self._check_version(s.version)
+                target=eso.ExternalSecretSpecTarget(
+                    name=self.secret_name,
+                    creation_policy=eso.ExternalSecretSpecTargetCreationPolicy.OWNER,
+                    deletion_policy=eso.ExternalSecretSpecTargetDeletionPolicy.RETAIN,
+                ),
+                data=[
+                    eso.ExternalSecretSpecData(
+                        secret_key=key,
+                        remote_ref=eso.ExternalSecretSpecDataRemoteRef(key=s.remote_key or "", property=key),
+                    )
+                    for key in self.keys
+                ],
+            ),
+        )
 
-    def _render_plaintext(self) -> str:
-        data = dict(self.source.plaintext)
-        if sorted(data) != sorted(self.keys):
-            raise PropError("source.plaintext", sorted(data), f"exactly the keys {list(self.keys)}")
-        for ns in self.namespaces:
-            k8s.KubeSecret(
-                self,
-                f"Plain-{ns}",
-                metadata=k8s.ObjectMeta(name=self.secret_name, namespace=ns, labels=self._labels or None),
-                type="Opaque",
-                string_data=data,
-            )
-        return hashlib.sha256(json.dumps(sorted(data.items())).encode()).hexdigest()[:16]
+    def _render_plaintext(self, ns: str) -> None:
+        k8s.KubeSecret(
+            self,
+            f"Plain-{ns}",
+            metadata=k8s.ObjectMeta(name=self.secret_name, namespace=ns, labels=self._labels or None),
+            type="Opaque",
+            string_data=dict(self.source.plaintext),
+        )

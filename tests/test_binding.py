@@ -271,9 +271,11 @@ def test_cutover_points_the_app_at_redis_shared_with_the_replicated_credential()
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     pod_annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert pod_annotations[TARGET_ANNOTATION] == f"{MASTER}:6379"
-    redis_sts = find(charts["redis-shared"], "StatefulSet", "redis-shared-master")
-    client_version = redis_sts["spec"]["template"]["metadata"]["annotations"]["redis-shared/credentials-version"]
-    assert client_version.startswith(pod_annotations[CREDENTIALS_VERSION_ANNOTATION] + ".")
+    # The version of the copy the app reads (its namespace's), so a copy added elsewhere does not roll it.
+    app = main.build_app(phase=MigrationPhase.CUTOVER, cutover_time=T0, now=at(LATER))
+    client = app.node.find_child("redis-shared").node.find_child("ClientCredentials")
+    assert isinstance(client, ReplicatedSecret)
+    assert pod_annotations[CREDENTIALS_VERSION_ANNOTATION] == client.version_in(NS) != client.version_in("redis")
 
 
 def test_rotating_the_credentials_rolls_the_app_and_renames_the_job() -> None:
@@ -603,8 +605,23 @@ def test_fails_app_not_an_api_object(world: World) -> None:
         world.bind(app="beersystem")
 
 
+def test_client_namespace_brings_the_credentials_copy_the_binding_needs() -> None:
+    world = World(replicated_to=("redis",))
+    assert world.client.namespaces == ("redis", NS)
+    assert world.bind().secret_ref.name == "redis-shared-client"
+
+
 def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
     world = World(replicated_to=("redis",))
+    # A ReplicatedSecret that RedisShared does not own (not given through RedisCredentials.from_replicated).
+    world.client = ReplicatedSecret(
+        world.redis,
+        "Unlinked",
+        name="redis-shared-client",
+        namespaces=("redis",),
+        keys=("password",),
+        source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+    )
     with pytest.raises(
         PropError,
         match=r"^credentials: got 'redis-shared-client'; expected a ReplicatedSecret replicated into the app's "
