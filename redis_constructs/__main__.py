@@ -19,6 +19,7 @@ from redis_constructs.sealing import (
     SealingScope,
     generate_password,
     load_certificate,
+    reuse_sealed_value,
     seal_into_file,
     validate_password,
 )
@@ -59,6 +60,20 @@ def _read_password(password_file: str | None) -> str:
 
 
 def _seal(arguments: argparse.Namespace) -> int:
+    if arguments.reuse_existing:
+        result = reuse_sealed_value(
+            arguments.out, secret_name=arguments.secret_name, key=arguments.key, namespaces=arguments.namespace
+        )
+        namespaces = ", ".join(result.namespaces(arguments.secret_name))
+        print(
+            f"reused the sealed key {arguments.key!r} of secret {arguments.secret_name!r} for "
+            f"{', '.join(dict.fromkeys(arguments.namespace))} in {arguments.out} (secret now sealed for {namespaces})"
+        )
+        return 0
+    if arguments.cert is None:
+        raise PropError(
+            "cert", None, "the controller's PEM certificate (--cert)", fix="kubeseal --fetch-cert > pub.pem"
+        )
     cert_path = Path(arguments.cert)
     try:
         cert_pem = cert_path.read_bytes()
@@ -111,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--out; other entries of the file are kept. Get the cert with `kubeseal --fetch-cert > pub.pem`."
         ),
     )
-    seal.add_argument("--cert", required=True, help="the controller's PEM certificate (kubeseal --fetch-cert)")
+    seal.add_argument("--cert", help="the controller's PEM certificate (kubeseal --fetch-cert); required to seal")
     seal.add_argument("--secret-name", required=True, help="name of the Secret the controller creates")
     seal.add_argument(
         "--namespace",
@@ -132,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=SealingScope.STRICT.value,
         choices=[s.value for s in SealingScope],
         help="what the value is bound to: namespace and name (strict, default), namespace, or nothing",
+    )
+    seal.add_argument(
+        "--reuse-existing",
+        action="store_true",
+        help="give the new --namespace(s) the value already sealed for this secret and key (cluster-wide files "
+        "only: a strict or namespace-wide value cannot be unsealed elsewhere); reads no password",
     )
     seal.set_defaults(handler=_seal)
 

@@ -56,6 +56,7 @@ __all__ = [
     "generate_password",
     "load_certificate",
     "read_sealed_file",
+    "reuse_sealed_value",
     "seal_into_file",
     "seal_value",
     "validate_password",
@@ -529,7 +530,9 @@ def seal_into_file(
 
     Other entries are kept. Everything is checked before writing, so on error the file is untouched. An
     existing file must have been sealed with the same cert and scope: one file records one of each, and a
-    silent mix would make ``certificateSha256`` lie about the older entries.
+    silent mix would make ``certificateSha256`` lie about the older entries. A key already sealed for other
+    namespaces must be sealed again for all of them in the same call (a separately typed value could differ
+    without anyone noticing); :func:`reuse_sealed_value` copies it instead where the scope allows.
     """
     public_key = load_certificate(cert_pem)
     fingerprint = certificate_fingerprint(cert_pem)
@@ -555,6 +558,7 @@ def seal_into_file(
             raise PropError("scope", scope.value, f"the scope of {target}", fix=f"--scope {existing.scope.value}")
     else:
         existing = SealedValues(certificate_sha256=fingerprint, scope=scope)
+    _refuse_split(existing, secret_name=secret_name, key=key, namespaces=unique_namespaces)
 
     sealed = [
         SealedValue(
@@ -567,4 +571,77 @@ def seal_into_file(
     ]
     updated = existing.merged(sealed)
     write_sealed_file(target, updated)
+    return updated
+
+
+def _sealed_namespaces(values: SealedValues, *, secret_name: str, key: str) -> tuple[str, ...]:
+    return tuple(v.namespace for v in values.values if (v.secret_name, v.key) == (secret_name, key))
+
+
+def _refuse_split(values: SealedValues, *, secret_name: str, key: str, namespaces: tuple[str, ...]) -> None:
+    """Refuse to seal ``key`` for some namespaces only when other namespaces already hold a value for it."""
+    holding = _sealed_namespaces(values, secret_name=secret_name, key=key)
+    left_out = [ns for ns in holding if ns not in namespaces]
+    if not left_out:
+        return
+    every = " ".join(f"--namespace {ns}" for ns in dict.fromkeys((*holding, *namespaces)))
+    fix = f"`seal --secret-name {secret_name} --key {key} {every}` with the password of all copies"
+    if values.scope is SealingScope.CLUSTER_WIDE:
+        new = " ".join(f"--namespace {ns}" for ns in namespaces if ns not in holding)
+        fix = (
+            f"`seal --secret-name {secret_name} --key {key} {new} --reuse-existing` (copies the sealed value), or {fix}"
+        )
+    raise PropError(
+        "namespace",
+        ", ".join(namespaces),
+        f"every namespace {secret_name}/{key} is sealed for ({', '.join(holding)}) in the same call: a value "
+        f"sealed for {', '.join(ns for ns in namespaces if ns not in holding) or 'some of them'} alone could "
+        "silently differ from the other copies",
+        fix=fix,
+    )
+
+
+def reuse_sealed_value(
+    path: str | os.PathLike[str], *, secret_name: str, key: str, namespaces: Iterable[str]
+) -> SealedValues:
+    """Give ``namespaces`` the value already sealed for ``key`` of ``secret_name``, without a password.
+
+    Possible only in a cluster-wide file: a strict or namespace-wide value is bound (by its RSA-OAEP label) to
+    the namespace it was sealed for and cannot be unsealed in another; those refuse with the command that
+    seals one value for every namespace. The file is untouched on error.
+    """
+    _check_secret_name(secret_name, "secret_name")
+    _check_secret_key(key, "key")
+    targets = tuple(dict.fromkeys(namespaces))
+    if not targets:
+        raise PropError("namespaces", (), "at least one namespace")
+    for namespace in targets:
+        _check_namespace(namespace, "namespace")
+    existing = read_sealed_file(path)
+    holding = _sealed_namespaces(existing, secret_name=secret_name, key=key)
+    if not holding:
+        raise PropError(
+            "secret_name",
+            f"{secret_name}/{key}",
+            f"a secret and key already sealed in {path} (nothing to reuse)",
+            fix="seal it with a password first",
+        )
+    if existing.scope is not SealingScope.CLUSTER_WIDE:
+        every = " ".join(f"--namespace {ns}" for ns in dict.fromkeys((*holding, *targets)))
+        raise PropError(
+            "scope",
+            existing.scope.value,
+            f"a cluster-wide file to reuse a sealed value: a {existing.scope.value} value only unseals in the "
+            f"namespace it was sealed for ({', '.join(holding)})",
+            fix=f"`seal --secret-name {secret_name} --key {key} {every}` with the password of the existing copies",
+        )
+    ciphertext = next(
+        v.ciphertext for v in existing.values if (v.secret_name, v.key, v.namespace) == (secret_name, key, holding[0])
+    )
+    updated = existing.merged(
+        SealedValue(secret_name=secret_name, namespace=ns, key=key, ciphertext=ciphertext)
+        for ns in targets
+        if ns not in holding
+    )
+    write_sealed_file(path, updated)
     return updated

@@ -39,6 +39,7 @@ from redis_constructs.sealing import (
     generate_password,
     load_certificate,
     read_sealed_file,
+    reuse_sealed_value,
     seal_into_file,
     seal_value,
     validate_password,
@@ -834,3 +835,123 @@ def test_written_file_mode_is_readable(tmp_path: Path, cert_pem: bytes) -> None:
     write_sealed_file(path, _values(cert_pem, [("s", "a", "k")]))
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["sealed.yaml"]
+
+
+# --- a new namespace for a key already sealed -------------------------------------------------------------
+
+
+def test_fails_sealing_a_sealed_key_for_a_new_namespace_alone_and_keeps_the_file(
+    tmp_path: Path, cert_pem: bytes
+) -> None:
+    path = tmp_path / "values.yaml"
+    seal_into_file(
+        path, cert_pem=cert_pem, secret_name=SECRET, namespaces=["redis", "a"], key="password", value=b"v" * 16
+    )
+    before = path.read_bytes()
+    with pytest.raises(
+        PropError,
+        match=r"^namespace: got 'b'; expected every namespace redis-shared-client/password is sealed for \(a, redis\) "
+        r"in the same call: a value sealed for b alone could silently differ from the other copies; did you mean "
+        r"`seal --secret-name redis-shared-client --key password --namespace a --namespace redis --namespace b`",
+    ):
+        seal_into_file(path, cert_pem=cert_pem, secret_name=SECRET, namespaces=["b"], key="password", value=b"w" * 16)
+    assert path.read_bytes() == before
+
+
+def test_sealing_every_namespace_again_adds_the_new_one_with_one_value(
+    tmp_path: Path, cert_pem: bytes, private_key: rsa.RSAPrivateKey
+) -> None:
+    path = tmp_path / "values.yaml"
+    seal_into_file(path, cert_pem=cert_pem, secret_name=SECRET, namespaces=["redis"], key="password", value=b"v" * 16)
+    seal_into_file(
+        path, cert_pem=cert_pem, secret_name=SECRET, namespaces=["redis", "b"], key="password", value=PASSWORD.encode()
+    )
+    assert _unseal_all(private_key, path) == {
+        f"{SECRET}.redis.password": PASSWORD.encode(),
+        f"{SECRET}.b.password": PASSWORD.encode(),
+    }
+
+
+def test_reuse_copies_a_cluster_wide_value_that_unseals_in_the_new_namespace(
+    tmp_path: Path, cert_pem: bytes, private_key: rsa.RSAPrivateKey
+) -> None:
+    path = tmp_path / "values.yaml"
+    seal_into_file(
+        path,
+        cert_pem=cert_pem,
+        secret_name=SECRET,
+        namespaces=["redis"],
+        key="password",
+        value=PASSWORD.encode(),
+        scope=SealingScope.CLUSTER_WIDE,
+    )
+    values = reuse_sealed_value(path, secret_name=SECRET, key="password", namespaces=["shop"])
+    assert values.namespaces(SECRET) == ("redis", "shop")
+    assert _unseal_all(private_key, path) == {
+        f"{SECRET}.redis.password": PASSWORD.encode(),
+        f"{SECRET}.shop.password": PASSWORD.encode(),
+    }
+
+
+def test_fails_reuse_of_a_strict_value_and_keeps_the_file(tmp_path: Path, cert_pem: bytes) -> None:
+    path = tmp_path / "values.yaml"
+    seal_into_file(path, cert_pem=cert_pem, secret_name=SECRET, namespaces=["redis"], key="password", value=b"v" * 16)
+    before = path.read_bytes()
+    with pytest.raises(PropError, match=r"^scope: got 'strict'; expected a cluster-wide file to reuse a sealed value"):
+        reuse_sealed_value(path, secret_name=SECRET, key="password", namespaces=["shop"])
+    assert path.read_bytes() == before
+
+
+def test_fails_reuse_of_a_key_not_sealed(tmp_path: Path, cert_pem: bytes) -> None:
+    path = tmp_path / "values.yaml"
+    seal_into_file(
+        path,
+        cert_pem=cert_pem,
+        secret_name=SECRET,
+        namespaces=["redis"],
+        key="password",
+        value=b"v" * 16,
+        scope=SealingScope.CLUSTER_WIDE,
+    )
+    with pytest.raises(
+        PropError, match=r"^secret_name: got 'redis-shared-client/other'; expected a secret and key already sealed"
+    ):
+        reuse_sealed_value(path, secret_name=SECRET, key="other", namespaces=["shop"])
+
+
+def test_cli_refuses_a_new_namespace_alone_and_reuses_cluster_wide(tmp_path: Path, cert_file: Path) -> None:
+    out = tmp_path / "values.yaml"
+    assert (
+        _run(*_seal_args(cert_file, out, "--key", "password", "--scope", "cluster-wide"), stdin=PASSWORD).returncode
+        == 0
+    )
+    alone = [
+        "seal",
+        "--cert",
+        str(cert_file),
+        "--secret-name",
+        SECRET,
+        "--namespace",
+        "shop",
+        "--key",
+        "password",
+        "--out",
+        str(out),
+    ]
+    refused = _run(*alone, "--scope", "cluster-wide", stdin=OTHER_PASSWORD)
+    assert refused.returncode == 2
+    assert "--reuse-existing" in _last_line(refused.stderr)
+    reused = _run(
+        "seal",
+        "--secret-name",
+        SECRET,
+        "--namespace",
+        "shop",
+        "--key",
+        "password",
+        "--out",
+        str(out),
+        "--reuse-existing",
+    )
+    assert reused.returncode == 0, reused.stderr
+    assert read_sealed_file(out).namespaces(SECRET) == ("beersystem", "redis", "shop")
