@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from .binding import BeersystemRedisBinding as BeersystemRedisBinding
     from .binding import MigrationPhase as MigrationPhase
     from .binding import RedisClientBinding as RedisClientBinding
-    from .binding import RedisEnv as RedisEnv
     from .binding import ValidationJob as ValidationJob
     from .errors import PropError as PropError
     from .manifest_checks import ExternalRefs as ExternalRefs
@@ -27,13 +26,21 @@ if TYPE_CHECKING:
     from .monitoring import RedisMonitoringProps as RedisMonitoringProps
     from .redis_config import EvictionPolicy as EvictionPolicy
     from .redis_config import Role as Role
+    from .redis_env import HostPortPasswordRedisEnv as HostPortPasswordRedisEnv
+    from .redis_env import PasswordFileRedisEnv as PasswordFileRedisEnv
+    from .redis_env import RedisEnv as RedisEnv
+    from .redis_env import UrlRedisEnv as UrlRedisEnv
     from .redis_shared import LoadBalancer as LoadBalancer
     from .redis_shared import RedisCredentials as RedisCredentials
     from .redis_shared import RedisShared as RedisShared
     from .redis_shared import RedisSharedProps as RedisSharedProps
     from .redis_shared import Resources as Resources
     from .redis_shared import SecretKeyRef as SecretKeyRef
+    from .replicated_secret import ExistingSecretSource as ExistingSecretSource
+    from .replicated_secret import ExternalSecretSource as ExternalSecretSource
+    from .replicated_secret import PlaintextSecretSource as PlaintextSecretSource
     from .replicated_secret import ReplicatedSecret as ReplicatedSecret
+    from .replicated_secret import SealedSecretSource as SealedSecretSource
     from .replicated_secret import SecretSource as SecretSource
     from .replicated_secret import SecretStoreKind as SecretStoreKind
     from .synth import SynthError as SynthError
@@ -48,7 +55,14 @@ _WHERE = {
     "PropError": "errors",
     "RedisClientBinding": "binding",
     "RedisCredentials": "redis_shared",
-    "RedisEnv": "binding",
+    "RedisEnv": "redis_env",
+    "HostPortPasswordRedisEnv": "redis_env",
+    "UrlRedisEnv": "redis_env",
+    "PasswordFileRedisEnv": "redis_env",
+    "ExistingSecretSource": "replicated_secret",
+    "SealedSecretSource": "replicated_secret",
+    "ExternalSecretSource": "replicated_secret",
+    "PlaintextSecretSource": "replicated_secret",
     "RedisMonitoring": "monitoring",
     "RedisMonitoringProps": "monitoring",
     "RedisShared": "redis_shared",
@@ -67,9 +81,14 @@ _WHERE = {
 __all__ = [
     "BeersystemRedisBinding",
     "EvictionPolicy",
+    "ExistingSecretSource",
     "ExternalRefs",
+    "ExternalSecretSource",
+    "HostPortPasswordRedisEnv",
     "LoadBalancer",
     "MigrationPhase",
+    "PasswordFileRedisEnv",
+    "PlaintextSecretSource",
     "PropError",
     "RedisClientBinding",
     "RedisCredentials",
@@ -81,10 +100,12 @@ __all__ = [
     "ReplicatedSecret",
     "Resources",
     "Role",
+    "SealedSecretSource",
     "SecretKeyRef",
     "SecretSource",
     "SecretStoreKind",
     "SynthError",
+    "UrlRedisEnv",
     "ValidationJob",
     "synthesize",
 ]

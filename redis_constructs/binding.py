@@ -23,7 +23,6 @@ import datetime as dt
 import enum
 import hashlib
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from cdk8s_plus_28 import k8s
 from . import validation as v
 from .errors import PropError
 from .pod_security import resources, restricted_container, restricted_pod
+from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .redis_shared import REDIS_UID, RedisShared
 from .replicated_secret import ReplicatedSecret
 
@@ -59,7 +59,6 @@ REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0,
 REDIS_SYNC_WAVE = 1
 APP_SYNC_WAVE = 2
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VOLUME_NAME = "redis-shared-credentials"
 _PASSWORD_FILE = "password"
 _VALIDATE_PASSWORD_DIR = "/var/run/secrets/redis-shared"
@@ -109,100 +108,6 @@ class MigrationPhase(enum.Enum):
             "one of " + ", ".join(f"MigrationPhase.{p.name}" for p in cls),
             fix=f"MigrationPhase.{meant[0].name}" if meant else None,
         )
-
-
-class RedisEnvKind(enum.Enum):
-    """How an app reads its Redis settings."""
-
-    HOST_PORT_PASSWORD = "host-port-password"
-    URL = "url"
-    PASSWORD_FILE = "password-file"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RedisEnv:
-    """Which environment variables (and files) an app reads its Redis settings from; use a factory."""
-
-    kind: RedisEnvKind
-    #: Variable for ``redis.master_host``. Default: - not set (the URL kind carries the host).
-    host_var: str | None = None
-    #: Variable for ``redis.port``. Default: - not set (the URL kind carries the port).
-    port_var: str | None = None
-    #: Variable filled from the client Secret (``secretKeyRef``). Default: - not set (the file kind).
-    password_var: str | None = None
-    #: Variable for the ``redis://`` URL. Default: - not set (the other kinds).
-    url_var: str | None = None
-    #: Variable holding the password file's path. Default: - not set (the other kinds).
-    file_var: str | None = None
-    #: Where the client Secret is mounted, read-only. Default: - nothing mounted (the other kinds).
-    mount_path: str | None = None
-    #: Variable for the Redis user (``default``). Default: - not set; the password alone selects ``default``.
-    username_var: str | None = None
-    #: Database number in the URL. Default: 0.
-    database: int = 0
-
-    @classmethod
-    def host_port_password(
-        cls,
-        *,
-        host_var: str = "REDIS_HOST",
-        port_var: str = "REDIS_PORT",
-        password_var: str = "REDIS_PASSWORD",
-        username_var: str | None = None,
-    ) -> RedisEnv:
-        """Host, port and password in three variables; the password from a ``secretKeyRef``.
-
-        ``username_var``: Default: - no username variable; the password authenticates Redis user ``default``.
-        """
-        return cls(
-            kind=RedisEnvKind.HOST_PORT_PASSWORD,
-            host_var=host_var,
-            port_var=port_var,
-            password_var=password_var,
-            username_var=username_var,
-        )
-
-    @classmethod
-    def url(cls, *, var: str = "REDIS_URL", password_var: str = "REDIS_PASSWORD", database: int = 0) -> RedisEnv:
-        """One ``redis://default:<password>@host:port/<database>`` variable.
-
-        The password is a ``secretKeyRef`` in ``password_var`` that the kubelet expands into the URL
-        (``$(REDIS_PASSWORD)``), so it is never written into a manifest. It must be URL-safe (the sealed values
-        are generated alphanumeric).
-        """
-        return cls(kind=RedisEnvKind.URL, url_var=var, password_var=password_var, database=database)
-
-    @classmethod
-    def password_file(
-        cls,
-        *,
-        host_var: str = "REDIS_HOST",
-        port_var: str = "REDIS_PORT",
-        file_var: str = "REDIS_PASSWORD_FILE",
-        mount_path: str = "/var/run/secrets/redis-shared",
-    ) -> RedisEnv:
-        """Host and port in variables; the password in a file (mounted from the Secret) whose path is in ``file_var``."""
-        return cls(
-            kind=RedisEnvKind.PASSWORD_FILE,
-            host_var=host_var,
-            port_var=port_var,
-            file_var=file_var,
-            mount_path=mount_path,
-        )
-
-    def variables(self) -> tuple[str, ...]:
-        """Every variable this binding sets, in the order it renders them."""
-        names = (self.username_var, self.host_var, self.port_var, self.password_var, self.url_var, self.file_var)
-        return tuple(n for n in names if n is not None)
-
-    def validate(self, prop: str) -> None:
-        for name in self.variables():
-            if not _ENV_NAME.fullmatch(name):
-                raise PropError(prop, name, "environment variable names of letters, digits and '_'")
-        v.unique(prop, self.variables())
-        if self.kind is RedisEnvKind.PASSWORD_FILE and not (self.mount_path or "").startswith("/"):
-            raise PropError(prop + ".mount_path", self.mount_path, "an absolute path")
-        v.int_in_range(prop + ".database", self.database, 0, 15)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -353,10 +258,10 @@ class RedisClientBinding(constructs.Construct):
             raise PropError("container", container, "one of " + ", ".join(names))
         self.container = container if container is not None else names[0]
         for name in remove_env:
-            if not _ENV_NAME.fullmatch(name) or name in env.variables():
+            if not v.is_env_var_name(name) or name in env.variables():
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
         self.remove_env = v.unique("remove_env", remove_env)
-        if env.kind is RedisEnvKind.PASSWORD_FILE and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:
+        if isinstance(env, PasswordFileRedisEnv) and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:
             raise PropError("app", _describe(manifest), f"a pod without a volume named {_VOLUME_NAME!r}")
 
         # -- redis and the credential in the app's namespace --
@@ -439,19 +344,17 @@ class RedisClientBinding(constructs.Construct):
     def _env(self) -> list[dict[str, Any]]:
         e, r = self.env, self.redis
         secret = {"valueFrom": {"secretKeyRef": {"name": self.secret_ref.name, "key": self.secret_ref.key}}}
-        out: list[dict[str, Any]] = []
-        if e.username_var:
-            out.append({"name": e.username_var, "value": r.client_username})
-        if e.host_var:
-            out.append({"name": e.host_var, "value": r.master_host})
-        if e.port_var:
-            out.append({"name": e.port_var, "value": str(r.port)})
-        if e.password_var:
-            out.append({"name": e.password_var, **secret})
-        if e.url_var:
+        if isinstance(e, UrlRedisEnv):
             url = f"redis://{r.client_username}:$({e.password_var})@{r.master_host}:{r.port}/{e.database}"
-            out.append({"name": e.url_var, "value": url})
-        if e.file_var:
+            return [{"name": e.password_var, **secret}, {"name": e.url_var, "value": url}]
+        out: list[dict[str, Any]] = []
+        if isinstance(e, HostPortPasswordRedisEnv) and e.username_var:
+            out.append({"name": e.username_var, "value": r.client_username})
+        if isinstance(e, (HostPortPasswordRedisEnv, PasswordFileRedisEnv)):
+            out += [{"name": e.host_var, "value": r.master_host}, {"name": e.port_var, "value": str(r.port)}]
+        if isinstance(e, HostPortPasswordRedisEnv):
+            out.append({"name": e.password_var, **secret})
+        if isinstance(e, PasswordFileRedisEnv):
             out.append({"name": e.file_var, "value": f"{e.mount_path}/{_PASSWORD_FILE}"})
         return out
 
@@ -475,14 +378,14 @@ class RedisClientBinding(constructs.Construct):
                 kept = [e for e in env[:at] if e["name"] not in managed]
                 rest = [e for e in env[at:] if e["name"] not in managed]
                 c["env"] = [*kept, *self._env(), *rest]
-                if self.env.kind is RedisEnvKind.PASSWORD_FILE:
+                if isinstance(self.env, PasswordFileRedisEnv):
                     c["volumeMounts"] = [
                         *(c.get("volumeMounts") or []),
                         {"name": _VOLUME_NAME, "mountPath": self.env.mount_path, "readOnly": True},
                     ]
             containers.append(c)
         pod["containers"] = containers
-        if self.env.kind is RedisEnvKind.PASSWORD_FILE:
+        if isinstance(self.env, PasswordFileRedisEnv):
             pod["volumes"] = [*(pod.get("volumes") or []), self._secret_volume()]
         template["metadata"] = meta
         template["spec"] = pod

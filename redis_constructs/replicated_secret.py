@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import cdk8s
 import constructs
@@ -37,45 +38,51 @@ class SecretStoreKind(enum.Enum):
     SECRET_STORE = "SecretStore"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class SecretSource:
-    """A typed choice of where the values come from; build it with one of the factories."""
+    """Where a :class:`ReplicatedSecret`'s values come from: one of the four variants below.
 
-    kind: SourceKind
-    sealed_values: SealedValues | None = None
-    store_name: str | None = None
-    store_kind: SecretStoreKind = SecretStoreKind.CLUSTER_SECRET_STORE
-    remote_key: str | None = None
-    refresh_interval: str = "1h"
-    plaintext: Mapping[str, str] = field(default_factory=dict)
-    version: str = "1"
+    Build it with a factory (:meth:`existing`, :meth:`sealed`, :meth:`external`, :meth:`plaintext_for_tests`);
+    each returns a frozen variant class that validates its own fields at construction, and the ReplicatedSecret
+    renders by the variant's type.
+    """
 
-    @classmethod
-    def existing(cls, *, version: str = "1") -> SecretSource:
+    __slots__ = ()
+    #: Which variant this is (the enum for logs and ``match``; rendering dispatches on the class).
+    kind: ClassVar[SourceKind]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if type(self) is SecretSource:
+            raise PropError(
+                "source",
+                "SecretSource(...)",
+                "one of SecretSource.existing(), .sealed(values), .external(store_name=..., remote_key=...), "
+                ".plaintext_for_tests(values)",
+            )
+
+    @staticmethod
+    def existing(*, version: str = "1") -> ExistingSecretSource:
         """The Secret is created out of band in every namespace; nothing secret is rendered.
 
         Bump ``version`` after rotating it by hand: the pods that read it roll.
         """
-        return cls(kind=SourceKind.EXISTING, version=version)
+        return ExistingSecretSource(version=version)
 
-    @classmethod
-    def sealed(cls, values: SealedValues) -> SecretSource:
+    @staticmethod
+    def sealed(values: SealedValues) -> SealedSecretSource:
         """One SealedSecret per namespace from values sealed with ``python -m redis_constructs seal``."""
-        return cls(kind=SourceKind.SEALED, sealed_values=values)
+        return SealedSecretSource(sealed_values=values)
 
-    @classmethod
+    @staticmethod
     def external(
-        cls,
         *,
         store_name: str,
         remote_key: str,
         store_kind: SecretStoreKind = SecretStoreKind.CLUSTER_SECRET_STORE,
         refresh_interval: str = "1h",
         version: str = "1",
-    ) -> SecretSource:
+    ) -> ExternalSecretSource:
         """One ExternalSecret per namespace, each key read from property ``<key>`` of ``remote_key``."""
-        return cls(
-            kind=SourceKind.EXTERNAL,
+        return ExternalSecretSource(
             store_name=store_name,
             store_kind=store_kind,
             remote_key=remote_key,
@@ -83,10 +90,86 @@ class SecretSource:
             version=version,
         )
 
-    @classmethod
-    def plaintext_for_tests(cls, values: Mapping[str, str]) -> SecretSource:
+    @staticmethod
+    def plaintext_for_tests(values: Mapping[str, str]) -> PlaintextSecretSource:
         """Plain Secrets, for tests and local experiments only: synth refuses to write them to dist/."""
-        return cls(kind=SourceKind.PLAINTEXT, plaintext=dict(values))
+        if not isinstance(values, Mapping):
+            raise PropError("source.plaintext", type(values).__name__, "a mapping of Secret key to value")
+        return PlaintextSecretSource(plaintext=dict(values))
+
+
+def _version(version: object) -> None:
+    if not isinstance(version, str) or not version or len(version) > 63:
+        raise PropError("source.version", version, "a non-empty string of at most 63 characters")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExistingSecretSource(SecretSource):
+    """The Secrets exist in the cluster already (created by hand); ``version`` rolls the pods when bumped."""
+
+    kind: ClassVar[SourceKind] = SourceKind.EXISTING
+    #: Default: ``"1"``.
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        _version(self.version)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SealedSecretSource(SecretSource):
+    """Values sealed for the cluster's sealed-secrets controller, read from the committed file."""
+
+    kind: ClassVar[SourceKind] = SourceKind.SEALED
+    sealed_values: SealedValues
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sealed_values, SealedValues):
+            raise PropError(
+                "source.sealed",
+                type(self.sealed_values).__name__,
+                "SealedValues from read_sealed_file(path)",
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExternalSecretSource(SecretSource):
+    """An external-secrets store: property ``<key>`` of ``remote_key`` becomes each key of the Secret."""
+
+    kind: ClassVar[SourceKind] = SourceKind.EXTERNAL
+    store_name: str
+    remote_key: str
+    #: Default: ``SecretStoreKind.CLUSTER_SECRET_STORE``.
+    store_kind: SecretStoreKind = SecretStoreKind.CLUSTER_SECRET_STORE
+    #: How often the operator re-reads the store. Default: ``"1h"``.
+    refresh_interval: str = "1h"
+    #: Bump after rotating the value in the store, so the pods roll. Default: ``"1"``.
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        v.dns_label("source.store_name", self.store_name, max_length=253)
+        if not isinstance(self.remote_key, str) or not self.remote_key:
+            raise PropError("source.remote_key", self.remote_key, "the key of the credentials in the secret store")
+        if not isinstance(self.store_kind, SecretStoreKind):
+            raise PropError(
+                "source.store_kind", self.store_kind, "a SecretStoreKind (CLUSTER_SECRET_STORE or SECRET_STORE)"
+            )
+        r = self.refresh_interval
+        if not isinstance(r, str) or not r or r[-1] not in "smh" or not r[:-1].isdigit():
+            raise PropError("source.refresh_interval", r, "a duration such as '1h', '30m' or '0s'")
+        _version(self.version)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaintextSecretSource(SecretSource):
+    """Plain values, for tests only: synth refuses to write a Secret with data to dist/."""
+
+    kind: ClassVar[SourceKind] = SourceKind.PLAINTEXT
+    plaintext: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, value in self.plaintext.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise PropError("source.plaintext", type(value).__name__, "a mapping of str keys to str values")
 
 
 class ReplicatedSecret(constructs.Construct):
@@ -151,7 +234,7 @@ class ReplicatedSecret(constructs.Construct):
     @property
     def version(self) -> str:
         """Changes whenever any copy's values do (sealed: a digest over every namespace's ciphertexts)."""
-        if self.source.kind is SourceKind.SEALED:
+        if isinstance(self.source, SealedSecretSource):
             digest = hashlib.sha256()
             for ns, data in self._copies.items():
                 digest.update(json.dumps([ns, data]).encode())
@@ -165,7 +248,7 @@ class ReplicatedSecret(constructs.Construct):
         """
         if namespace not in self._copies:
             raise PropError("namespace", namespace, "one of " + ", ".join(self._copies))
-        if self.source.kind is SourceKind.SEALED:
+        if isinstance(self.source, SealedSecretSource):
             return hashlib.sha256(json.dumps(self._copies[namespace]).encode()).hexdigest()[:16]
         return self._version_of_values()
 
@@ -183,7 +266,7 @@ class ReplicatedSecret(constructs.Construct):
 
     def external_refs(self) -> ExternalRefs:
         """What synth must treat as existing in the cluster (only for ``SecretSource.existing()``)."""
-        if self.source.kind is not SourceKind.EXISTING:
+        if not isinstance(self.source, ExistingSecretSource):
             return ExternalRefs()
         return ExternalRefs(secrets={(ns, self.secret_name): frozenset(self.keys) for ns in self.namespaces})
 
@@ -198,41 +281,35 @@ class ReplicatedSecret(constructs.Construct):
 
     def _validate_source(self) -> None:
         s = self.source
-        if s.kind in (SourceKind.EXISTING, SourceKind.EXTERNAL):
-            self._check_version(s.version)
-        if s.kind is SourceKind.EXTERNAL:
-            v.dns_label("source.store_name", s.store_name or "", max_length=253)
-            if not s.remote_key:
-                raise PropError("source.remote_key", s.remote_key, "the key of the credentials in the secret store")
-            if not s.refresh_interval or s.refresh_interval[-1] not in "smh" or not s.refresh_interval[:-1].isdigit():
-                raise PropError("source.refresh_interval", s.refresh_interval, "a duration such as '1h', '30m' or '0s'")
-        if s.kind is SourceKind.PLAINTEXT and sorted(s.plaintext) != sorted(self.keys):
+        if not isinstance(s, (ExistingSecretSource, SealedSecretSource, ExternalSecretSource, PlaintextSecretSource)):
+            raise PropError(
+                "source",
+                type(s).__name__,
+                "a SecretSource from SecretSource.existing(), .sealed(), .external() or .plaintext_for_tests()",
+            )
+        if isinstance(s, PlaintextSecretSource) and sorted(s.plaintext) != sorted(self.keys):
             raise PropError("source.plaintext", sorted(s.plaintext), f"exactly the keys {list(self.keys)}")
 
     def _version_of_values(self) -> str:
         s = self.source
-        if s.kind is SourceKind.PLAINTEXT:
+        if isinstance(s, PlaintextSecretSource):
             return hashlib.sha256(json.dumps(sorted(s.plaintext.items())).encode()).hexdigest()[:16]
-        return s.version
+        if isinstance(s, (ExistingSecretSource, ExternalSecretSource)):
+            return s.version
+        raise AssertionError(f"no version rule for {type(s).__name__}")  # sealed: see version/version_in
 
     def _render_copy(self, ns: str) -> list[tuple[str, str]]:
         s = self.source
-        if s.kind is SourceKind.SEALED:
-            return self._render_sealed(ns)
-        if s.kind is SourceKind.EXTERNAL:
-            self._render_external(ns)
-        elif s.kind is SourceKind.PLAINTEXT:
-            self._render_plaintext(ns)
+        if isinstance(s, SealedSecretSource):
+            return self._render_sealed(s, ns)
+        if isinstance(s, ExternalSecretSource):
+            self._render_external(s, ns)
+        elif isinstance(s, PlaintextSecretSource):
+            self._render_plaintext(s, ns)
         return []
 
-    def _check_version(self, version: str) -> str:
-        if not version or len(version) > 63:
-            raise PropError("source.version", version, "a non-empty string of at most 63 characters")
-        return version
-
-    def _render_sealed(self, ns: str) -> list[tuple[str, str]]:
-        values = self.source.sealed_values
-        assert values is not None
+    def _render_sealed(self, source: SealedSecretSource, ns: str) -> list[tuple[str, str]]:
+        values = source.sealed_values
         scope = values.scope
         try:
             data = values.encrypted_data(self.secret_name, ns)
@@ -268,8 +345,7 @@ class ReplicatedSecret(constructs.Construct):
         )
         return sorted(data.items())
 
-    def _render_external(self, ns: str) -> None:
-        s = self.source
+    def _render_external(self, s: ExternalSecretSource, ns: str) -> None:
         eso.ExternalSecret(
             self,
             f"External-{ns}",
@@ -277,7 +353,7 @@ class ReplicatedSecret(constructs.Construct):
             spec=eso.ExternalSecretSpec(
                 refresh_interval=s.refresh_interval,
                 secret_store_ref=eso.ExternalSecretSpecSecretStoreRef(
-                    name=s.store_name or "", kind=getattr(eso.ExternalSecretSpecSecretStoreRefKind, s.store_kind.name)
+                    name=s.store_name, kind=getattr(eso.ExternalSecretSpecSecretStoreRefKind, s.store_kind.name)
                 ),
                 target=eso.ExternalSecretSpecTarget(
                     name=self.secret_name,
@@ -287,18 +363,18 @@ class ReplicatedSecret(constructs.Construct):
                 data=[
                     eso.ExternalSecretSpecData(
                         secret_key=key,
-                        remote_ref=eso.ExternalSecretSpecDataRemoteRef(key=s.remote_key or "", property=key),
+                        remote_ref=eso.ExternalSecretSpecDataRemoteRef(key=s.remote_key, property=key),
                     )
                     for key in self.keys
                 ],
             ),
         )
 
-    def _render_plaintext(self, ns: str) -> None:
+    def _render_plaintext(self, s: PlaintextSecretSource, ns: str) -> None:
         k8s.KubeSecret(
             self,
             f"Plain-{ns}",
             metadata=k8s.ObjectMeta(name=self.secret_name, namespace=ns, labels=self._labels or None),
             type="Opaque",
-            string_data=dict(self.source.plaintext),
+            string_data=dict(s.plaintext),
         )

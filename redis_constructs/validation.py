@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from .errors import PropError
 
+_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MEMORY = re.compile(r"^([1-9][0-9]*)(Ki|Mi|Gi|Ti)?$")
 _CPU = re.compile(r"^(?:([1-9][0-9]*)m|([0-9]+)(?:\.([0-9]{1,3}))?)$")
@@ -204,3 +205,15 @@ def unique(prop: str, values: Iterable[str]) -> tuple[str, ...]:
             raise PropError(prop, tuple(values), f"no duplicates ({value!r} appears twice)")
         seen.append(value)
     return tuple(seen)
+
+
+def is_env_var_name(value: object) -> bool:
+    """Whether ``value`` is an environment variable name a shell and the kubelet's ``$(VAR)`` both accept."""
+    return isinstance(value, str) and _ENV_VAR.fullmatch(value) is not None
+
+
+def env_var_name(prop: str, value: str) -> str:
+    """``value`` if it is an environment variable name (:func:`is_env_var_name`), else a PropError."""
+    if not is_env_var_name(value):
+        raise PropError(prop, value, "environment variable names of letters, digits and '_'")
+    return value

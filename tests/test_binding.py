@@ -32,10 +32,10 @@ from redis_constructs.binding import (
     BeersystemRedisBinding,
     MigrationPhase,
     RedisClientBinding,
-    RedisEnv,
     ValidationJob,
 )
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
+from redis_constructs.redis_env import RedisEnv
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
 from redis_constructs.synth import chart_objects, ordered, synthesize, to_yaml
 

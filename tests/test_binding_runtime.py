@@ -26,7 +26,8 @@ from redis.retry import Retry
 from test_binding import NS, PASSWORD, World
 
 import main
-from redis_constructs.binding import MigrationPhase, RedisEnv
+from redis_constructs.binding import MigrationPhase
+from redis_constructs.redis_env import RedisEnv
 from redis_constructs.synth import chart_objects
 
 pytestmark = pytest.mark.runtime
