@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from redis_constructs import validation
 from redis_constructs.errors import PropError
 
 EXPORTED_METRICS: Final[tuple[str, ...]] = (
@@ -64,10 +65,8 @@ SCRAPE_METRICS: Final[tuple[str, ...]] = ("up",)
 PRIMARY_ROLE: Final[str] = "master"
 """Value of the Redis-reported role label on ``redis_instance_info`` for a primary."""
 
-_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 _LABEL_MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
 _SELECTOR = re.compile(rf"^{_LABEL_MATCHER}(?:,{_LABEL_MATCHER})*,?\s*$")
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,8 +89,14 @@ class _Alert:
 
 
 def _check_duration(prop: str, value: str) -> None:
-    if not _DURATION.fullmatch(value):
-        raise PropError(prop, value, 'a Prometheus duration such as "30s", "1m" or "1h30m"')
+    validation.duration_seconds(
+        prop,
+        value,
+        units=("ms", "s", "m", "h", "d", "w", "y"),
+        compound=True,
+        allow_zero=True,
+        expected='a Prometheus duration such as "30s", "1m" or "1h30m"',
+    )
 
 
 def _format_number(value: float) -> str:
@@ -175,8 +180,7 @@ def render_alert_groups(
         raise PropError("replication_lag_seconds", replication_lag_seconds, "an int >= 1")
     if not evicted_keys_per_second > 0:
         raise PropError("evicted_keys_per_second", evicted_keys_per_second, "a rate > 0")
-    if not _LABEL_NAME.fullmatch(redis_role_label):
-        raise PropError("redis_role_label", redis_role_label, "a Prometheus label name", fix="exported_role")
+    validation.prometheus_label_name("redis_role_label", redis_role_label, fix="exported_role")
 
     replicas_expected = instances_expected - 1
     primary = f'redis_instance_info{{{s},{redis_role_label}="{PRIMARY_ROLE}"}}'
@@ -348,7 +352,7 @@ def promql_vector_selectors(expr: str) -> tuple[tuple[str, str], ...]:
 
     A bare metric gives an empty body; a selector without a name (``{__name__=~"..."}``) gives an
     empty name. Function names, aggregation modifiers and label lists are skipped. Grafana macros
-    inside ranges (``[$__rate_interval]``) are accepted. Raises ``ValueError`` on text it cannot
+    inside ranges (``[$__rate_interval]``) are accepted. Raises ``PropError`` on text it cannot
     tokenize, so an unexpected construct is never silently ignored.
     """
     tokens: list[tuple[str, str]] = []
@@ -356,9 +360,8 @@ def promql_vector_selectors(expr: str) -> tuple[tuple[str, str], ...]:
     while pos < len(expr):
         match = _PROMQL_TOKEN.match(expr, pos)
         if match is None:
-            raise ValueError(f"expr: got {expr!r}; expected PromQL (cannot tokenize at offset {pos})")
-        kind = match.lastgroup
-        assert kind is not None
+            raise PropError("expr", expr, f"PromQL (cannot tokenize at offset {pos})")
+        kind = match.lastgroup or ""
         if kind not in ("ws", "string"):
             tokens.append((kind, match.group()))
         pos = match.end()

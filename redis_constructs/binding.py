@@ -32,7 +32,7 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from . import validation as v
-from .errors import PropError
+from .errors import PropError, names_construct
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .redis_shared import REDIS_UID, RedisShared
@@ -126,6 +126,14 @@ class ValidationJob:
     #: after that, which re-runs the check: harmless (one short-lived key).
     ttl_seconds_after_finished: int = 86400
 
+    def __post_init__(self) -> None:
+        # At construction, in every phase: a bad value fails the commit that sets it, not the cutover.
+        v.pinned_image("validation.image", self.image)
+        v.image_digest("validation.image_digest", self.image_digest)
+        v.int_in_range("validation.active_deadline_seconds", self.active_deadline_seconds, 10, 3600)
+        v.int_in_range("validation.backoff_limit", self.backoff_limit, 0, 10)
+        v.int_in_range("validation.ttl_seconds_after_finished", self.ttl_seconds_after_finished, 0, 7 * 86400)
+
 
 #: The validation Job the bindings render unless told otherwise.
 DEFAULT_VALIDATION = ValidationJob()
@@ -200,6 +208,7 @@ class RedisClientBinding(constructs.Construct):
                            old_redis=tuple(old.api_objects))
     """
 
+    @names_construct
     def __init__(
         self,
         scope: constructs.Construct,
@@ -234,6 +243,8 @@ class RedisClientBinding(constructs.Construct):
         if not isinstance(env, RedisEnv):
             raise PropError("env", env, "a RedisEnv from RedisEnv.host_port_password/url/password_file")
         env.validate("env")
+        if validation is not None and not isinstance(validation, ValidationJob):
+            raise PropError("validation", validation, "a ValidationJob, or None for no Job")
         self.env = env
         self.redis = redis
         self.credentials = credentials
@@ -412,19 +423,14 @@ class RedisClientBinding(constructs.Construct):
             keep_data = obj.kind == "PersistentVolumeClaim" and not self.delete_old_data
             if self.phase is MigrationPhase.DECOMMISSIONED and not keep_data:
                 scope = obj.node.scope
-                assert scope is not None
-                scope.node.try_remove_child(obj.node.id)
+                if scope is not None:  # an included object always has one (its Include)
+                    scope.node.try_remove_child(obj.node.id)
                 continue
             existing = (obj.to_json().get("metadata") or {}).get("annotations") or {}
             _annotate(obj, _merged_protection(existing))
 
     # -- the validation Job -------------------------------------------------------------------------------
     def _validation_job(self, job: ValidationJob) -> None:
-        v.pinned_image("validation.image", job.image)
-        v.image_digest("validation.image_digest", job.image_digest)
-        v.int_in_range("validation.active_deadline_seconds", job.active_deadline_seconds, 10, 3600)
-        v.int_in_range("validation.backoff_limit", job.backoff_limit, 0, 10)
-        v.int_in_range("validation.ttl_seconds_after_finished", job.ttl_seconds_after_finished, 0, 7 * 86400)
         app_name = self.app.name
         target = f"{self.redis.master_host}:{self.redis.port}"
         # Jobs are immutable: a new name whenever what it checks changes (Flux applies a new Job, prunes the old).
@@ -557,6 +563,7 @@ class BeersystemRedisBinding(RedisClientBinding):
                                phase=MigrationPhase.BEFORE_CUTOVER)
     """
 
+    @names_construct
     def __init__(
         self,
         scope: constructs.Construct,

@@ -39,6 +39,7 @@ from grafana_foundation_sdk.models.dashboard import (
     ValueMappingResult,
 )
 
+from redis_constructs import validation
 from redis_constructs.alerts import validate_selector
 from redis_constructs.errors import PropError
 
@@ -47,8 +48,6 @@ LEGEND: Final[str] = "{{pod}} ({{role}})"
 
 DATASOURCE_VARIABLE: Final[str] = "datasource"
 
-_REFRESH = re.compile(r"^[1-9][0-9]*(?:s|m|h|d)$")
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _UID_MAX = 40  # Grafana rejects longer dashboard uids
 
 
@@ -320,11 +319,14 @@ def render_dashboard(
         ``redis_instance_info`` (see :func:`redis_constructs.alerts.render_alert_groups`).
     """
     s = validate_selector(selector)
-    if not _REFRESH.fullmatch(refresh):
-        raise PropError("refresh", refresh, 'a Grafana refresh interval such as "15s", "1m" or "1h"')
+    validation.duration_seconds(
+        "refresh",
+        refresh,
+        units=("s", "m", "h", "d"),
+        expected='a Grafana refresh interval such as "15s", "1m" or "1h"',
+    )
     uid = dashboard_uid(title)
-    if not _LABEL_NAME.fullmatch(redis_role_label):
-        raise PropError("redis_role_label", redis_role_label, "a Prometheus label name", fix="exported_role")
+    validation.prometheus_label_name("redis_role_label", redis_role_label, fix="exported_role")
 
     datasource = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
     builder = (

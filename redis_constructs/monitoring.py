@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import constructs
@@ -13,17 +12,14 @@ from . import validation as v
 from ._imports.com.coreos import monitoring as prom
 from .alerts import render_alert_groups
 from .dashboard import render_dashboard
-from .errors import PropError
+from .errors import PropError, names_construct
 from .redis_shared import RedisShared
 
-_DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
 
-
-def _seconds(prop: str, value: str) -> int:
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise PropError(prop, value, "a duration in whole seconds or minutes, e.g. '15s'")
-    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+def _seconds(prop: str, value: str) -> float:
+    return v.duration_seconds(
+        prop, value, units=("s", "m"), expected="a duration in whole seconds or minutes, e.g. '15s'"
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +54,7 @@ class RedisMonitoring(constructs.Construct):
         RedisMonitoring(chart, "Monitoring", redis=redis)
     """
 
+    @names_construct
     def __init__(
         self, scope: constructs.Construct, id: str, *, redis: RedisShared, props: RedisMonitoringProps | None = None
     ) -> None:

@@ -11,7 +11,7 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from . import validation as v
-from .errors import PropError
+from .errors import PropError, names_construct, names_construct_in
 from .late import LateNetworkPolicy
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
@@ -64,7 +64,7 @@ class CheckovSkip:
 
     def __post_init__(self) -> None:
         if "=" in self.reason:
-            raise ValueError(f"reason: got {self.reason!r}; expected no '=' (checkov splits on it)")
+            raise PropError("reason", self.reason, "no '=' (checkov splits on it)")
 
 
 #: Every checkov skip this construct renders; README "Policy checks (checkov)" lists the same.
@@ -241,6 +241,7 @@ class RedisShared(constructs.Construct):
         redis.master_host  # 'redis-shared-master.redis.svc.cluster.local'
     """
 
+    @names_construct
     def __init__(self, scope: constructs.Construct, id: str, props: RedisSharedProps | None = None) -> None:
         super().__init__(scope, id)
         p = props if props is not None else RedisSharedProps()
@@ -334,10 +335,11 @@ class RedisShared(constructs.Construct):
     def _validate_credentials(self, creds: RedisCredentials) -> None:
         for file_name, ref in creds.by_file().items():
             prop = "credentials." + file_name.removesuffix("-password")
-            v.dns_label(prop + ".name", ref.name, max_length=253)
+            v.secret_name(prop + ".name", ref.name)
             v.secret_key(prop + ".key", ref.key)
-        v.text("credentials.version", creds.version, max_length=63)
+        v.version("credentials.version", creds.version)
 
+    @names_construct_in
     def add_client_namespace(self, namespace: str) -> None:
         """Make ``namespace`` a client: everything a tenant needs follows from this one call.
 

@@ -16,7 +16,7 @@ from cdk8s_plus_28 import k8s
 from . import validation as v
 from ._imports.com import bitnami
 from ._imports.io import external_secrets as eso
-from .errors import PropError
+from .errors import PropError, names_construct, names_construct_in
 from .manifest_checks import ExternalRefs
 from .redis_shared import SecretKeyRef
 from .sealing import SealedValues
@@ -98,9 +98,8 @@ class SecretSource:
         return PlaintextSecretSource(plaintext=dict(values))
 
 
-def _version(version: object) -> None:
-    if not isinstance(version, str) or not version or len(version) > 63:
-        raise PropError("source.version", version, "a non-empty string of at most 63 characters")
+def _version(version: str) -> None:
+    v.version("source.version", version)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -153,9 +152,13 @@ class ExternalSecretSource(SecretSource):
             raise PropError(
                 "source.store_kind", self.store_kind, "a SecretStoreKind (CLUSTER_SECRET_STORE or SECRET_STORE)"
             )
-        r = self.refresh_interval
-        if not isinstance(r, str) or not r or r[-1] not in "smh" or not r[:-1].isdigit():
-            raise PropError("source.refresh_interval", r, "a duration such as '1h', '30m' or '0s'")
+        v.duration_seconds(
+            "source.refresh_interval",
+            self.refresh_interval,
+            units=("s", "m", "h"),
+            allow_zero=True,
+            expected="a duration such as '1h', '30m' or '0s'",
+        )
         _version(self.version)
 
 
@@ -187,6 +190,7 @@ class ReplicatedSecret(constructs.Construct):
         client.key_ref("password", namespace="beersystem")
     """
 
+    @names_construct
     def __init__(
         self,
         scope: constructs.Construct,
@@ -199,7 +203,7 @@ class ReplicatedSecret(constructs.Construct):
         labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.secret_name = v.dns_label("name", name, max_length=253)
+        self.secret_name = v.secret_name("name", name)
         if not namespaces:
             raise PropError("namespaces", namespaces, "at least one namespace")
         if not keys:
@@ -220,6 +224,7 @@ class ReplicatedSecret(constructs.Construct):
         """Every namespace that holds a copy, in the order they were added."""
         return tuple(self._copies)
 
+    @names_construct_in
     def add_namespace(self, namespace: str) -> None:
         """Render one more copy, in ``namespace``: the same keys and values as every other copy.
 

@@ -96,8 +96,6 @@ _GCM_NONCE = bytes(12)  # the controller uses a zero nonce: each session key enc
 _GCM_TAG_BYTES = 16
 _MIN_RSA_BITS = 2048
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 _CERT_RULE = "a PEM X.509 certificate as printed by `kubeseal --fetch-cert`"
@@ -223,21 +221,11 @@ def certificate_fingerprint(pem: bytes) -> str:
 
 
 def _check_namespace(value: str, prop: str) -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-        raise PropError(
-            prop, value, "a namespace name: a DNS-1123 label (lowercase a-z, 0-9, '-', at most 63 characters)"
-        )
-    return value
+    return validation.dns_label(prop, value)
 
 
 def _check_secret_name(value: str, prop: str) -> str:
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
-        raise PropError(
-            prop,
-            value,
-            "a Secret name: a DNS-1123 subdomain (lowercase a-z, 0-9, '-', '.', at most 253 characters)",
-        )
-    return value
+    return validation.secret_name(prop, value)
 
 
 def _check_secret_key(value: str, prop: str) -> str:

@@ -18,13 +18,16 @@ _NO_EXTERNAL = ExternalRefs()
 
 
 class SynthError(Exception):
-    """The manifests failed a check; nothing was written."""
+    """The manifests failed a check; nothing was written.
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = tuple(errors)
-        super().__init__(
-            f"synth refused: {len(errors)} problem(s); dist/ was left as it was\n  - " + "\n  - ".join(errors)
-        )
+    ``errors`` lists each distinct problem once, in the order found; the message names the output folder.
+    """
+
+    def __init__(self, errors: Sequence[str], outdir: str | os.PathLike[str] | None = None) -> None:
+        self.errors = tuple(dict.fromkeys(errors))
+        self.outdir = str(outdir) if outdir is not None else None
+        where = f"{self.outdir} was left as it was" if self.outdir is not None else "nothing was written"
+        super().__init__(f"synth refused: {len(self.errors)} problem(s); {where}\n  - " + "\n  - ".join(self.errors))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -107,7 +110,7 @@ def synthesize(
         allow_plaintext_secrets=allow_plaintext_secrets,
     )
     if errors:
-        raise SynthError(errors)
+        raise SynthError(errors, outdir)
     files = render_files(charts)
     write_atomically(Path(outdir), files)
     return files

@@ -13,17 +13,31 @@ from collections.abc import Iterable
 from .errors import PropError
 
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROMETHEUS_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_MEMORY = re.compile(r"^([1-9][0-9]*)(Ki|Mi|Gi|Ti)?$")
-_CPU = re.compile(r"^(?:([1-9][0-9]*)m|([0-9]+)(?:\.([0-9]{1,3}))?)$")
-_STORAGE = re.compile(r"^([1-9][0-9]*)(Mi|Gi|Ti)$")
+# At most 15 digits: a 5,000-digit quantity is refused by the rule, not by int() (Python caps str→int at 4,300).
+_MEMORY = re.compile(r"^([1-9][0-9]{0,14})(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_CPU = re.compile(r"^(?:([1-9][0-9]{0,8})m|([0-9]{1,6})(?:\.([0-9]{1,3}))?)$")
+_STORAGE = re.compile(r"^([1-9][0-9]{0,14})(Mi|Gi|Ti|M|G|T)$")
 _IMAGE = re.compile(
     r"^(?P<repo>[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?)"
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_BINARY_UNITS = {None: 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
-_DECIMAL_HINTS = {"K": "Ki", "k": "Ki", "KB": "Ki", "M": "Mi", "MB": "Mi", "G": "Gi", "GB": "Gi", "T": "Ti", "TB": "Ti"}
+#: Kubernetes quantity suffixes: binary (Ki = 1024) and decimal (k = 1000; ``8G`` is 8·10⁹ bytes, not 8Gi).
+_BINARY_UNITS = {
+    None: 1,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+}
+#: Spellings Kubernetes refuses, and the quantity of the same size it accepts.
+_DECIMAL_HINTS = {"K": "k", "KB": "k", "kB": "k", "MB": "M", "GB": "G", "TB": "T", "mi": "Mi", "gi": "Gi", "ti": "Ti"}
 
 
 def dns_label(prop: str, value: str, *, max_length: int = 63) -> str:
@@ -55,13 +69,13 @@ def _suffix_hint(value: str, table: dict[str, str]) -> str | None:
 
 
 def memory_bytes(prop: str, value: str) -> int:
-    """Parse a memory quantity in binary units (``512Mi``, ``1Gi``, plain bytes) into bytes."""
+    """Parse a memory quantity (``512Mi``, ``1Gi``, ``1G`` = 10⁹, plain bytes) into bytes."""
     match = _MEMORY.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(
             prop,
             value,
-            "a Kubernetes memory quantity in bytes or binary units (Ki, Mi, Gi, Ti), e.g. '1Gi'",
+            "a Kubernetes memory quantity in bytes, binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) units, e.g. '1Gi'",
             fix=_suffix_hint(value, _DECIMAL_HINTS) if isinstance(value, str) else None,
         )
     return int(match.group(1)) * _BINARY_UNITS[match.group(2)]
@@ -82,13 +96,13 @@ def cpu_millis(prop: str, value: str) -> int:
 
 
 def storage_size(prop: str, value: str, *, minimum_bytes: int) -> int:
-    """Check a PVC size written in Mi, Gi or Ti (what local-path and most provisioners accept)."""
+    """Check a PVC size in Mi, Gi, Ti or decimal M, G, T (``8G`` is 8·10⁹ bytes) and return its bytes."""
     match = _STORAGE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise PropError(
             prop,
             value,
-            "a storage size in Mi, Gi or Ti, e.g. '8Gi'",
+            "a storage size in Mi, Gi, Ti or decimal M, G, T (at most 15 digits), e.g. '8Gi'",
             fix=_suffix_hint(value, _DECIMAL_HINTS) if isinstance(value, str) else None,
         )
     size = int(match.group(1)) * _BINARY_UNITS[match.group(2)]
@@ -216,4 +230,82 @@ def env_var_name(prop: str, value: str) -> str:
     """``value`` if it is an environment variable name (:func:`is_env_var_name`), else a PropError."""
     if not is_env_var_name(value):
         raise PropError(prop, value, "environment variable names of letters, digits and '_'")
+    return value
+
+
+# -- durations: one grammar family -------------------------------------------------------------------------
+#: Seconds per unit, the units Go's time.ParseDuration, Prometheus and Grafana share (plus d, w, y of the latter).
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_DURATION_PART = re.compile(r"([0-9]{1,9})(ms|s|m|h|d|w|y)")
+
+
+def duration_seconds(
+    prop: str,
+    value: str,
+    *,
+    units: Iterable[str],
+    expected: str,
+    compound: bool = False,
+    allow_zero: bool = False,
+) -> float:
+    """Parse a duration of whole numbers with ``units`` (``"15s"``; ``"1h30m"`` when ``compound``) into seconds.
+
+    The one duration grammar: each caller chooses the units its consumer accepts (a ServiceMonitor interval,
+    Grafana's refresh, a Prometheus ``for``, an ExternalSecret ``refreshInterval``) and whether zero may be
+    given; ``expected`` is the rule shown in the error.
+    """
+    allowed = set(units)
+    total = 0.0
+    pos = 0
+    parts = 0
+    if isinstance(value, str):
+        while pos < len(value):
+            match = _DURATION_PART.match(value, pos)
+            if match is None or match.group(2) not in allowed:
+                break
+            total += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            pos = match.end()
+            parts += 1
+    if (
+        not isinstance(value, str)
+        or parts == 0
+        or pos != len(value)
+        or (parts > 1 and not compound)
+        or (total == 0 and not allow_zero)
+    ):
+        raise PropError(prop, value, expected)
+    return total
+
+
+# -- names: one DNS label/subdomain pair, one Secret-name rule ---------------------------------------------
+def dns_subdomain(prop: str, value: str, *, max_length: int = 253) -> str:
+    """Check an RFC 1123 subdomain (dot-separated labels; e.g. a Secret or ConfigMap name) and return it."""
+    if not isinstance(value, str) or len(value) > max_length or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise PropError(
+            prop,
+            value,
+            f"an RFC 1123 subdomain: lowercase a-z, 0-9, '-' and '.', starting and ending alphanumeric, "
+            f"at most {max_length} characters",
+        )
+    return value
+
+
+def secret_name(prop: str, value: str) -> str:
+    """The name of a Secret, as the API server checks it: an RFC 1123 subdomain. ``seal`` and the constructs
+    both use this rule, so a name ``seal`` accepts also synthesizes."""
+    try:
+        return dns_subdomain(prop, value)
+    except PropError as e:
+        raise PropError(prop, value, "a Secret name: " + e.expected) from None
+
+
+def version(prop: str, value: str) -> str:
+    """A version string put on pod annotations to roll them: non-empty, at most 63 characters."""
+    return text(prop, value, max_length=63)
+
+
+def prometheus_label_name(prop: str, value: str, *, fix: str | None = None) -> str:
+    """A Prometheus label name (``[a-zA-Z_][a-zA-Z0-9_]*``)."""
+    if not isinstance(value, str) or not _PROMETHEUS_LABEL.fullmatch(value):
+        raise PropError(prop, value, "a Prometheus label name", fix=fix)
     return value

@@ -548,13 +548,14 @@ def test_env_password_file_mounts_the_secret(world: World) -> None:
 
 # -- bad input ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("value", "fix"), [("cutover", "; did you mean MigrationPhase.CUTOVER\\?"), ("go-live", "$"), (2, "$")]
+    ("value", "fix"),
+    [("cutover", "; did you mean MigrationPhase.CUTOVER\\?"), ("go-live", ""), (2, "")],
 )
 def test_fails_unknown_phase(world: World, value: object, fix: str) -> None:
     with pytest.raises(
         PropError,
         match=rf"^phase: got {value!r}; expected one of MigrationPhase.BEFORE_CUTOVER, MigrationPhase.CUTOVER, "
-        rf"MigrationPhase.DECOMMISSIONED{fix}",
+        rf"MigrationPhase.DECOMMISSIONED{fix} \(construct beersystem/Binding1\)$",
     ):
         world.bind(phase=value)
 

@@ -103,7 +103,8 @@ BAD_DIGESTS: st.SearchStrategy[Any] = st.one_of(
     st.integers(),
 )
 BAD_MEMORY: st.SearchStrategy[Any] = st.one_of(
-    st.integers(min_value=1, max_value=9).map(lambda n: f"{n}G"),
+    st.integers(min_value=1, max_value=9).map(lambda n: f"{n}g"),  # `G` (10^9) is valid, `g` is not
+    st.just("1" * 5000 + "Mi"),  # absurd: refused by the rule, never an int() overflow
     st.integers(min_value=1, max_value=63).map(lambda n: f"{n}Mi"),  # maxmemory would fall below 32Mi
     st.sampled_from(["", "0", "0Mi", "-1Gi", "1.5Gi", "1gi", "1 Gi", "1GB", "1e9"]),
     st.integers(),
@@ -139,7 +140,7 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
     "storage_size": bad(
         st.integers(min_value=1, max_value=1023).map(lambda n: f"{n}Mi"),
         st.integers(min_value=1, max_value=99).map(lambda n: f"{n}GB"),
-        st.sampled_from(["", "0Gi", "8", "8Ki", "8gi", "-8Gi", "1.5Gi"]),
+        st.sampled_from(["", "0Gi", "8", "8Ki", "8gi", "-8Gi", "1.5Gi", "1G", "8K", "1" * 5000 + "Gi"]),
         st.integers(),
     ).map(lambda v: RedisSharedProps(storage_size=v)),
     "resources.memory_limit": BAD_MEMORY.map(lambda v: RedisSharedProps(resources=Resources(memory_limit=v))),

@@ -315,9 +315,9 @@ BAD: list[tuple[str, RedisSharedProps, str]] = [
         r"resources\.memory_limit: got '32Mi'; expected at least 64Mi so that the derived maxmemory",
     ),
     (
-        "memory_decimal_units",
-        RedisSharedProps(resources=Resources(memory_limit="1G")),
-        r"resources\.memory_limit: got '1G'; expected a Kubernetes memory quantity.*; did you mean 1Gi\?",
+        "memory_unit_kubernetes_refuses",
+        RedisSharedProps(resources=Resources(memory_limit="1GB")),
+        r"resources\.memory_limit: got '1GB'; expected a Kubernetes memory quantity.*; did you mean 1G\?",
     ),
     (
         "cpu_garbage",
@@ -353,7 +353,7 @@ BAD: list[tuple[str, RedisSharedProps, str]] = [
     (
         "storage_size_gb",
         RedisSharedProps(storage_size="10GB"),
-        r"storage_size: got '10GB'; expected a storage size in Mi, Gi or Ti.*; did you mean 10Gi\?",
+        r"storage_size: got '10GB'; expected a storage size in Mi, Gi, Ti or decimal M, G, T.*; did you mean 10G\?",
     ),
     (
         "storage_too_small",
@@ -388,7 +388,7 @@ BAD: list[tuple[str, RedisSharedProps, str]] = [
     (
         "bad_secret_name",
         RedisSharedProps(credentials=RedisCredentials(client=SecretKeyRef(name="Bad_Name", key="password"))),
-        r"credentials\.client\.name: got 'Bad_Name'; expected an RFC 1123 label",
+        r"credentials\.client\.name: got 'Bad_Name'; expected a Secret name: an RFC 1123 subdomain",
     ),
     (
         "bad_secret_key",

@@ -314,8 +314,8 @@ def test_tampered_value_fails_to_decrypt(cert_pem: bytes, private_key: rsa.RSAPr
 @pytest.mark.parametrize(
     ("namespace", "name", "match"),
     [
-        pytest.param("Redis", SECRET, r"^namespace: got 'Redis'; expected a namespace name", id="namespace"),
-        pytest.param("", SECRET, r"^namespace: got ''; expected a namespace name", id="empty-namespace"),
+        pytest.param("Redis", SECRET, r"^namespace: got 'Redis'; expected an RFC 1123 label", id="namespace"),
+        pytest.param("", SECRET, r"^namespace: got ''; expected an RFC 1123 label", id="empty-namespace"),
         pytest.param("a" * 64, SECRET, r"^namespace: got 'a{64}'; expected .*at most 63", id="long-namespace"),
         pytest.param("redis", "a/b", r"^name: got 'a/b'; expected a Secret name", id="name"),
         pytest.param("redis", "-a", r"^name: got '-a'; expected a Secret name", id="leading-dash"),
@@ -522,7 +522,7 @@ def _set_value(value: object) -> Mutation:
         pytest.param(_set_value(12345), r"^secrets\.redis-shared-client\.beersystem\.password: got 12345", id="number"),
         pytest.param(
             lambda d: d.update(secrets={SECRET: {"Beer System": {"password": "x"}}}),
-            r"^secrets\.redis-shared-client\.Beer System: got 'Beer System'; expected a namespace name",
+            r"^secrets\.redis-shared-client\.Beer System: got 'Beer System'; expected an RFC 1123 label",
             id="bad-namespace",
         ),
         pytest.param(
