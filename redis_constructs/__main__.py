@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a random password that passes the library's password rules",
     )
     generate.add_argument(
-        "--length", type=int, default=40, help="number of characters, at least 32 (default: %(default)s)"
+        "--length", type=int, default=40, help="number of characters, 32 to 4096 (default: %(default)s)"
     )
     generate.set_defaults(handler=_gen_password)
     return parser
@@ -171,7 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (2 with the error on stderr for bad input)."""
     parser = build_parser()
-    arguments, unknown = parser.parse_known_args(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    if any(t == "--password" or t.startswith("--password=") for t in tokens):
+        # Before argparse, which would echo the next token (the password) as an invalid command or value.
+        print(
+            "error: --password: got an option; expected the password from --password-file or stdin, never an "
+            "argument (it would stay in shell history and ps)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    arguments, unknown = parser.parse_known_args(tokens)
     if unknown:
         # argparse would echo every unknown token; a mistyped `--password SECRET` must not print the secret.
         options = [token.split("=", 1)[0] for token in unknown if token.startswith("-")]

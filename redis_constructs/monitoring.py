@@ -60,6 +60,10 @@ class RedisMonitoring(constructs.Construct):
     ) -> None:
         super().__init__(scope, id)
         p = props if props is not None else RedisMonitoringProps()
+        v.instance("redis", redis, RedisShared, "the RedisShared to monitor")
+        v.instance("props", p, RedisMonitoringProps, "a RedisMonitoringProps")
+        v.fraction("memory_threshold", p.memory_threshold, expected="a fraction of maxmemory in (0, 1]")
+        v.int_in_range("max_clients", p.max_clients, 1, 1_000_000)
         interval = _seconds("interval", p.interval)
         if interval > 15:
             raise PropError("interval", p.interval, "at most '15s' (SC-005: metrics every 15 s or faster)")

@@ -101,8 +101,8 @@ class HostPortPasswordRedisEnv(RedisEnv):
         self.validate("env")
 
     def variables(self) -> tuple[str, ...]:
-        names = (self.username_var, self.host_var, self.port_var, self.password_var)
-        return tuple(n for n in names if n is not None)
+        username = (self.username_var,) if self.username_var is not None else ()
+        return (*username, self.host_var, self.port_var, self.password_var)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

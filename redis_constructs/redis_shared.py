@@ -245,8 +245,13 @@ class RedisShared(constructs.Construct):
     def __init__(self, scope: constructs.Construct, id: str, props: RedisSharedProps | None = None) -> None:
         super().__init__(scope, id)
         p = props if props is not None else RedisSharedProps()
+        v.instance("props", p, RedisSharedProps, "a RedisSharedProps")
+        v.instance("resources", p.resources, Resources, "a Resources")
+        v.instance("credentials", p.credentials, RedisCredentials, "a RedisCredentials")
+        if p.load_balancer is not None:
+            v.instance("load_balancer", p.load_balancer, LoadBalancer, "None or a LoadBalancer")
         self._props = p
-        self.name = v.dns_label("name", p.name, max_length=MAX_NAME_LENGTH)
+        self.name = v.dns_1035_label("name", p.name, max_length=MAX_NAME_LENGTH)
         self.namespace = v.dns_label("namespace", p.namespace)
         self.replicas = v.int_in_range("replicas", p.replicas, 0, 8)
         v.pinned_image("image", p.image)
@@ -315,6 +320,7 @@ class RedisShared(constructs.Construct):
         networks = tuple(
             v.cidr("load_balancer.source_ranges", r) for r in v.unique("load_balancer.source_ranges", lb.source_ranges)
         )
+        v.boolean("load_balancer.allow_any_source", lb.allow_any_source)
         for network in networks:
             if network.prefixlen == 0 and not lb.allow_any_source:
                 raise PropError(
@@ -335,6 +341,7 @@ class RedisShared(constructs.Construct):
     def _validate_credentials(self, creds: RedisCredentials) -> None:
         for file_name, ref in creds.by_file().items():
             prop = "credentials." + file_name.removesuffix("-password")
+            v.instance(prop, ref, SecretKeyRef, "a SecretKeyRef(name=..., key=...)")
             v.secret_name(prop + ".name", ref.name)
             v.secret_key(prop + ".key", ref.key)
         v.version("credentials.version", creds.version)

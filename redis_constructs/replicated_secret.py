@@ -213,7 +213,9 @@ class ReplicatedSecret(constructs.Construct):
             v.secret_key("keys", key)
         self.source = source
         self._validate_source()
-        self._labels = dict(labels or {})
+        if labels is not None and not isinstance(labels, Mapping):
+            raise PropError("labels", type(labels).__name__, "None or a mapping of label key to value")
+        self._labels = v.label_pairs("labels", tuple(labels.items())) if labels else {}
         #: The data rendered per namespace (sealed: its ciphertexts), in the order the namespaces were added.
         self._copies: dict[str, list[tuple[str, str]]] = {}
         for ns in v.unique("namespaces", namespaces):

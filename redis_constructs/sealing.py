@@ -97,6 +97,8 @@ _GCM_TAG_BYTES = 16
 _MIN_RSA_BITS = 2048
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: Far above any real file (a 4096-bit value is ~700 characters): a bigger one is not a sealed-values file.
+_MAX_SEALED_FILE_CHARS = 4 * 1024 * 1024
 
 _CERT_RULE = "a PEM X.509 certificate as printed by `kubeseal --fetch-cert`"
 _CERT_FIX = "kubeseal --fetch-cert > pub.pem"
@@ -309,12 +311,12 @@ def validate_password(value: str, *, prop: str) -> str:
 
 
 def generate_password(length: int = 40) -> str:
-    """Return a random password of ``length`` (at least 32) URL-safe characters that passes validation.
+    """Return a random password of ``length`` (32 to 4096) URL-safe characters that passes validation.
 
     The first character is a letter or digit so no CLI mistakes the password for an option.
     """
-    if not isinstance(length, int) or length < 32:
-        raise PropError("length", length, "an int of at least 32")
+    if isinstance(length, bool) or not isinstance(length, int) or not 32 <= length <= 4096:
+        raise PropError("length", length, "an int from 32 to 4096")
     first = secrets.choice(string.ascii_letters + string.digits)
     password = first + "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(length - 1))
     return validate_password(password, prop="generated password")
@@ -466,9 +468,12 @@ def read_sealed_file(path: str | os.PathLike[str]) -> SealedValues:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise PropError("path", str(source), f"a readable sealed-values file ({type(error).__name__})") from None
+    if len(text) > _MAX_SEALED_FILE_CHARS:
+        raise PropError("path", str(source), f"a sealed-values file of at most {_MAX_SEALED_FILE_CHARS} characters")
     try:
         document = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
+        # RecursionError: a document nested thousands deep, which this file format never is.
         raise PropError("path", str(source), "a YAML file written by `python -m redis_constructs seal`") from None
 
     root = _mapping(document, "(document)", "a mapping with certificateSha256, scope and secrets")

@@ -9,8 +9,11 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 from .errors import PropError
+
+T = TypeVar("T")
 
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROMETHEUS_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -213,6 +216,8 @@ def unique(prop: str, values: Iterable[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         # A bare string would be split into characters: ('b', 'e', 'e', ...).
         raise PropError(prop, values, "a tuple of strings, not one string", fix=f"({values!r},)")
+    if not isinstance(values, (tuple, list, frozenset, set)):
+        raise PropError(prop, values, "a tuple of strings")
     seen: list[str] = []
     for value in values:
         if value in seen:
@@ -308,4 +313,38 @@ def prometheus_label_name(prop: str, value: str, *, fix: str | None = None) -> s
     """A Prometheus label name (``[a-zA-Z_][a-zA-Z0-9_]*``)."""
     if not isinstance(value, str) or not _PROMETHEUS_LABEL.fullmatch(value):
         raise PropError(prop, value, "a Prometheus label name", fix=fix)
+    return value
+
+
+def instance(prop: str, value: object, cls: type[T], expected: str) -> T:
+    """``value`` if it is a ``cls`` (a typed prop: a LoadBalancer, Resources, a props record), else a PropError."""
+    if not isinstance(value, cls):
+        raise PropError(
+            prop, value if isinstance(value, (str, int, float, type(None))) else type(value).__name__, expected
+        )
+    return value
+
+
+def boolean(prop: str, value: bool) -> bool:
+    """A real ``bool``: ``'false'`` or ``0`` are refused, never read as truthy or falsy."""
+    if not isinstance(value, bool):
+        raise PropError(prop, value, "True or False (a bool, not a string or number)")
+    return value
+
+
+def fraction(prop: str, value: float, *, expected: str) -> float:
+    """A number in (0, 1] (not a bool, a string or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise PropError(prop, value, expected)
+    return float(value)
+
+
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+def dns_1035_label(prop: str, value: str, *, max_length: int = 63) -> str:
+    """An RFC 1035 label (starts with a letter): what a Service name must be, so names Services derive from."""
+    dns_label(prop, value, max_length=max_length)
+    if not _DNS_1035_LABEL.fullmatch(value):
+        raise PropError(prop, value, "an RFC 1035 label starting with a letter (Service names are derived from it)")
     return value

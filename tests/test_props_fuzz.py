@@ -68,6 +68,20 @@ def not_a_label(max_length: int) -> st.SearchStrategy[Any]:
     )
 
 
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def not_a_subdomain() -> st.SearchStrategy[Any]:
+    """Strings that are not RFC 1123 subdomains of at most 253 characters (a Secret name), and non-strings."""
+    return st.one_of(
+        st.text(max_size=30).filter(lambda s: not _SUBDOMAIN.fullmatch(s)),
+        st.from_regex(r"[a-z]{254,260}", fullmatch=True),
+        st.sampled_from(["", "-a", "a-", "A", "a_b", "a..b", ".a", "a.", "ä", "a b", "a\n"]),
+        st.integers(),
+        st.none(),
+    )
+
+
 def not_text(max_length: int) -> st.SearchStrategy[Any]:
     return st.one_of(st.just(""), st.text(min_size=max_length + 1, max_size=max_length + 10), st.integers())
 
@@ -127,7 +141,7 @@ def _pairs(key: Any, value: Any) -> tuple[Any, ...]:
 
 #: prop name → strategy of props where exactly that prop is invalid (the others are the defaults).
 INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
-    "name": not_a_label(40).map(lambda v: RedisSharedProps(name=v)),
+    "name": bad(not_a_label(40), st.sampled_from(["1redis", "0", "9-cache"])).map(lambda v: RedisSharedProps(name=v)),
     "namespace": not_a_label(63).map(lambda v: RedisSharedProps(namespace=v)),
     "replicas": bad(
         st.integers(max_value=-1), st.integers(min_value=9), st.booleans(), st.text(max_size=3), st.floats()
@@ -193,7 +207,7 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
         st.just((("a", "1"), ("a", "2"))),
         st.integers().map(lambda n: _pairs("k8s-app", n)),
     ).map(lambda v: RedisSharedProps(dns_pod_labels=v)),
-    "credentials.client.name": not_a_label(253).map(
+    "credentials.client.name": not_a_subdomain().map(
         lambda v: RedisSharedProps(credentials=RedisCredentials(client=SecretKeyRef(name=v, key="password")))
     ),
     "credentials.admin.key": BAD_SECRET_KEYS.map(
@@ -205,6 +219,22 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
         )
     ),
     "credentials.version": not_text(63).map(lambda v: RedisSharedProps(credentials=RedisCredentials(version=v))),
+    # Wrong types where a typed value belongs: one PropError, never an AttributeError or a truthy misreading.
+    "load_balancer": bad(st.text(max_size=15), st.integers(), st.just(("192.168.4.203",)), st.just(Resources())).map(
+        lambda v: RedisSharedProps(load_balancer=v)
+    ),
+    "load_balancer.allow_any_source": bad(st.sampled_from(["false", "true", "", 0, 1, None])).map(
+        lambda v: RedisSharedProps(load_balancer=replace(LB, allow_any_source=v))
+    ),
+    "resources": bad(st.none(), st.text(max_size=5), st.integers(), st.just(LB)).map(
+        lambda v: RedisSharedProps(resources=v)
+    ),
+    "credentials": bad(st.none(), st.text(max_size=5), st.just(SecretKeyRef(name="a", key="b"))).map(
+        lambda v: RedisSharedProps(credentials=v)
+    ),
+    "credentials.client": bad(st.none(), st.text(max_size=5), st.just(("redis-shared-client", "password"))).map(
+        lambda v: RedisSharedProps(credentials=RedisCredentials(client=v))
+    ),
 }
 
 
