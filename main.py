@@ -86,8 +86,9 @@ BEERSYSTEM_MANIFESTS = {
     "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
 }
 
-#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. The bootstrap
-#: Kustomization (flux-system) applies dist/flux; README "Ordering: ArgoCD and Flux".
+#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. dist/flux is applied
+#: by a Kustomization file added inside the cluster's bootstrap path, never by re-pointing the bootstrap
+#: Kustomization flux-system (it would prune Flux itself); README "Ordering".
 FLUX_NAMESPACE = "flux-system"
 FLUX_SOURCE = "flux-system"
 
