@@ -11,7 +11,7 @@ export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: setup synth imports test lint typecheck pytest checkov bench clean
+.PHONY: setup synth imports test lint typecheck pytest checkov bench clean preflight plan
 
 setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
@@ -45,10 +45,14 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+# One line naming what to install when the host lacks a tool the tests run (or root), before anything runs.
+preflight: setup
+	@$(PY) tests/preflight.py
+
+pytest: setup preflight
 	$(PY) -m pytest -q
 
-test: lint typecheck checkov pytest
+test: preflight lint typecheck checkov pytest
 
 checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV_VENV)/bin/checkov --directory dist --framework kubernetes --quiet --compact --skip-download
