@@ -57,6 +57,11 @@ test: preflight lint typecheck checkov pytest
 checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV_VENV)/bin/checkov --directory dist --framework kubernetes --quiet --compact --skip-download
 
+# What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
+# exit 1 when the API server would refuse a change in place. dist/ is not written.
+plan: setup
+	@$(PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
+
 bench: setup
 	$(PY) -m benchmarks.redis_bench
 
