@@ -38,9 +38,15 @@ synth: setup
 imports: setup
 	npx cdk8s import --language python --output imports
 
+# The CI workflows (GitHub and Forgejo/Gitea Actions): actionlint for syntax, expressions and the shell in run:
+# steps (it calls shellcheck), zizmor for their security (template injection, permissions, unpinned actions).
+WORKFLOWS := $(wildcard .github/workflows/*.yml .forgejo/workflows/*.yml)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/actionlint $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --quiet $(WORKFLOWS)
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -59,7 +65,7 @@ checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 # What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
 # exit 1 when the API server would refuse a change in place. dist/ is not written.
-plan: setup
+plan: $(VENV)/.installed node_modules/.installed
 	@$(PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
 
 bench: setup
