@@ -69,6 +69,7 @@ plan: $(VENV)/.installed node_modules/.installed
 	@$(PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
 
 bench: setup
+	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
 
 clean:

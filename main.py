@@ -33,6 +33,7 @@ from redis_constructs import (  # noqa: E402
     synthesize,
 )
 from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
+from redis_constructs.include import IncludeFile  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
@@ -80,7 +81,7 @@ CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
 SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
 
-#: beersystem's manifests as its team wrote them (loaded with cdk8s.Include; the binding rewrites them per phase).
+#: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
     "App": HERE / "apps" / "beersystem" / "app.yaml",
     "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
@@ -144,7 +145,7 @@ def build_app(
         "RedisBinding",
         redis=shared,
         credentials=client,
-        manifests=tuple(cdk8s.Include(beersystem, id, url=str(path)) for id, path in BEERSYSTEM_MANIFESTS.items()),
+        manifests=tuple(IncludeFile(beersystem, id, path=path) for id, path in BEERSYSTEM_MANIFESTS.items()),
         phase=phase,
         cutover_time=cutover_time,
         now=now,

@@ -35,6 +35,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .include import Included
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_shared import REDIS_UID, RedisShared
 from .replicated_secret import ReplicatedSecret
@@ -665,7 +666,7 @@ class BeersystemRedisBinding(RedisClientBinding):
         *,
         redis: RedisShared,
         credentials: ReplicatedSecret,
-        manifests: Sequence[cdk8s.Include],
+        manifests: Sequence[Included],
         phase: MigrationPhase,
         cutover_time: dt.datetime | None = None,
         now: Callable[[], dt.datetime] = utc_now,

@@ -27,7 +27,7 @@ class SynthError(Exception):
         )
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Block-style YAML with multi-line strings (scripts, redis.conf) as literal blocks."""
 
 
