@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -308,16 +309,23 @@ DIGEST = "sha256:" + "0" * 64
 def test_any_change_of_the_job_spec_renames_the_job(change: dict[str, Any]) -> None:
     """Flux cannot update a Job's template in place: a changed spec must come under a new name."""
 
-    def job(validation: ValidationJob) -> Obj:
-        world = World()
-        world.bind(validation=validation)
-        return validation_job(world.beersystem())
-
-    before, after = job(ValidationJob()), job(ValidationJob(**change))
+    before, after = rendered_job(ValidationJob()), rendered_job(ValidationJob(**change))
     assert before["spec"] != after["spec"]
     assert before["metadata"]["name"] != after["metadata"]["name"]
     assert after["metadata"]["name"].startswith("beersystem-redis-validate-")
-    assert job(ValidationJob(**change))["metadata"]["name"] == after["metadata"]["name"]  # deterministic
+
+
+@functools.cache
+def rendered_job(validation: ValidationJob) -> Obj:
+    world = World()
+    world.bind(validation=validation)
+    return validation_job(world.beersystem())
+
+
+def test_the_job_name_is_deterministic() -> None:
+    first, second = World().bind().validation_job_name, World().bind().validation_job_name
+    assert first is not None and first.startswith("beersystem-redis-validate-")
+    assert first == second
 
 
 def test_a_change_of_the_job_resources_renames_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
