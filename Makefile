@@ -11,7 +11,7 @@ export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: setup synth imports test lint typecheck pytest checkov bench clean
+.PHONY: setup synth imports test lint typecheck pytest checkov bench clean preflight plan
 
 setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
@@ -38,22 +38,38 @@ synth: setup
 imports: setup
 	npx cdk8s import --language python --output redis_constructs/_imports
 
+# The CI workflows (GitHub and Forgejo/Gitea Actions): actionlint for syntax, expressions and the shell in run:
+# steps (it calls shellcheck), zizmor for their security (template injection, permissions, unpinned actions).
+WORKFLOWS := $(wildcard .github/workflows/*.yml .forgejo/workflows/*.yml)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/actionlint $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --quiet $(WORKFLOWS)
 
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+# One line naming what to install when the host lacks a tool the tests run (or root), before anything runs.
+preflight: setup
+	@$(PY) tests/preflight.py
+
+pytest: setup preflight
 	$(PY) -m pytest -q
 
-test: lint typecheck checkov pytest
+test: preflight lint typecheck checkov pytest
 
 checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV_VENV)/bin/checkov --directory dist --framework kubernetes --quiet --compact --skip-download
 
+# What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
+# exit 1 when the API server would refuse a change in place. dist/ is not written.
+plan: $(VENV)/.installed node_modules/.installed
+	@$(PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
+
 bench: setup
+	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
 
 clean:

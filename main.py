@@ -33,6 +33,7 @@ from redis_constructs import (  # noqa: E402
 )
 from redis_constructs._imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
 from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
+from redis_constructs.include import IncludeFile  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
@@ -80,14 +81,15 @@ CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
 SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
 
-#: beersystem's manifests as its team wrote them (loaded with cdk8s.Include; the binding rewrites them per phase).
+#: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
     "App": HERE / "apps" / "beersystem" / "app.yaml",
     "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
 }
 
-#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. The bootstrap
-#: Kustomization (flux-system) applies dist/flux; README "Ordering: ArgoCD and Flux".
+#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. dist/flux is applied
+#: by a Kustomization file added inside the cluster's bootstrap path, never by re-pointing the bootstrap
+#: Kustomization flux-system (it would prune Flux itself); README "Ordering".
 FLUX_NAMESPACE = "flux-system"
 FLUX_SOURCE = "flux-system"
 
@@ -144,7 +146,7 @@ def build_app(
         "RedisBinding",
         redis=shared,
         credentials=client,
-        manifests=tuple(cdk8s.Include(beersystem, id, url=str(path)) for id, path in BEERSYSTEM_MANIFESTS.items()),
+        manifests=tuple(IncludeFile(beersystem, id, path=path) for id, path in BEERSYSTEM_MANIFESTS.items()),
         phase=phase,
         cutover_time=cutover_time,
         now=now,

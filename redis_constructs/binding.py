@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError, names_construct
+from .include import Included
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .redis_shared import REDIS_UID, RedisShared
@@ -432,11 +434,8 @@ class RedisClientBinding(constructs.Construct):
     # -- the validation Job -------------------------------------------------------------------------------
     def _validation_job(self, job: ValidationJob) -> None:
         app_name = self.app.name
-        target = f"{self.redis.master_host}:{self.redis.port}"
-        # Jobs are immutable: a new name whenever what it checks changes (Flux applies a new Job, prunes the old).
-        digest = hashlib.sha256(f"{target} {self.credentials.version} {VALIDATE_SCRIPT}".encode()).hexdigest()[:8]
-        name = f"{app_name[:40]}-redis-validate-{digest}"
-        self.validation_job_name = name
+        # The name gets a hash of the rendered Job spec below; see there.
+        name = f"{app_name[:40]}-redis-validate"
         labels = {"app.kubernetes.io/name": f"{app_name[:40]}-redis-validate", "app.kubernetes.io/part-of": app_name}
         annotations = {
             ARGOCD_HOOK: "PostSync",
@@ -482,7 +481,7 @@ class RedisClientBinding(constructs.Construct):
                 ],
             ),
         )
-        k8s.KubeJob(
+        validate = k8s.KubeJob(
             self,
             "Validate",
             metadata=k8s.ObjectMeta(name=name, namespace=self.namespace, labels=labels, annotations=annotations),
@@ -536,6 +535,12 @@ class RedisClientBinding(constructs.Construct):
                 ),
             ),
         )
+        # A Job's spec.template is immutable: the name changes with any change of the rendered spec (image, digest,
+        # resources, deadlines, script, target) or of the credential version, so Flux applies a new Job and prunes
+        # the old one instead of failing on the update (ArgoCD's BeforeHookCreation would recreate it anyway).
+        rendered = json.dumps([self.credentials.version, validate.to_json()["spec"]], sort_keys=True)
+        self.validation_job_name = f"{name}-{hashlib.sha256(rendered.encode()).hexdigest()[:8]}"
+        validate.add_json_patch(cdk8s.JsonPatch.replace("/metadata/name", self.validation_job_name))
 
 
 #: beersystem's Deployment, its old Redis objects, and the variables it reads (apps/beersystem/).
@@ -571,7 +576,7 @@ class BeersystemRedisBinding(RedisClientBinding):
         *,
         redis: RedisShared,
         credentials: ReplicatedSecret,
-        manifests: Sequence[cdk8s.Include],
+        manifests: Sequence[Included],
         phase: MigrationPhase,
         cutover_time: dt.datetime | None = None,
         now: Callable[[], dt.datetime] = utc_now,

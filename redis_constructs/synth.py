@@ -30,7 +30,7 @@ class SynthError(Exception):
         super().__init__(f"synth refused: {len(self.errors)} problem(s); {where}\n  - " + "\n  - ".join(self.errors))
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Block-style YAML with multi-line strings (scripts, redis.conf) as literal blocks."""
 
 

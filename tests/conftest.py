@@ -15,6 +15,7 @@ if _NODE.exists():
     os.environ.setdefault("JSII_NODE", str(_NODE))
 
 import cdk8s  # noqa: E402
+import preflight  # noqa: E402
 from syrupy.assertion import SnapshotAssertion  # noqa: E402
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode  # noqa: E402
 
@@ -29,6 +30,14 @@ class YamlSnapshotExtension(SingleFileSnapshotExtension):
 
     _write_mode = WriteMode.TEXT
     file_extension = "yaml"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A missing prerequisite stops the run at once with one line naming what to install (tests/preflight.py)."""
+    runtime = any(item.get_closest_marker("runtime") for item in session.items)
+    missing = preflight.problems(runtime=runtime)
+    if missing and session.items:
+        pytest.exit(preflight.message(missing), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture

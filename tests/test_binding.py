@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -291,6 +292,62 @@ def test_rotating_the_credentials_rolls_the_app_and_renames_the_job() -> None:
     v2, job2 = render("2")
     assert (v1, v2) == ("1", "2")
     assert job1 != job2
+
+
+DIGEST = "sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image": "redis:7.4.11-bookworm"},
+        {"image_digest": DIGEST},
+        {"active_deadline_seconds": 300},
+        {"backoff_limit": 1},
+        {"ttl_seconds_after_finished": 3600},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_any_change_of_the_job_spec_renames_the_job(change: dict[str, Any]) -> None:
+    """Flux cannot update a Job's template in place: a changed spec must come under a new name."""
+
+    before, after = rendered_job(ValidationJob()), rendered_job(ValidationJob(**change))
+    assert before["spec"] != after["spec"]
+    assert before["metadata"]["name"] != after["metadata"]["name"]
+    assert after["metadata"]["name"].startswith("beersystem-redis-validate-")
+
+
+@functools.cache
+def rendered_job(validation: ValidationJob) -> Obj:
+    world = World()
+    world.bind(validation=validation)
+    return validation_job(world.beersystem())
+
+
+def test_the_job_name_is_deterministic() -> None:
+    first, second = World().bind().validation_job_name, World().bind().validation_job_name
+    assert first is not None and first.startswith("beersystem-redis-validate-")
+    assert first == second
+
+
+def test_a_change_of_the_job_resources_renames_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only the props: whatever ends up in the rendered spec (here the container's resources) is hashed."""
+    from redis_constructs import binding, pod_security
+
+    def job() -> Obj:
+        world = World()
+        world.bind()
+        return validation_job(world.beersystem())
+
+    before = job()
+    original = pod_security.resources
+    monkeypatch.setattr(binding, "resources", lambda **kw: original(cpu=("20m", "200m"), memory=("16Mi", "64Mi")))
+    after = job()
+    assert (
+        before["spec"]["template"]["spec"]["containers"][0]["resources"]
+        != after["spec"]["template"]["spec"]["containers"][0]["resources"]
+    )
+    assert before["metadata"]["name"] != after["metadata"]["name"]
 
 
 def test_cutover_protects_every_old_object_from_pruning() -> None:

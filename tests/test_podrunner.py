@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from podrunner import HOST_IP, PREFIX, Cluster, ManifestError, PodError, b64, memory_bytes, parse_quantity
-from podrunner.host import host_lock, list_cgroups, list_links, list_netns
+from podrunner.host import decoy_dirs, host_lock, list_cgroups, list_links, list_netns
 from podrunner.k8s import expand, selector_matches
 
 pytestmark = pytest.mark.runtime
@@ -406,3 +406,26 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
+
+
+def test_host_dirs_at_mount_paths_change_nothing(tmp_path: Path) -> None:
+    """A host that happens to have dirs where the pod mounts volumes: no container sees the host's files.
+
+    The sidecar mounts nothing, so ``/opt/demo/secrets`` and ``/etc/demo`` (mount paths of the redis container)
+    must be absent for it, as in its image; the redis container sees its volumes only.
+    """
+    decoys = [Path("/opt/demo/secrets"), Path("/etc/demo")]
+    with Cluster(demo_objects(replicas=1), tmp_path, secrets=EXTRA_SECRETS) as c, decoy_dirs(decoys):
+        assert Path("/opt/demo/secrets/decoy").exists()
+        c.start(wait_ready=True, timeout=30)
+        for path in ("/opt/demo/secrets", "/etc/demo"):
+            code, out = run(c, "demo-0", "ls", path, container="sidecar")
+            assert code != 0, out
+            assert "No such file" in out
+        code, out = run(c, "demo-0", "ls", "/opt/demo/secrets")
+        assert (code, sorted(out.split())) == (0, ["password", "token"])
+        code, out = run(c, "demo-0", "ls", "/etc/demo")
+        assert (code, sorted(out.split())) == (0, ["probe.sh", "redis.conf"])
+        # The host's own files are untouched by the whiteouts.
+        assert Path("/opt/demo/secrets/decoy").read_text() == "a host file no container may see\n"
+    assert not Path("/opt/demo/secrets/decoy").exists()

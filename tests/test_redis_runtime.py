@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import redis
 from podrunner import Cluster, Pod, load_manifests
+from podrunner.host import decoy_dirs
 from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
 from redis.retry import Retry
@@ -126,15 +127,35 @@ def raw_replies(ip: str, payload: bytes, replies: int, timeout: float = 2.0) -> 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
-    with Cluster(
-        objects,
-        tmp_path_factory.mktemp("redis-shared"),
-        secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
-        cgroup_limits=True,
-    ) as c:
+    with (
+        Cluster(
+            objects,
+            tmp_path_factory.mktemp("redis-shared"),
+            secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
+            cgroup_limits=True,
+        ) as c,
+        decoy_dirs(mount_paths(objects)),
+    ):
+        # Hermetic: the whole module runs on a host with dirs (holding a file) at every path the pods mount.
         c.start(wait_ready=True, timeout=30)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
         yield c
+
+
+def mount_paths(objects: list[dict[str, Any]]) -> list[Path]:
+    """Every mountPath of every container of the StatefulSets."""
+    return sorted(
+        {
+            Path(vm["mountPath"])
+            for sts in objects
+            if sts["kind"] == "StatefulSet"
+            for c in [
+                *sts["spec"]["template"]["spec"].get("initContainers", []),
+                *sts["spec"]["template"]["spec"]["containers"],
+            ]
+            for vm in c.get("volumeMounts", [])
+        }
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -26,6 +27,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 STATE_DIR = Path("/run/rsh-podrunner")
 LOCK_PATH = Path("/run/rsh-podrunner.lock")
 CREATED_DIRS = STATE_DIR / "created-dirs"
+DECOY_DIRS = STATE_DIR / "decoy-dirs"
 _HELD = False
 
 
@@ -150,6 +152,40 @@ def cleanup_leftovers() -> None:
         if link.startswith(PREFIX):
             run(["ip", "link", "del", link], check=False)
     remove_created_dirs()
+    remove_decoy_dirs()
+
+
+@contextlib.contextmanager
+def decoy_dirs(paths: Sequence[Path]) -> Iterator[None]:
+    """For hermeticity tests: a dir holding a file ``decoy`` at each of ``paths`` the host lacks, removed after.
+
+    Only under the host lock, so no other runner on the host ever sees them; recorded so that
+    :func:`cleanup_leftovers` removes them after a crash. Paths the host already has are left alone.
+    """
+    if not _HELD:
+        raise HostError("decoy dirs need the host lock: open a Cluster first")
+    try:
+        for path in paths:
+            if path.exists():
+                continue
+            top = next(a for a in [*reversed(path.parents), path] if not a.exists())
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            with DECOY_DIRS.open("a") as fh:
+                fh.write(f"{top}\n")
+            path.mkdir(parents=True)
+            (path / "decoy").write_text("a host file no container may see\n")
+        yield
+    finally:
+        remove_decoy_dirs()
+
+
+def remove_decoy_dirs() -> None:
+    if not DECOY_DIRS.exists():
+        return
+    for line in DECOY_DIRS.read_text().splitlines():
+        if line.strip():
+            shutil.rmtree(line.strip(), ignore_errors=True)
+    DECOY_DIRS.unlink(missing_ok=True)
 
 
 def setup_bridge() -> None:

@@ -8,7 +8,11 @@ It simulates the namespace as it goes, so later decisions see earlier mounts.
 - missing path under ``/``: the runner creates the top-level dir on the host (recorded, removed at cleanup)
   and a tmpfs is mounted over it when more has to be created below;
 - missing path under another dir: an overlay (tmpfs upper) over that dir, so its contents stay visible;
-- ancestor the UID cannot traverse: a tmpfs over it (its host contents are not the image's anyway).
+- ancestor the UID cannot traverse: a tmpfs over it (its host contents are not the image's anyway);
+- a host dir at a mount path of the pod's other containers (``/opt/redis-shared/secrets`` on a host that
+  happens to have one): whited out by an overlay on its parent, so the container does not see it, as in a real
+  pod whose image has no such dir. Top-level paths (``/data``) cannot be hidden that way (no overlay on ``/``):
+  they stay as the host has them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -62,6 +66,7 @@ class MountPlanner:
         self.plan = MountPlan()
         self.mounts: dict[str, _Mount] = {}
         self.created: set[str] = set()
+        self.hidden: set[str] = set()
         self.staged = False
         self.overlays = 0
 
@@ -77,6 +82,8 @@ class MountPlanner:
     def exists(self, path: str) -> bool:
         if path in self.created:
             return True
+        if any(str(cand) in self.hidden for cand in [PurePosixPath(path), *PurePosixPath(path).parents]):
+            return False
         cover = self._cover(path)
         if cover is None:
             return os.path.exists(path)
@@ -136,6 +143,32 @@ class MountPlanner:
         )
         self.mounts[path] = _Mount("overlay")
         self.plan.own_mounts.append(path)
+
+    def hide(self, paths: Iterable[str]) -> None:
+        """Make the host's dirs or files at ``paths`` absent in the container; call before any other action.
+
+        Each parent gets an overlay whose (tmpfs) upper dir holds a whiteout (a 0:0 character device) per hidden
+        name: the host's own files are never touched.
+        """
+        by_parent: dict[str, list[str]] = {}
+        for path in sorted(set(paths)):
+            p = PurePosixPath(path)
+            if str(p.parent) == "/" or not os.path.lexists(path) or any(str(a) in self.hidden for a in p.parents):
+                continue
+            by_parent.setdefault(str(p.parent), []).append(p.name)
+            self.hidden.add(path)
+        for parent, names in by_parent.items():
+            self._ensure_stage()
+            self.overlays += 1
+            upper, work = self.stage / f"o{self.overlays}u", self.stage / f"o{self.overlays}w"
+            self.plan.lines.append(f"mkdir {_q(upper)} {_q(work)}")
+            self.plan.lines.extend(f"mknod {_q(upper / name)} c 0 0" for name in names)
+            self.plan.lines.append(
+                f"mount -t overlay rsh-overlay -o lowerdir={_q(parent)},upperdir={_q(upper)},workdir={_q(work)} "
+                f"{_q(parent)}"
+            )
+            self.mounts[parent] = _Mount("overlay")
+            self.plan.own_mounts.append(parent)
 
     def _unblock_ancestors(self, target: str) -> None:
         parts = PurePosixPath(target).parts[1:]

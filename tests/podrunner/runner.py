@@ -34,7 +34,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Literal
 
@@ -215,6 +215,15 @@ class Container:
             stage=translate(pod.stage_dir(self.name)),
             translate=translate,
         )
+        # What the host has at the other containers' mount paths is in no image: hidden (mounts.py). Paths on
+        # the same branch as one of this container's own mounts are left to the mount itself.
+        own = [PurePosixPath(str(vm["mountPath"])) for vm in self.spec.get("volumeMounts") or []]
+        others = {
+            PurePosixPath(str(vm["mountPath"]))
+            for c in [*pod.init_containers, *pod.containers]
+            for vm in c.spec.get("volumeMounts") or []
+        }
+        planner.hide(str(p) for p in others if not any(p == o or p in o.parents or o in p.parents for o in own))
         for vm in self.spec.get("volumeMounts") or []:
             src = pod.volume_dir(str(vm["name"]))
             sub = str(vm.get("subPath") or "")
