@@ -54,10 +54,11 @@ CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
 TARGET_ANNOTATION = "redis-shared/target"
 
 #: ArgoCD sync waves of the shared Redis chart by kind (:func:`add_sync_waves`): namespace first, then the
-#: credentials, then Redis itself (every other kind); the bound app follows in :data:`APP_SYNC_WAVE`.
+#: credentials, then Redis itself (every other kind; the master StatefulSet in wave 2, after the replicas:
+#: ``failover.add_rollout_order``); the bound app follows in :data:`APP_SYNC_WAVE`.
 REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0, "ExternalSecret": 0, "Secret": 0}
 REDIS_SYNC_WAVE = 1
-APP_SYNC_WAVE = 2
+APP_SYNC_WAVE = 3
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VOLUME_NAME = "redis-shared-credentials"
