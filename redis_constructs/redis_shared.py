@@ -222,6 +222,13 @@ class RedisSharedProps:
     #: The pod that is the primary: ``"<name>-master-0"`` or, to fail over, ``"<name>-replicas-0"`` (needs
     #: ``replicas=1``). README "Failover". Default: - the master StatefulSet's pod ``<name>-master-0``.
     primary_pod: str | None = None
+    #: Redis ``min-replicas-to-write``: the primary refuses writes unless this many replicas acknowledged
+    #: within ``min_replicas_max_lag_seconds``. Bounds what a failover loses and fences an old primary cut
+    #: off from its replica, at a price: with one replica, 1 refuses every write while the replica is away
+    #: (restart, upgrade, node drain). README "Failover". Default: 0 — writes never wait for a replica.
+    min_replicas_to_write: int = 0
+    #: Default: 10 (Redis's own default).
+    min_replicas_max_lag_seconds: int = 10
 
 
 class RedisShared(constructs.Construct):
@@ -248,6 +255,8 @@ class RedisShared(constructs.Construct):
         #: The StatefulSet whose pod is the primary (the master one unless ``primary_pod`` promoted the replica).
         self.primary_statefulset = primary_statefulset(self.name, self.replicas, p.primary_pod)
         self.primary_pod = f"{self.statefulset_name(self.primary_statefulset)}-0"
+        v.int_in_range("min_replicas_to_write", p.min_replicas_to_write, 0, self.replicas)
+        v.int_in_range("min_replicas_max_lag_seconds", p.min_replicas_max_lag_seconds, 1, 3600)
         v.pinned_image("image", p.image)
         v.image_digest("image_digest", p.image_digest)
         v.pinned_image("exporter_image", p.exporter_image)
@@ -395,6 +404,8 @@ class RedisShared(constructs.Construct):
             eviction_policy=self.eviction_policy,
             shutdown_timeout_seconds=p.shutdown_timeout_seconds,
             primary_host=self.primary_host,
+            min_replicas_to_write=p.min_replicas_to_write,
+            min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
         )
         self.config_map_name = f"{self.name}-configuration"
         self.scripts_config_map_name = f"{self.name}-scripts"

@@ -184,3 +184,18 @@ def test_flux_applies_the_master_statefulset_only_after_everything_else_is_ready
     # Moving the master StatefulSet into its own Kustomization must not prune it: Flux skips these.
     for o in of_kind(list(yaml.safe_load_all((ROOT / "dist/redis-shared/manifests.yaml").read_text())), "StatefulSet"):
         assert o["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+
+
+def test_writes_never_wait_for_a_replica_by_default_and_can_be_bounded() -> None:
+    common = find(render(RedisSharedProps()), "ConfigMap", "redis-shared-configuration")["data"]["common.conf"]
+    assert "min-replicas-to-write 0\n" in common
+    bounded = render(RedisSharedProps(min_replicas_to_write=1, min_replicas_max_lag_seconds=5))
+    common = find(bounded, "ConfigMap", "redis-shared-configuration")["data"]["common.conf"]
+    assert "min-replicas-to-write 1\nmin-replicas-max-lag 5\n" in common
+
+
+def test_fails_min_replicas_to_write_above_the_replica_count() -> None:
+    with pytest.raises(PropError, match=r"^min_replicas_to_write: got 2; expected an integer from 0 to 1$"):
+        render(RedisSharedProps(replicas=1, min_replicas_to_write=2))
+    with pytest.raises(PropError, match=r"^min_replicas_max_lag_seconds: got 0; expected an integer from 1 to 3600$"):
+        render(RedisSharedProps(min_replicas_max_lag_seconds=0))
