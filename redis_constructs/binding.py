@@ -257,7 +257,8 @@ def add_sync_waves(
     """Annotate every API object under ``scope`` with its ArgoCD sync wave (an aspect-like pass, run once).
 
     ArgoCD applies lower waves first and waits for them to be healthy. Called by the site on the redis-shared
-    chart so that the namespace (-1), the credentials (0) and Redis (1) are in place before the bound app (2).
+    chart so that the namespace (-1), the credentials (0) and Redis (1; the master StatefulSet 2, set before by
+    ``failover.add_rollout_order``) are in place before the bound app (3).
     Objects that already carry a wave keep it. Flux ignores the annotation (it orders with ``dependsOn``).
     """
     for child in scope.node.find_all():

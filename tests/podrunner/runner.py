@@ -872,6 +872,8 @@ class Cluster:
                     raise ManifestError(f"apply: new pod {name!r}; only changed templates are emulated")
                 if sts["spec"]["template"] != self.pods[name].statefulset["spec"]["template"]:
                     self.pending[name] = sts
+                else:
+                    self.pending.pop(name, None)
         self.objects = new
         return sorted(self.pending)
 
