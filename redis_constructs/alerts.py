@@ -10,7 +10,7 @@ scrape-generated :data:`SCRAPE_METRICS`.
 
 Labels the expressions rely on, as the ServiceMonitor delivers them: ``namespace``, ``service``,
 ``pod``, ``instance``, ``job`` and the target label ``role`` (``master``/``replica``, from the pod
-label ``app.kubernetes.io/component``). ``redis_instance_info`` carries its own ``role`` label
+label ``redis-shared/role``, which a failover moves). ``redis_instance_info`` carries its own ``role`` label
 (``master``/``slave``, what Redis itself reports); because the target label has the same name,
 Prometheus keeps the target's value in ``role`` and renames the exporter's to ``exported_role``
 (verified with a real Prometheus 2.42 scraping redis_exporter 1.45). Rules that need the role Redis

@@ -56,10 +56,11 @@ CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
 TARGET_ANNOTATION = "redis-shared/target"
 
 #: ArgoCD sync waves of the shared Redis chart by kind (:func:`add_sync_waves`): namespace first, then the
-#: credentials, then Redis itself (every other kind); the bound app follows in :data:`APP_SYNC_WAVE`.
+#: credentials, then Redis itself (every other kind; the master StatefulSet in wave 2, after the replicas:
+#: ``failover.add_rollout_order``); the bound app follows in :data:`APP_SYNC_WAVE`.
 REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0, "ExternalSecret": 0, "Secret": 0}
 REDIS_SYNC_WAVE = 1
-APP_SYNC_WAVE = 2
+APP_SYNC_WAVE = 3
 
 _VOLUME_NAME = "redis-shared-credentials"
 _PASSWORD_FILE = "password"
@@ -171,7 +172,8 @@ def add_sync_waves(
     """Annotate every API object under ``scope`` with its ArgoCD sync wave (an aspect-like pass, run once).
 
     ArgoCD applies lower waves first and waits for them to be healthy. Called by the site on the redis-shared
-    chart so that the namespace (-1), the credentials (0) and Redis (1) are in place before the bound app (2).
+    chart so that the namespace (-1), the credentials (0) and Redis (1; the master StatefulSet 2, set before by
+    ``failover.add_rollout_order``) are in place before the bound app (3).
     Objects that already carry a wave keep it. Flux ignores the annotation (it orders with ``dependsOn``).
     """
     for child in scope.node.find_all():

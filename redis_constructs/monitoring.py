@@ -46,7 +46,7 @@ class RedisMonitoring(constructs.Construct):
     """Metrics for both Redis instances, alerting rules, and a dashboard with both side by side.
 
     Creates a ServiceMonitor on ``<name>-metrics`` (interval 15 s; target labels ``pod`` and ``role`` from
-    the pod's component label), a PrometheusRule with the alerts of :mod:`redis_constructs.alerts`, and a
+    the pod's ``redis-shared/role`` label, which a failover moves), a PrometheusRule with the alerts of :mod:`redis_constructs.alerts`, and a
     ConfigMap ``<name>-dashboard`` in Grafana's namespace.
 
     Example::
@@ -90,7 +90,7 @@ class RedisMonitoring(constructs.Construct):
                         relabelings=[
                             # `role` tells the primary from the replica even while Redis is down.
                             prom.ServiceMonitorSpecEndpointsRelabelings(
-                                source_labels=["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                                source_labels=["__meta_kubernetes_pod_label_redis_shared_role"],
                                 target_label="role",
                                 action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
                             ),

@@ -87,6 +87,9 @@ class ServerSettings:
     shutdown_timeout_seconds: int
     primary_host: str
     repl_backlog_bytes: int = 64 * MiB
+    #: ``min-replicas-to-write`` / ``min-replicas-max-lag`` (see :class:`RedisSharedProps`).
+    min_replicas_to_write: int = 0
+    min_replicas_max_lag_seconds: int = 10
 
 
 # ACL users. Categories checked against Redis 7.0/7.2 command tables (see README "ACL users"):
@@ -200,9 +203,10 @@ def render_common_conf(settings: ServerSettings) -> str:
         "shutdown-on-sigterm default",
         "repl-diskless-sync yes",
         f"repl-backlog-size {settings.repl_backlog_bytes}",
-        # Writes never wait for the replica: with one replica, min-replicas-to-write 1 would stop all
+        # Default 0: writes never wait for the replica; with one replica, min-replicas-to-write 1 would stop all
         # writes whenever the replica is down.
-        "min-replicas-to-write 0",
+        f"min-replicas-to-write {settings.min_replicas_to_write}",
+        f"min-replicas-max-lag {settings.min_replicas_max_lag_seconds}",
         "replica-read-only yes",
         # SC-002: a replica keeps answering reads from its last data while the primary is away.
         "replica-serve-stale-data yes",

@@ -12,6 +12,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError, names_construct, names_construct_in
+from .failover import FLUX_PRUNE, ROLE_LABEL, primary_statefulset, role_of
 from .late import LateNetworkPolicy
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
@@ -225,6 +226,16 @@ class RedisSharedProps:
     #: in ``kube-system``). At least one label: an empty selector would admit every pod of ``dns_namespace``.
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+    #: The pod that is the primary: ``"<name>-master-0"`` or, to fail over, ``"<name>-replicas-0"`` (needs
+    #: ``replicas=1``). README "Failover". Default: - the master StatefulSet's pod ``<name>-master-0``.
+    primary_pod: str | None = None
+    #: Redis ``min-replicas-to-write``: the primary refuses writes unless this many replicas acknowledged
+    #: within ``min_replicas_max_lag_seconds``. Bounds what a failover loses and fences an old primary cut
+    #: off from its replica, at a price: with one replica, 1 refuses every write while the replica is away
+    #: (restart, upgrade, node drain). README "Failover". Default: 0 — writes never wait for a replica.
+    min_replicas_to_write: int = 0
+    #: Default: 10 (Redis's own default).
+    min_replicas_max_lag_seconds: int = 10
 
 
 class RedisShared(constructs.Construct):
@@ -254,6 +265,11 @@ class RedisShared(constructs.Construct):
         self.name = v.dns_1035_label("name", p.name, max_length=MAX_NAME_LENGTH)
         self.namespace = v.dns_label("namespace", p.namespace)
         self.replicas = v.int_in_range("replicas", p.replicas, 0, 8)
+        #: The StatefulSet whose pod is the primary (the master one unless ``primary_pod`` promoted the replica).
+        self.primary_statefulset = primary_statefulset(self.name, self.replicas, p.primary_pod)
+        self.primary_pod = f"{self.statefulset_name(self.primary_statefulset)}-0"
+        v.int_in_range("min_replicas_to_write", p.min_replicas_to_write, 0, self.replicas)
+        v.int_in_range("min_replicas_max_lag_seconds", p.min_replicas_max_lag_seconds, 1, 3600)
         v.pinned_image("image", p.image)
         v.image_digest("image_digest", p.image_digest)
         v.pinned_image("exporter_image", p.exporter_image)
@@ -417,7 +433,9 @@ class RedisShared(constructs.Construct):
             maxmemory_bytes=self.maxmemory_bytes,
             eviction_policy=self.eviction_policy,
             shutdown_timeout_seconds=p.shutdown_timeout_seconds,
-            primary_host=self.pod_host(Role.PRIMARY, 0),
+            primary_host=self.primary_host,
+            min_replicas_to_write=p.min_replicas_to_write,
+            min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
         )
         self.config_map_name = f"{self.name}-configuration"
         self.scripts_config_map_name = f"{self.name}-scripts"
@@ -445,6 +463,19 @@ class RedisShared(constructs.Construct):
     def statefulset_name(self, role: Role) -> str:
         """``<name>-master`` or ``<name>-replicas``."""
         return f"{self.name}-master" if role is Role.PRIMARY else f"{self.name}-replicas"
+
+    @property
+    def primary_host(self) -> str:
+        """Stable DNS name of the primary pod (``primary_pod``), which every replica follows."""
+        return self.pod_host(self.primary_statefulset, 0)
+
+    def _pod_labels(self, statefulset: Role) -> dict[str, str]:
+        """The StatefulSet's own (immutable selector) labels plus the role its pods have now."""
+        return {**self._labels(statefulset), ROLE_LABEL: role_of(statefulset, self.primary_statefulset).value}
+
+    def _role_selector(self, role: Role) -> dict[str, str]:
+        """Selects the pods that have ``role`` now (moves with a promotion), whichever StatefulSet holds them."""
+        return {**self._labels(), ROLE_LABEL: role.value}
 
     def pod_host(self, role: Role, ordinal: int) -> str:
         """Stable DNS name of one pod through the headless Service (resolves also while not Ready)."""
@@ -480,7 +511,7 @@ class RedisShared(constructs.Construct):
         self._service(
             "MasterService" if role is Role.PRIMARY else "ReplicasService",
             name,
-            k8s.ServiceSpec(type="ClusterIP", selector=self._labels(role), ports=[self._redis_port()]),
+            k8s.ServiceSpec(type="ClusterIP", selector=self._role_selector(role), ports=[self._redis_port()]),
             role=role,
         )
 
@@ -526,7 +557,7 @@ class RedisShared(constructs.Construct):
             self.external_service_name,
             k8s.ServiceSpec(
                 type="LoadBalancer",
-                selector=self._labels(Role.PRIMARY),
+                selector=self._role_selector(Role.PRIMARY),
                 ports=[self._redis_port()],
                 load_balancer_source_ranges=[str(n) for n in self._lan_networks],
                 # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
@@ -620,12 +651,16 @@ class RedisShared(constructs.Construct):
     def _statefulset(self, role: Role) -> k8s.KubeStatefulSet:
         p = self._props
         sts_name = self.statefulset_name(role)
+        pod_role = role_of(role, self.primary_statefulset)
+        pods = [(Role.PRIMARY, 0), *((Role.REPLICA, i) for i in range(self.replicas))]
         redis_env = [
-            k8s.EnvVar(name="REDIS_ROLE", value=role.value),
+            k8s.EnvVar(name="REDIS_ROLE", value=pod_role.value),
+            # A promoted replica with an empty volume refuses to start (nothing there to promote).
+            k8s.EnvVar(name="REDIS_PROMOTED", value=str(role is Role.REPLICA and pod_role is Role.PRIMARY).lower()),
             k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT)),
             k8s.EnvVar(
                 name="REDIS_REPLICA_HOSTS",
-                value=" ".join(self.pod_host(Role.REPLICA, i) for i in range(self.replicas)),
+                value=" ".join(self.pod_host(r, i) for r, i in pods if (r, i) != (self.primary_statefulset, 0)),
             ),
             k8s.EnvVar(name="REDIS_EXPORTER_URI", value=f"redis://localhost:{REDIS_PORT}"),
         ]
@@ -737,7 +772,7 @@ class RedisShared(constructs.Construct):
             ),
             k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string("64Mi"))),
         ]
-        pod_labels = self._labels(role)
+        pod_labels = self._pod_labels(role)
         template = k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
                 labels=pod_labels,
@@ -773,11 +808,13 @@ class RedisShared(constructs.Construct):
         return k8s.KubeStatefulSet(
             self,
             "Primary" if role is Role.PRIMARY else "Replicas",
-            metadata=self._meta(sts_name, role=role, kind="StatefulSet"),
+            # Flux prunes nothing here when the StatefulSet moves between its Kustomizations (failover.py).
+            metadata=self._meta(sts_name, role=role, kind="StatefulSet", **{FLUX_PRUNE: "disabled"}),
             spec=k8s.StatefulSetSpec(
                 replicas=1 if role is Role.PRIMARY else self.replicas,
                 service_name=self.headless_service_name,
-                selector=k8s.LabelSelector(match_labels=pod_labels),
+                # Immutable: the StatefulSet's identity, never the role (which the pod labels carry).
+                selector=k8s.LabelSelector(match_labels=self._labels(role)),
                 pod_management_policy="OrderedReady",
                 update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
                 persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
@@ -786,7 +823,7 @@ class RedisShared(constructs.Construct):
                 template=template,
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
-                        metadata=k8s.ObjectMeta(name="data", labels=pod_labels),
+                        metadata=k8s.ObjectMeta(name="data", labels=self._labels(role)),
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=p.storage_class,

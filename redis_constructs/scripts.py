@@ -22,6 +22,9 @@ PROBE_CALL_TIMEOUT_SECONDS = 2
 PROBE_TIMEOUT_SECONDS = 5
 #: Marker an operator places in the primary's data dir to accept starting with no data.
 ALLOW_EMPTY_START_MARKER = "ALLOW_EMPTY_START"
+#: Flag start.sh leaves in the pod's /tmp (an emptyDir) when Redis started on a persisted dataset: such a
+#: replica is Ready without waiting for a sync (stale reads beat no reads); one that started empty is not.
+STARTED_WITH_DATA_FLAG = "/tmp/redis-shared-started-with-data"
 
 _READ_SECRET = f"""\
 # read_secret FILE: print a credential from the mounted Secret, refusing values that would break the
@@ -80,30 +83,58 @@ echo "redis-shared: rendered ACL users, replication auth and exporter credential
 def _start_script() -> str:
     return f"""\
 #!/bin/sh
-# Starts redis-server for $REDIS_ROLE. A primary whose data dir is empty refuses to start while a
-# replica still holds data: as the empty primary it would make the replica resync and wipe its copy.
+# Starts redis-server for $REDIS_ROLE, the role the committed configuration gives this pod (README
+# "Failover"). A replica always starts read-only, following the configured primary. A primary starts
+# writable only when it is sure:
+# - its data dir is empty: it refuses while another pod holds keys (as the empty primary it would make
+#   that pod resync and wipe its copy); a promoted replica (REDIS_PROMOTED) with an empty volume refuses
+#   always: there is nothing to promote;
+# - another Redis pod already acts as primary: this pod's configuration is older than that pod's (e.g. the
+#   old primary's node came back before the promotion commit reached it), so it starts as that pod's
+#   read-only replica and resyncs from it instead of becoming a second primary that accepts writes.
 set -eu
 {_READ_SECRET}
 has_data() {{
   [ -s "{DATA_DIR}/dump.rdb" ] || ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1
 }}
-if [ "$REDIS_ROLE" = master ] && ! has_data; then
-  if [ -e "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}" ]; then
-    echo "redis-shared: {ALLOW_EMPTY_START_MARKER} found: starting empty as the operator asked" >&2
-    rm -f "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}"
-  else
-    pw=$(read_secret exporter-password)
-    for host in $REDIS_REPLICA_HOSTS; do
-      if REDISCLI_AUTH="$pw" timeout 3 redis-cli -h "$host" -p "$REDIS_PORT" --user {EXPORTER_USERNAME} \\
-        --no-auth-warning INFO keyspace 2>/dev/null | grep -q '^db[0-9]*:keys=[1-9]'; then
-        echo "redis-shared: REFUSING TO START: the primary's data dir {DATA_DIR} is empty but replica" \\
-          "$host holds keys; starting empty would make it resync and delete them." \\
-          "Restore the data (README: 'Primary lost its data') or, to accept losing it, create" \\
-          "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER} in this pod's volume." >&2
-        exit 1
-      fi
-    done
+peer_info() {{
+  REDISCLI_AUTH="$pw" timeout 3 redis-cli -h "$1" -p "$REDIS_PORT" --user {EXPORTER_USERNAME} \\
+    --no-auth-warning INFO "$2" 2>/dev/null
+}}
+rm -f "{STARTED_WITH_DATA_FLAG}"
+if has_data; then : > "{STARTED_WITH_DATA_FLAG}"; fi
+if [ "$REDIS_ROLE" = master ]; then
+  pw=$(read_secret exporter-password)
+  if ! has_data; then
+    if [ -e "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}" ]; then
+      echo "redis-shared: {ALLOW_EMPTY_START_MARKER} found: starting empty as the operator asked" >&2
+      rm -f "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}"
+    elif [ "${{REDIS_PROMOTED:-false}}" = true ]; then
+      echo "redis-shared: REFUSING TO START AS PRIMARY: this pod was promoted but its data dir {DATA_DIR}" \\
+        "is empty; promoting it would serve, and replicate to the other pods, an empty dataset." \\
+        "Revert the promotion commit, or promote a pod that holds the data (README: 'Failover'); to" \\
+        "accept an empty primary, create {DATA_DIR}/{ALLOW_EMPTY_START_MARKER} in this pod's volume." >&2
+      exit 1
+    else
+      for host in $REDIS_REPLICA_HOSTS; do
+        if peer_info "$host" keyspace | grep -q '^db[0-9]*:keys=[1-9]'; then
+          echo "redis-shared: REFUSING TO START: the primary's data dir {DATA_DIR} is empty but replica" \\
+            "$host holds keys; starting empty would make it resync and delete them." \\
+            "Restore the data (README: 'Primary lost its data') or, to accept losing it, create" \\
+            "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER} in this pod's volume." >&2
+          exit 1
+        fi
+      done
+    fi
   fi
+  for host in $REDIS_REPLICA_HOSTS; do
+    if peer_info "$host" replication | grep -q '^role:master'; then
+      echo "redis-shared: NOT STARTING AS PRIMARY: $host already acts as primary, so this pod's" \\
+        "configuration is older than that pod's; starting as its read-only replica (it resyncs from" \\
+        "$host). README: 'Failover'." >&2
+      exec redis-server "{CONF_DIR}/replica.conf" --replicaof "$host" "$REDIS_PORT"
+    fi
+  done
 fi
 exec redis-server "{CONF_DIR}/$REDIS_ROLE.conf"
 """
@@ -123,18 +154,25 @@ cli() {{
 }}
 reply=$(cli PING)
 case "$1" in
-  liveness)
-    # LOADING is alive: a replica loading a full resync must not be restarted.
-    case "$reply" in PONG | LOADING*) exit 0 ;; esac ;;
-  startup)
-    [ "$reply" = PONG ] && exit 0 ;;
+  liveness | startup)
+    # LOADING is alive: a replica loading a full resync must not be restarted. So is MISCONF (Redis
+    # refuses writes, and PING, after a failed AOF write, e.g. a full volume): a restart frees no space
+    # and would only stop the reads too. Readiness and the RedisAofWriteFailing alert report it.
+    case "$reply" in PONG | MISCONF*) exit 0 ;; LOADING*) [ "$1" = liveness ] && exit 0 ;; esac ;;
   readiness)
+    case "$reply" in MISCONF*)
+      echo "readiness: Redis refuses writes: $reply (is the data volume full? README: 'Full disk')"; exit 1 ;;
+    esac
     if [ "$reply" = PONG ]; then
-      [ "$REDIS_ROLE" = master ] && exit 0
       info=$(cli INFO)
+      # Not $REDIS_ROLE: a primary that found another primary runs as its replica (start.sh).
+      printf '%s\\n' "$info" | grep -q '^role:master' && exit 0
       if printf '%s\\n' "$info" | grep -q '^loading:1'; then
         echo "readiness: replica is loading its dataset"; exit 1
       fi
+      # A replica that started on its persisted dataset serves it while the primary is away (stale reads
+      # beat no reads); one that started empty has nothing to serve until its first sync.
+      [ -e "{STARTED_WITH_DATA_FLAG}" ] && exit 0
       if printf '%s\\n' "$info" | grep -q '^master_sync_in_progress:1'; then
         echo "readiness: replica is in its initial sync"; exit 1
       fi

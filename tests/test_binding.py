@@ -378,8 +378,10 @@ def test_sync_waves_order_namespace_credentials_redis_then_the_app() -> None:
     shared = charts["redis-shared"]
     assert wave(find(shared, "Namespace", "redis")) == "-1"
     assert {wave(o) for o in of_kind(shared, "SealedSecret")} == {"0"}
-    assert {wave(o) for o in shared if o["kind"] not in {"Namespace", "SealedSecret"}} == {"1"}
-    assert wave(find(charts["beersystem"], "Deployment", "beersystem", NS)) == "2"
+    master_sts = find(shared, "StatefulSet", "redis-shared-master")
+    assert wave(master_sts) == "2"  # after the replicas (failover.add_rollout_order)
+    assert {wave(o) for o in shared if o["kind"] not in {"Namespace", "SealedSecret"} and o is not master_sts} == {"1"}
+    assert wave(find(charts["beersystem"], "Deployment", "beersystem", NS)) == "3"
     job = validation_job(charts["beersystem"])
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
 
@@ -387,12 +389,13 @@ def test_sync_waves_order_namespace_credentials_redis_then_the_app() -> None:
 def test_flux_kustomizations_apply_beersystem_after_redis_shared() -> None:
     flux = site(MigrationPhase.BEFORE_CUTOVER)["flux"]
     specs = {o["metadata"]["name"]: o["spec"] for o in flux if o["kind"] == "Kustomization"}
-    assert set(specs) == {"redis-shared", "beersystem"}
-    assert specs["beersystem"]["dependsOn"] == [{"name": "redis-shared"}]
+    assert set(specs) == {"redis-shared", "redis-shared-master-statefulset", "beersystem"}
+    assert specs["beersystem"]["dependsOn"] == [{"name": "redis-shared"}, {"name": "redis-shared-master-statefulset"}]
     assert "dependsOn" not in specs["redis-shared"]
     for name, spec in specs.items():
-        assert (spec["path"], spec["prune"], spec["wait"]) == (f"./dist/{name}", True, True)
-        assert (ROOT / "dist" / name / "kustomization.yaml").exists()
+        folder = name.removesuffix("-master-statefulset")  # its share of dist/redis-shared (tests/test_failover.py)
+        assert (spec["path"], spec["prune"], spec["wait"]) == (f"./dist/{folder}", True, True)
+        assert (ROOT / "dist" / folder / "kustomization.yaml").exists()
     assert {o["apiVersion"] for o in flux} == {"kustomize.toolkit.fluxcd.io/v1"}
 
 

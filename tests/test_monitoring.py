@@ -27,7 +27,7 @@ def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj
     assert endpoint["path"] == "/metrics"
     targets = {r["targetLabel"]: r["sourceLabels"] for r in endpoint["relabelings"]}
     assert targets == {
-        "role": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+        "role": ["__meta_kubernetes_pod_label_redis_shared_role"],
         "pod": ["__meta_kubernetes_pod_name"],
     }
     service = find(site_objects, "Service", "redis-shared-metrics", "redis")

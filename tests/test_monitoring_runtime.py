@@ -83,8 +83,8 @@ def scrape_config(objects: list[Obj], cluster: Cluster) -> tuple[dict[str, Any],
         labels = {"pod": pod.name, "namespace": pod.namespace, "service": service["metadata"]["name"]}
         for relabel in endpoint["relabelings"]:
             (source,) = relabel["sourceLabels"]
-            if source == "__meta_kubernetes_pod_label_app_kubernetes_io_component":
-                labels[relabel["targetLabel"]] = pod.labels["app.kubernetes.io/component"]
+            if source == "__meta_kubernetes_pod_label_redis_shared_role":
+                labels[relabel["targetLabel"]] = pod.labels["redis-shared/role"]
         targets.append({"targets": [f"{pod.ip}:{container_ports[port['targetPort']]}"], "labels": labels})
     job = {
         "job_name": "redis-shared-metrics",

@@ -354,6 +354,27 @@ class TestRunningPods:
         pod.start()
         pod.wait_ready(15)
 
+    def test_apply_and_roll_recreate_a_changed_pod_from_its_new_template(self, cluster: Cluster) -> None:
+        objects = demo_objects()
+        sts = next(o for o in objects if o["kind"] == "StatefulSet")
+        sts["spec"]["template"]["metadata"]["labels"] = {"app": "demo", "generation": "2"}
+        old = cluster.pod("demo-0")
+        assert run(cluster, "demo-0", "sh", "-c", "echo kept > /data/rolled")[0] == 0
+        assert cluster.apply(objects) == ["demo-0", "demo-1"]
+        assert cluster.pod("demo-0") is old and old.running("redis")  # untouched until the controller rolls it
+        new = cluster.roll("demo-0")
+        new.wait_ready(15)
+        assert not old.running("redis")
+        assert (new.labels["generation"], new.ip) == ("2", old.ip)
+        assert run(cluster, "demo-0", "cat", "/data/rolled") == (0, "kept\n")
+        assert cluster.apply(objects) == ["demo-1"]
+        assert cluster.apply(demo_objects()) == ["demo-0"]  # demo-1 is current again; demo-0 now differs
+        service = cluster.objects.get("Service", NS, "demo")
+        assert service is not None
+        cluster.lose_node("demo-1")
+        assert [p.name for p in cluster.service_pods(service)] == ["demo-0"]
+        cluster.roll("demo-0").wait_ready(15)  # back to the class's template for the tests after this one
+
 
 # --- failures and cleanup ---------------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ def test_site_values_are_the_plans(site_objects: list[Obj]) -> None:
     assert external["spec"]["loadBalancerSourceRanges"] == ["192.168.4.0/24"]
     assert external["spec"]["externalTrafficPolicy"] == "Local"
     assert external["spec"]["allocateLoadBalancerNodePorts"] is False
-    assert external["spec"]["selector"]["app.kubernetes.io/component"] == "master"
+    assert external["spec"]["selector"]["redis-shared/role"] == "master"
     for role, sts_name, replicas in (("master", "redis-shared-master", 1), ("replica", "redis-shared-replicas", 1)):
         sts = find(site_objects, "StatefulSet", sts_name, "redis")
         assert sts["spec"]["replicas"] == replicas
@@ -110,10 +110,11 @@ def test_site_values_are_the_plans(site_objects: list[Obj]) -> None:
     master = find(site_objects, "Service", "redis-shared-master", "redis")
     assert master["spec"]["type"] == "ClusterIP"
     assert master["spec"]["ports"][0]["port"] == 6379
-    assert master["spec"]["selector"]["app.kubernetes.io/component"] == "master"
+    assert master["spec"]["selector"]["redis-shared/role"] == "master"
     metrics = find(site_objects, "Service", "redis-shared-metrics", "redis")
     assert metrics["spec"]["ports"][0]["port"] == 9121
     assert "app.kubernetes.io/component" not in metrics["spec"]["selector"]
+    assert "redis-shared/role" not in metrics["spec"]["selector"]
     ns = find(site_objects, "Namespace", "redis")
     for mode in ("enforce", "audit", "warn"):
         assert ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] == "restricted"

@@ -432,7 +432,7 @@ EXPOSURE_BREAKS: list[tuple[str, Mutation, str]] = [
     ),
     (
         "selects_replicas_too",
-        lambda o: _service(o, "redis-shared-external")["spec"]["selector"].pop("app.kubernetes.io/component"),
+        lambda o: _service(o, "redis-shared-external")["spec"]["selector"].pop("redis-shared/role"),
         "expected only the primary",
     ),
     (

@@ -14,6 +14,8 @@ API (see ``runner.py`` for what is and is not emulated)::
         pod.logs("redis", previous=True); pod.memory_stats("redis"); pod.pvc_path("data"); pod.wipe_pvc("data")
         pod.netns_exec(["curl", ...])               # a host binary in the pod's netns only
         c.resolve("name.ns.svc.cluster.local")      # what the pods' hosts files say
+        c.apply(objects2); c.roll("pod-0")          # a sync: changed pods recreated from the new template
+        c.lose_node("pod-1")                        # its node unreachable: out of its Services' endpoints
 
 One Cluster per host at a time (a lock; a second one in the same process is an error). Everything it makes
 is named ``rsh-*`` and removed on exit, also after a failure or a crashed earlier run.

@@ -341,6 +341,9 @@ class Pod:
         self.labels: dict[str, str] = dict((template.get("metadata") or {}).get("labels") or {})
         self.annotations: dict[str, str] = dict((template.get("metadata") or {}).get("annotations") or {})
         self.subdomain = str(sts["spec"].get("serviceName") or "")
+        self.index = index
+        #: Set by :meth:`Cluster.lose_node`: the pod has left the endpoints of its Services.
+        self.node_lost = False
         self.netns = f"{host.PREFIX}{index}"
         self.ip = f"{host.SUBNET}.{index}"
         self.dir = cluster.workdir / "pods" / self.name
@@ -734,6 +737,9 @@ class Cluster:
         cgroup_limits: bool = False,
     ) -> None:
         self.objects = Objects(objects, secrets)
+        self._secrets = secrets
+        #: Pods whose StatefulSet template changed in :meth:`apply`, with their new StatefulSet.
+        self.pending: dict[str, Obj] = {}
         self.workdir = workdir
         self.cgroup_limits = cgroup_limits
         self.pods: dict[str, Pod] = {}
@@ -756,8 +762,21 @@ class Cluster:
             raise KeyError(f"no pod {name!r}; pods: {sorted(self.pods)}") from None
 
     def service_pods(self, svc: Obj) -> list[Pod]:
-        selector = (svc.get("spec") or {}).get("selector")
-        return [p for p in self.pods.values() if p.namespace == ns_of(svc) and selector_matches(selector, p.labels)]
+        spec = svc.get("spec") or {}
+        selector = spec.get("selector")
+        return [
+            p
+            for p in self.pods.values()
+            if p.namespace == ns_of(svc)
+            and selector_matches(selector, p.labels)
+            and not (p.node_lost and not spec.get("publishNotReadyAddresses"))
+        ]
+
+    def lose_node(self, name: str) -> None:
+        """The node of pod ``name`` became unreachable: its processes are left as they are, but the node
+        controller marks the pod not Ready, so it leaves every Service without ``publishNotReadyAddresses``
+        (until :meth:`roll` recreates it)."""
+        self.pod(name).node_lost = True
 
     def service_ip(self, svc: Obj) -> str | None:
         pods = self.service_pods(svc)
@@ -846,6 +865,41 @@ class Cluster:
             self._lock = None
         if errors and not suppress:
             raise host.HostError("cleanup failed: " + "; ".join(errors))
+
+    def apply(self, objects: Iterable[Obj]) -> list[str]:
+        """Replace the objects, as a sync would (Services, ConfigMaps, StatefulSets); names of changed pods.
+
+        Running pods keep their old spec (and a pod started again with ``pod.start()`` too, like a kubelet that
+        has not heard of the change); :meth:`roll` recreates a changed pod from the new template, as the
+        StatefulSet controller does. The StatefulSets and their replica counts must stay the same.
+        """
+        new = Objects(objects, self._secrets)
+        for sts in new.of_kind("StatefulSet"):
+            for ordinal in range(int(sts["spec"].get("replicas", 1))):
+                name = f"{name_of(sts)}-{ordinal}"
+                if name not in self.pods:
+                    raise ManifestError(f"apply: new pod {name!r}; only changed templates are emulated")
+                if sts["spec"]["template"] != self.pods[name].statefulset["spec"]["template"]:
+                    self.pending[name] = sts
+                else:
+                    self.pending.pop(name, None)
+        self.objects = new
+        return sorted(self.pending)
+
+    def roll(self, name: str, *, grace: float | None = None) -> Pod:
+        """Delete pod ``name`` (grace period honoured) and create it from its new template (:meth:`apply`)."""
+        old = self.pod(name)
+        sts = self.pending.pop(name)
+        old.stop(grace)
+        for c in old.containers + old.init_containers:
+            if c.cgroup is not None:
+                c.cgroup.remove()
+                c.cgroup = None
+        pod = Pod(self, sts, old.ordinal, old.index)
+        pod.netns_ready = old.netns_ready
+        self.pods[name] = pod
+        pod.start()
+        return pod
 
     def start(self, pods: Sequence[str] | None = None, *, wait_ready: bool = True, timeout: float = 60.0) -> None:
         """Start pods (default: all, in manifest order); with wait_ready, each must become Ready in time."""
