@@ -34,6 +34,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .images import REDIS_IMAGE
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_shared import REDIS_UID, RedisShared
 from .replicated_secret import ReplicatedSecret
@@ -209,8 +210,8 @@ class RedisEnv:
 class ValidationJob:
     """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis."""
 
-    #: Default: ``"redis:7.4.2-bookworm"``, RedisShared's own image (already on the nodes).
-    image: str = "redis:7.4.2-bookworm"
+    #: Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release, the image RedisShared runs by default.
+    image: str = REDIS_IMAGE
     #: Default: - the tag alone is used (checkov's digest and pull-policy checks are skipped inline, with the reason).
     image_digest: str | None = None
     #: Default: 120; the Job fails (and the ArgoCD sync or Flux Kustomization with it) after this long.

@@ -12,6 +12,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .images import EXPORTER_IMAGE, REDIS_IMAGE
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
     ACL_USERS,
@@ -186,12 +187,12 @@ class RedisSharedProps:
     namespace: str = "redis"
     #: Pods of the replica StatefulSet; each needs its own node (required anti-affinity). Default: 1.
     replicas: int = 1
-    #: Official Redis 7 image with a pinned tag. Default: ``"redis:7.4.2-bookworm"``.
-    image: str = "redis:7.4.2-bookworm"
+    #: Official Redis 7 image with a pinned tag. Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release.
+    image: str = REDIS_IMAGE
     #: Image digest pinned next to the tag. Default: - the tag alone is used.
     image_digest: str | None = None
-    #: redis_exporter image with a pinned tag. Default: ``"oliver006/redis_exporter:v1.62.0"``.
-    exporter_image: str = "oliver006/redis_exporter:v1.62.0"
+    #: redis_exporter image with a pinned tag. Default: :data:`images.EXPORTER_IMAGE`, its current release.
+    exporter_image: str = EXPORTER_IMAGE
     #: Default: - the tag alone is used.
     exporter_image_digest: str | None = None
     #: StorageClass of the data PVCs. Default: ``"local-path"`` (K3s).

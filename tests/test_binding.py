@@ -35,6 +35,7 @@ from redis_constructs.binding import (
     RedisEnv,
     ValidationJob,
 )
+from redis_constructs.images import REDIS_IMAGE
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
 from redis_constructs.synth import chart_objects, ordered, synthesize, to_yaml
@@ -355,7 +356,7 @@ def test_validation_job_is_a_post_sync_hook_under_pod_security_restricted(world:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
-    assert container["image"] == "redis:7.4.2-bookworm"
+    assert container["image"] == REDIS_IMAGE
     sc = container["securityContext"]
     assert sc["runAsNonRoot"] is True
     assert sc["runAsUser"] >= 10000
