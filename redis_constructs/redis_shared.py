@@ -28,6 +28,8 @@ from .redis_config import (
     EvictionPolicy,
     Role,
     ServerSettings,
+    TenantCommands,
+    derive_client_limits,
     derive_maxmemory,
     render_acl_template,
     render_common_conf,
@@ -219,6 +221,9 @@ class RedisSharedProps:
     #: in ``kube-system``). At least one label: an empty selector would admit every pod of ``dns_namespace``.
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+    #: What the tenants' user may run beyond data commands. Default: - scripting (EVAL*, FCALL*, FUNCTION,
+    #: SCRIPT) and RESTORE denied; FLUSHALL, FLUSHDB, SWAPDB, MIGRATE and every admin command always are.
+    tenant_commands: TenantCommands = field(default_factory=TenantCommands)
 
 
 class RedisShared(constructs.Construct):
@@ -256,6 +261,8 @@ class RedisShared(constructs.Construct):
                 "resources.cpu_request", p.resources.cpu_request, f"at most cpu_limit {p.resources.cpu_limit!r}"
             )
         self.maxmemory_bytes = derive_maxmemory(memory_limit, prop="resources.memory_limit")
+        #: Per-client and all-client memory bounds and maxclients, derived from the memory limit.
+        self.client_limits = derive_client_limits(memory_limit)
         self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
         v.int_in_range("shutdown_timeout_seconds", p.shutdown_timeout_seconds, 1, 300)
         v.int_in_range(
@@ -389,12 +396,13 @@ class RedisShared(constructs.Construct):
             eviction_policy=self.eviction_policy,
             shutdown_timeout_seconds=p.shutdown_timeout_seconds,
             primary_host=self.pod_host(Role.PRIMARY, 0),
+            client_limits=self.client_limits,
         )
         self.config_map_name = f"{self.name}-configuration"
         self.scripts_config_map_name = f"{self.name}-scripts"
         config_data = {
             "common.conf": render_common_conf(settings),
-            "users.acl.tmpl": render_acl_template(),
+            "users.acl.tmpl": render_acl_template(p.tenant_commands),
             **{f"{role.value}.conf": render_role_conf(role, settings) for role in Role},
         }
         scripts_data = render_scripts()

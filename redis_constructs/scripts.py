@@ -83,6 +83,8 @@ def _start_script() -> str:
 # Starts redis-server for $REDIS_ROLE. A primary whose data dir is empty refuses to start while a
 # replica still holds data: as the empty primary it would make the replica resync and wipe its copy.
 set -eu
+# The image's entrypoint sets umask 0077, which this command skips: AOF/RDB files are the owner's alone.
+umask 077
 {_READ_SECRET}
 has_data() {{
   [ -s "{DATA_DIR}/dump.rdb" ] || ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1
