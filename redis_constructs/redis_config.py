@@ -159,6 +159,8 @@ class ServerSettings:
     repl_backlog_bytes: int = 64 * MiB
     #: Default: - Redis's own client limits (unbounded output buffers for normal clients, 1 GB query buffers).
     client_limits: ClientLimits | None = None
+    #: The primary's port the replica dials. Default: - ``port`` (the TLS port when TLS replication is on).
+    replication_port: int | None = None
 
 
 # ACL users. Categories checked against Redis 7.0/7.2 command tables (see README "ACL users"):
@@ -337,5 +339,5 @@ def render_role_conf(role: Role, settings: ServerSettings) -> str:
     """The role's redis.conf: the common file plus, for a replica, whom to replicate."""
     lines = [f"# rendered by redis_constructs for the {role.component} role", f"include {CONF_DIR}/common.conf"]
     if role is Role.REPLICA:
-        lines.append(f"replicaof {settings.primary_host} {settings.port}")
+        lines.append(f"replicaof {settings.primary_host} {settings.replication_port or settings.port}")
     return "\n".join(lines) + "\n"
