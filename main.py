@@ -38,6 +38,7 @@ from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add
 from redis_constructs.failover import add_rollout_order, flux_split_patches  # noqa: E402
 from redis_constructs.include import IncludeFile  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
+from redis_constructs.redis_config import TenantCommands  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
 
@@ -68,6 +69,10 @@ REDIS = RedisSharedProps(
     load_balancer=LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",)),
     client_namespaces=("beersystem",),
     monitoring_namespace="monitoring",
+    # What beersystem needs: sessions (BEERSYSTEM_SESSION_TTL) and cache entries with a TTL, i.e. GET/SET/
+    # EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or RESTORE. Allow them only for an app
+    # that does (README "Security").
+    tenant_commands=TenantCommands(allow_scripting=False, allow_restore=False),
 )
 
 #: kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping every 15 s.

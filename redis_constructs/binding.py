@@ -34,6 +34,7 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError, names_construct
+from .images import REDIS_IMAGE
 from .include import Included
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
@@ -117,8 +118,8 @@ class MigrationPhase(enum.Enum):
 class ValidationJob:
     """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis."""
 
-    #: Default: ``"redis:7.4.2-bookworm"``, RedisShared's own image (already on the nodes).
-    image: str = "redis:7.4.2-bookworm"
+    #: Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release, the image RedisShared runs by default.
+    image: str = REDIS_IMAGE
     #: Default: - the tag alone is used (checkov's digest and pull-policy checks are skipped inline, with the reason).
     image_digest: str | None = None
     #: Default: 120; the Job fails (and the ArgoCD sync or Flux Kustomization with it) after this long.

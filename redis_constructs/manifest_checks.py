@@ -198,6 +198,9 @@ def reference_errors(objects: Sequence[Obj], external: ExternalRefs = _NO_EXTERN
                     ext_secret = candidate
         if ext_secret is not None:
             return frozenset(d["secretKey"] for d in (ext_secret.get("spec") or {}).get("data") or [])
+        for cert in by_kind.get("Certificate", {}).values():  # cert-manager writes a kubernetes.io/tls Secret
+            if _ns(cert) == ns and (cert.get("spec") or {}).get("secretName") == name:
+                return frozenset({"tls.crt", "tls.key", "ca.crt"})
         return None
 
     def check_key(where: str, kind: str, ns: str, name: str, key: str | None, *, optional: bool) -> None:

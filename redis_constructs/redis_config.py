@@ -77,6 +77,76 @@ def derive_maxmemory(memory_limit_bytes: int, *, prop: str = "memory_limit") -> 
     return maxmemory
 
 
+KiB = 1024
+#: Fixed cost assumed per connection (client struct, fd, kernel socket buffers) when sizing ``maxclients``.
+CONNECTION_BUDGET_BYTES = 256 * KiB
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClientLimits:
+    """What one client, and all clients together, may hold in memory; derived from the memory limit.
+
+    The budget beside ``maxmemory`` (half the limit) is fork copy-on-write headroom; clients get bounded
+    slices of it so that no client, authenticated or not, can push the process past its cgroup limit.
+    """
+
+    #: ``maxmemory-clients``: all normal/pubsub clients together (query + output buffers, structs); above
+    #: it Redis drops the clients using the most memory (client eviction, Redis 7.0+).
+    maxmemory_clients_bytes: int
+    #: ``client-output-buffer-limit normal``: hard limit, soft limit, soft seconds (0 0 0 by default).
+    normal_output: tuple[int, int, int]
+    #: ``client-output-buffer-limit pubsub``.
+    pubsub_output: tuple[int, int, int]
+    #: ``client-output-buffer-limit replica``: shares its blocks with the replication backlog since 7.0.
+    replica_output: tuple[int, int, int]
+    #: ``client-query-buffer-limit`` (1 GB by default; unauthenticated clients are held to 1 MB by 7.4).
+    query_buffer_bytes: int
+    #: ``proto-max-bulk-len``: the largest single value a client can send, below the query buffer limit.
+    proto_max_bulk_bytes: int
+    #: ``maxclients``: connections beyond it get ``-ERR max number of clients reached`` and are closed.
+    maxclients: int
+
+
+def derive_client_limits(memory_limit_bytes: int) -> ClientLimits:
+    """Client limits for a container memory limit ``L`` (1 GiB in parentheses).
+
+    All clients together L/8 (128 MiB); one client's replies L/32 hard (32 MiB), L/128 for 10 s (8 MiB);
+    pub/sub the same hard limit, L/128 for 60 s; the replica L/16 (64 MiB) hard, L/32 for 60 s; query
+    buffer L/16 (64 MiB), largest value L/32 (32 MiB); maxclients L/256 KiB, between 128 and 10000 (4096).
+    """
+    lim = memory_limit_bytes
+
+    def mib(n: int, floor: int = MiB) -> int:
+        return max(floor, n // MiB * MiB)
+
+    return ClientLimits(
+        maxmemory_clients_bytes=mib(lim // 8),
+        normal_output=(mib(lim // 32), mib(lim // 128), 10),
+        pubsub_output=(mib(lim // 32), mib(lim // 128), 60),
+        replica_output=(mib(lim // 16), mib(lim // 32), 60),
+        query_buffer_bytes=mib(lim // 16, 2 * MiB),
+        proto_max_bulk_bytes=mib(lim // 32),
+        maxclients=max(128, min(10000, lim // CONNECTION_BUDGET_BYTES)),
+    )
+
+
+def render_client_limits(limits: ClientLimits) -> list[str]:
+    """The redis.conf lines for :class:`ClientLimits`."""
+
+    def obl(kind: str, limit: tuple[int, int, int]) -> str:
+        return f"client-output-buffer-limit {kind} {limit[0]} {limit[1]} {limit[2]}"
+
+    return [
+        f"maxclients {limits.maxclients}",
+        f"maxmemory-clients {limits.maxmemory_clients_bytes}",
+        obl("normal", limits.normal_output),
+        obl("pubsub", limits.pubsub_output),
+        obl("replica", limits.replica_output),
+        f"client-query-buffer-limit {limits.query_buffer_bytes}",
+        f"proto-max-bulk-len {limits.proto_max_bulk_bytes}",
+    ]
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServerSettings:
     """Everything redis.conf depends on; both roles share one instance."""
@@ -90,6 +160,10 @@ class ServerSettings:
     #: ``min-replicas-to-write`` / ``min-replicas-max-lag`` (see :class:`RedisSharedProps`).
     min_replicas_to_write: int = 0
     min_replicas_max_lag_seconds: int = 10
+    #: Default: - Redis's own client limits (unbounded output buffers for normal clients, 1 GB query buffers).
+    client_limits: ClientLimits | None = None
+    #: The primary's port the replica dials. Default: - ``port`` (the TLS port when TLS replication is on).
+    replication_port: int | None = None
 
 
 # ACL users. Categories checked against Redis 7.0/7.2 command tables (see README "ACL users"):
@@ -112,7 +186,48 @@ CLIENT_DENIED_COMMANDS = (
     "psync",
     "replconf",
     "monitor",
+    # Single commands that empty or carry off the keyspace for every tenant (src/commands/*.json, 7.4):
+    # SWAPDB swaps db 0 with an empty db; MIGRATE moves keys to another host (and makes Redis dial out).
+    # What stays possible is key by key: DEL/UNLINK, RENAME, MOVE to another db, EXPIRE (README "Security").
+    "swapdb",
+    "migrate",
 )
+#: Denied unless ``TenantCommands.allow_scripting``: a Lua script or function runs many commands as one (it
+#: can SCAN and DEL every key in a single call, or block Redis until SCRIPT KILL), and Lua carried the 7.4.6
+#: CVEs. Category @scripting plus every command by name, so the contract survives a category change.
+SCRIPTING_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function", "script")
+#: Denied unless ``TenantCommands.allow_restore``: RESTORE parses a client-supplied RDB payload (7.4.10
+#: fixed a use-after-free in it) and replaces keys wholesale.
+RESTORE_COMMANDS = ("restore", "restore-asking")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantCommands:
+    """What the tenants' user (``default``) may run beyond plain data commands.
+
+    Default: scripting and RESTORE denied. Allow them only for an app that needs them (EVAL/EVALSHA from a
+    rate limiter or lock library, RESTORE from a data-copy tool); every tenant shares the one user.
+    """
+
+    #: EVAL*, FCALL*, FUNCTION, SCRIPT. Default: False (denied).
+    allow_scripting: bool = False
+    #: RESTORE, RESTORE-ASKING. Default: False (denied).
+    allow_restore: bool = False
+
+    def denied(self) -> tuple[str, ...]:
+        """Every command the tenant user may not run, by name."""
+        return (
+            CLIENT_DENIED_COMMANDS
+            + (() if self.allow_scripting else SCRIPTING_COMMANDS)
+            + (() if self.allow_restore else RESTORE_COMMANDS)
+        )
+
+    def rules(self) -> str:
+        """The ACL rules of the tenant user."""
+        categories = "-@admin" if self.allow_scripting else "-@admin -@scripting"
+        return f"~* &* +@all {categories} " + " ".join("-" + c for c in self.denied())
+
+
 REPLICATION_COMMANDS = ("psync", "replconf", "ping")
 # What redis_exporter runs by default (INFO ALL, PING, SELECT, SLOWLOG, LATENCY); CONFIG GET is left out
 # because it returns masterauth in clear text, and the exporter is told to skip it.
@@ -152,7 +267,7 @@ ACL_USERS = (
     AclUser(
         name=CLIENT_USERNAME,
         secret_file="client-password",
-        rules="~* &* +@all -@admin " + " ".join("-" + c for c in CLIENT_DENIED_COMMANDS),
+        rules=TenantCommands().rules(),
     ),
     AclUser(
         name=REPLICATION_USERNAME,
@@ -168,12 +283,16 @@ ACL_USERS = (
 )
 
 
-def render_acl_template() -> str:
-    """The ACL file with password placeholders; render-config.sh fills in SHA-256 hashes."""
+def render_acl_template(tenant: TenantCommands | None = None) -> str:
+    """The ACL file with password placeholders; render-config.sh fills in SHA-256 hashes.
+
+    ``tenant`` sets the client user's rules. Default: :class:`TenantCommands`'s defaults.
+    """
     # An aclfile takes no comments: every line must be a `user` line.
     lines = []
     for user in ACL_USERS:
-        lines.append(f"user {user.name} reset on {user.placeholder} {user.rules}")
+        rules = (tenant or TenantCommands()).rules() if user.name == CLIENT_USERNAME else user.rules
+        lines.append(f"user {user.name} reset on {user.placeholder} {rules}")
     return "\n".join(lines) + "\n"
 
 
@@ -212,6 +331,7 @@ def render_common_conf(settings: ServerSettings) -> str:
         "replica-serve-stale-data yes",
         "tcp-keepalive 60",
         "timeout 0",
+        *(render_client_limits(settings.client_limits) if settings.client_limits else []),
         f"aclfile {RUN_DIR}/users.acl",
         # masteruser/masterauth, rendered from the mounted Secret into a memory-backed emptyDir.
         f"include {RUN_DIR}/auth.conf",
@@ -223,5 +343,5 @@ def render_role_conf(role: Role, settings: ServerSettings) -> str:
     """The role's redis.conf: the common file plus, for a replica, whom to replicate."""
     lines = [f"# rendered by redis_constructs for the {role.component} role", f"include {CONF_DIR}/common.conf"]
     if role is Role.REPLICA:
-        lines.append(f"replicaof {settings.primary_host} {settings.port}")
+        lines.append(f"replicaof {settings.primary_host} {settings.replication_port or settings.port}")
     return "\n".join(lines) + "\n"

@@ -7,12 +7,16 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import cdk8s
 import constructs
 from cdk8s_plus_28 import k8s
 
+from . import tls as tls_mod
 from . import validation as v
+from ._imports.io import cert_manager
 from .errors import PropError, names_construct, names_construct_in
 from .failover import FLUX_PRUNE, ROLE_LABEL, primary_statefulset, role_of
+from .images import EXPORTER_IMAGE, REDIS_IMAGE
 from .late import LateNetworkPolicy
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
@@ -29,12 +33,15 @@ from .redis_config import (
     EvictionPolicy,
     Role,
     ServerSettings,
+    TenantCommands,
+    derive_client_limits,
     derive_maxmemory,
     render_acl_template,
     render_common_conf,
     render_role_conf,
 )
 from .scripts import PROBE_TIMEOUT_SECONDS, render_scripts
+from .tls import Tls
 
 if TYPE_CHECKING:
     from .replicated_secret import ReplicatedSecret
@@ -194,12 +201,12 @@ class RedisSharedProps:
     namespace: str = "redis"
     #: Pods of the replica StatefulSet; each needs its own node (required anti-affinity). Default: 1.
     replicas: int = 1
-    #: Official Redis 7 image with a pinned tag. Default: ``"redis:7.4.2-bookworm"``.
-    image: str = "redis:7.4.2-bookworm"
+    #: Official Redis 7 image with a pinned tag. Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release.
+    image: str = REDIS_IMAGE
     #: Image digest pinned next to the tag. Default: - the tag alone is used.
     image_digest: str | None = None
-    #: redis_exporter image with a pinned tag. Default: ``"oliver006/redis_exporter:v1.62.0"``.
-    exporter_image: str = "oliver006/redis_exporter:v1.62.0"
+    #: redis_exporter image with a pinned tag. Default: :data:`images.EXPORTER_IMAGE`, its current release.
+    exporter_image: str = EXPORTER_IMAGE
     #: Default: - the tag alone is used.
     exporter_image_digest: str | None = None
     #: StorageClass of the data PVCs. Default: ``"local-path"`` (K3s).
@@ -236,6 +243,12 @@ class RedisSharedProps:
     min_replicas_to_write: int = 0
     #: Default: 10 (Redis's own default).
     min_replicas_max_lag_seconds: int = 10
+    #: What the tenants' user may run beyond data commands. Default: - scripting (EVAL*, FCALL*, FUNCTION,
+    #: SCRIPT) and RESTORE denied; FLUSHALL, FLUSHDB, SWAPDB, MIGRATE and every admin command always are.
+    tenant_commands: TenantCommands = field(default_factory=TenantCommands)
+    #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
+    #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
+    tls: Tls | None = None
 
 
 class RedisShared(constructs.Construct):
@@ -284,6 +297,8 @@ class RedisShared(constructs.Construct):
                 "resources.cpu_request", p.resources.cpu_request, f"at most cpu_limit {p.resources.cpu_limit!r}"
             )
         self.maxmemory_bytes = derive_maxmemory(memory_limit, prop="resources.memory_limit")
+        #: Per-client and all-client memory bounds and maxclients, derived from the memory limit.
+        self.client_limits = derive_client_limits(memory_limit)
         self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
         v.int_in_range("shutdown_timeout_seconds", p.shutdown_timeout_seconds, 1, 300)
         v.int_in_range(
@@ -298,6 +313,11 @@ class RedisShared(constructs.Construct):
         self._lan_networks = self._validate_load_balancer(p.load_balancer)
         self._validate_credentials(p.credentials)
         self.credentials = p.credentials
+        if p.tls is not None:
+            p.tls.validate(REDIS_PORT)
+        self.tls = p.tls
+        #: The TLS port, when ``tls`` is set. Default: - None.
+        self.tls_port = p.tls.port if p.tls else None
         self._client_namespaces: list[str] = []
         for ns in v.unique("client_namespaces", p.client_namespaces):
             self.add_client_namespace(ns)
@@ -436,15 +456,19 @@ class RedisShared(constructs.Construct):
             primary_host=self.primary_host,
             min_replicas_to_write=p.min_replicas_to_write,
             min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
+            client_limits=self.client_limits,
+            replication_port=self.tls_port,
         )
         self.config_map_name = f"{self.name}-configuration"
         self.scripts_config_map_name = f"{self.name}-scripts"
         config_data = {
-            "common.conf": render_common_conf(settings),
-            "users.acl.tmpl": render_acl_template(),
+            "common.conf": render_common_conf(settings) + (tls_mod.render_tls_conf(p.tls) if p.tls else ""),
+            "users.acl.tmpl": render_acl_template(p.tenant_commands),
             **{f"{role.value}.conf": render_role_conf(role, settings) for role in Role},
         }
         scripts_data = render_scripts()
+        if p.tls is not None:
+            scripts_data["tls-reload.sh"] = tls_mod.render_reload_script()
         k8s.KubeConfigMap(self, "Configuration", metadata=self._meta(self.config_map_name), data=config_data)
         k8s.KubeConfigMap(self, "Scripts", metadata=self._meta(self.scripts_config_map_name), data=scripts_data)
         # Pods roll when their configuration, scripts or credentials change.
@@ -459,6 +483,46 @@ class RedisShared(constructs.Construct):
             self._external_service(p.load_balancer)
         self._disruption_budget()
         self._network_policy()
+        if p.tls is not None and isinstance(p.tls.certificates, tls_mod.CertManagerCertificate):
+            self._certificate(p.tls)
+
+    def _exporter_uri(self) -> str:
+        """What the exporter dials: the TLS port by name ``localhost`` (a SAN of the certificate) with TLS."""
+        if self.tls_port is not None:
+            return f"rediss://localhost:{self.tls_port}"
+        return f"redis://localhost:{REDIS_PORT}"
+
+    def _certificate(self, tls: Tls) -> None:
+        """The cert-manager Certificate naming every address a client dials."""
+        services = [self.master_service_name, self.replicas_service_name, self.headless_service_name]
+        dns_names = [self.master_host]
+        for svc in services:
+            dns_names += [
+                f"{svc}.{self.namespace}.svc.cluster.local",
+                f"{svc}.{self.namespace}.svc",
+                f"{svc}.{self.namespace}",
+                svc,
+            ]
+        dns_names += [self.pod_host(Role.PRIMARY, 0), *(self.pod_host(Role.REPLICA, i) for i in range(self.replicas))]
+        dns_names.append("localhost")  # the exporter dials localhost and verifies the name
+        ips = [ip for ip in (self.load_balancer_ip,) if ip] + ["127.0.0.1"]
+        spec = tls_mod.certificate_spec(
+            tls, redis_name=self.name, dns_names=list(dict.fromkeys(dns_names)), ip_addresses=ips
+        )
+        cert_manager.Certificate(
+            self,
+            "Certificate",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=f"{self.name}-tls",
+                namespace=self.namespace,
+                labels={
+                    **self._labels(),
+                    "app.kubernetes.io/managed-by": "cdk8s",
+                    "app.kubernetes.io/part-of": self.name,
+                },
+            ),
+            spec=spec,
+        )
 
     def statefulset_name(self, role: Role) -> str:
         """``<name>-master`` or ``<name>-replicas``."""
@@ -493,6 +557,20 @@ class RedisShared(constructs.Construct):
             name="redis", port=REDIS_PORT, target_port=k8s.IntOrString.from_string("redis"), protocol="TCP"
         )
 
+    def _redis_ports(self) -> list[k8s.ServicePort]:
+        """The plaintext port and, with TLS, the TLS port."""
+        ports = [self._redis_port()]
+        if self.tls_port is not None:
+            ports.append(
+                k8s.ServicePort(
+                    name="redis-tls",
+                    port=self.tls_port,
+                    target_port=k8s.IntOrString.from_string("redis-tls"),
+                    protocol="TCP",
+                )
+            )
+        return ports
+
     def _headless_service(self) -> None:
         self._service(
             "HeadlessService",
@@ -502,7 +580,7 @@ class RedisShared(constructs.Construct):
                 # The replica reaches the primary by its pod DNS name even before the primary is Ready.
                 publish_not_ready_addresses=True,
                 selector=self._labels(),
-                ports=[self._redis_port()],
+                ports=self._redis_ports(),
             ),
         )
 
@@ -511,7 +589,7 @@ class RedisShared(constructs.Construct):
         self._service(
             "MasterService" if role is Role.PRIMARY else "ReplicasService",
             name,
-            k8s.ServiceSpec(type="ClusterIP", selector=self._role_selector(role), ports=[self._redis_port()]),
+            k8s.ServiceSpec(type="ClusterIP", selector=self._role_selector(role), ports=self._redis_ports()),
             role=role,
         )
 
@@ -558,7 +636,8 @@ class RedisShared(constructs.Construct):
             k8s.ServiceSpec(
                 type="LoadBalancer",
                 selector=self._role_selector(Role.PRIMARY),
-                ports=[self._redis_port()],
+                # With TLS the LAN gets the TLS port only: no password crosses the LAN in clear.
+                ports=self._redis_ports()[-1:],
                 load_balancer_source_ranges=[str(n) for n in self._lan_networks],
                 # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
                 external_traffic_policy="Local",
@@ -594,7 +673,12 @@ class RedisShared(constructs.Construct):
             )
             for ns in self._client_namespaces
         ]
-        redis_from += [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in self._lan_networks]
+        lan = [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in self._lan_networks]
+        # With TLS the LAN reaches only the TLS port; plaintext stays for the Redis pods and client namespaces.
+        tls_from = [*redis_from, *lan]
+        if self.tls_port is None:
+            redis_from += lan
+        redis_ports = [REDIS_PORT] if self.tls_port is None else [REDIS_PORT, self.tls_port]
         dns_peer = k8s.NetworkPolicyPeer(
             namespace_selector=k8s.LabelSelector(
                 match_labels={"kubernetes.io/metadata.name": self._props.dns_namespace}
@@ -608,6 +692,18 @@ class RedisShared(constructs.Construct):
                 k8s.NetworkPolicyIngressRule(
                     from_=redis_from,
                     ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                ),
+                *(
+                    [
+                        k8s.NetworkPolicyIngressRule(
+                            from_=tls_from,
+                            ports=[
+                                k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(self.tls_port), protocol="TCP")
+                            ],
+                        )
+                    ]
+                    if self.tls_port is not None
+                    else []
                 ),
                 k8s.NetworkPolicyIngressRule(
                     from_=[
@@ -630,7 +726,10 @@ class RedisShared(constructs.Construct):
                 ),
                 k8s.NetworkPolicyEgressRule(
                     to=[redis_pods],
-                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
+                    ports=[
+                        k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(port), protocol="TCP")
+                        for port in redis_ports
+                    ],
                 ),
             ],
         )
@@ -662,7 +761,7 @@ class RedisShared(constructs.Construct):
                 name="REDIS_REPLICA_HOSTS",
                 value=" ".join(self.pod_host(r, i) for r, i in pods if (r, i) != (self.primary_statefulset, 0)),
             ),
-            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=f"redis://localhost:{REDIS_PORT}"),
+            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=self._exporter_uri()),
         ]
         config_mounts = [
             k8s.VolumeMount(name="configuration", mount_path=CONF_DIR, read_only=True),
@@ -694,12 +793,20 @@ class RedisShared(constructs.Construct):
             image_pull_policy="IfNotPresent",
             command=["sh", f"{SCRIPTS_DIR}/start.sh"],
             env=redis_env,
-            ports=[k8s.ContainerPort(name="redis", container_port=REDIS_PORT, protocol="TCP")],
+            ports=[
+                k8s.ContainerPort(name="redis", container_port=REDIS_PORT, protocol="TCP"),
+                *(
+                    [k8s.ContainerPort(name="redis-tls", container_port=self.tls_port, protocol="TCP")]
+                    if self.tls_port is not None
+                    else []
+                ),
+            ],
             volume_mounts=[
                 *config_mounts,
                 k8s.VolumeMount(name="runtime", mount_path=RUN_DIR, read_only=True),
                 k8s.VolumeMount(name="data", mount_path=DATA_DIR),
                 k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                *([k8s.VolumeMount(name="tls", mount_path=tls_mod.TLS_DIR, read_only=True)] if p.tls else []),
             ],
             resources=redis_resources,
             security_context=restricted_container(REDIS_UID),
@@ -714,7 +821,12 @@ class RedisShared(constructs.Construct):
             image_pull_policy="IfNotPresent",
             command=[EXPORTER_BINARY],
             env=[
-                k8s.EnvVar(name="REDIS_ADDR", value=f"redis://localhost:{REDIS_PORT}"),
+                k8s.EnvVar(name="REDIS_ADDR", value=self._exporter_uri()),
+                *(
+                    [k8s.EnvVar(name="REDIS_EXPORTER_TLS_CA_CERT_FILE", value=f"{tls_mod.TLS_CA_DIR}/ca.crt")]
+                    if p.tls
+                    else []
+                ),
                 k8s.EnvVar(name="REDIS_USER", value=EXPORTER_USERNAME),
                 k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{EXPORTER_RUN_DIR}/password.json"),
                 # CONFIG GET would return masterauth in clear text; the exporter user may not run it.
@@ -724,7 +836,10 @@ class RedisShared(constructs.Construct):
                 k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
             ],
             ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
-            volume_mounts=[k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True)],
+            volume_mounts=[
+                k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True),
+                *([k8s.VolumeMount(name="tls-ca", mount_path=tls_mod.TLS_CA_DIR, read_only=True)] if p.tls else []),
+            ],
             resources=resources(cpu=("10m", "200m"), memory=("64Mi", "64Mi")),
             security_context=restricted_container(EXPORTER_UID),
             liveness_probe=k8s.Probe(
@@ -771,7 +886,13 @@ class RedisShared(constructs.Construct):
                 empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
             ),
             k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string("64Mi"))),
+            *(tls_mod.volumes(p.tls, self.name) if p.tls else []),
         ]
+        sidecars = (
+            [tls_mod.reload_container(p.tls, image=self._image(p.image, p.image_digest), uid=REDIS_UID, env=redis_env)]
+            if p.tls
+            else []
+        )
         pod_labels = self._pod_labels(role)
         template = k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
@@ -801,7 +922,7 @@ class RedisShared(constructs.Construct):
                     )
                 ),
                 init_containers=[init],
-                containers=[redis, exporter],
+                containers=[redis, exporter, *sidecars],
                 volumes=volumes,
             ),
         )

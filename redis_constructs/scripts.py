@@ -93,6 +93,8 @@ def _start_script() -> str:
 #   old primary's node came back before the promotion commit reached it), so it starts as that pod's
 #   read-only replica and resyncs from it instead of becoming a second primary that accepts writes.
 set -eu
+# The image's entrypoint sets umask 0077, which this command skips: AOF/RDB files are the owner's alone.
+umask 077
 {_READ_SECRET}
 has_data() {{
   [ -s "{DATA_DIR}/dump.rdb" ] || ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1

@@ -35,6 +35,7 @@ from redis_constructs.binding import (
     RedisClientBinding,
     ValidationJob,
 )
+from redis_constructs.images import REDIS_IMAGE
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.redis_env import RedisEnv
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
@@ -300,7 +301,7 @@ DIGEST = "sha256:" + "0" * 64
 @pytest.mark.parametrize(
     "change",
     [
-        {"image": "redis:7.4.11-bookworm"},
+        {"image": "redis:7.4.10-bookworm"},
         {"image_digest": DIGEST},
         {"active_deadline_seconds": 300},
         {"backoff_limit": 1},
@@ -417,7 +418,7 @@ def test_validation_job_is_a_post_sync_hook_under_pod_security_restricted(world:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
-    assert container["image"] == "redis:7.4.2-bookworm"
+    assert container["image"] == REDIS_IMAGE
     sc = container["securityContext"]
     assert sc["runAsNonRoot"] is True
     assert sc["runAsUser"] >= 10000

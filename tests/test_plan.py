@@ -91,9 +91,9 @@ def test_an_eviction_policy_restarts_both_by_config_checksum(base: dict[Key, Obj
 
 
 def test_an_image_tag_restarts_with_the_image_named(base: dict[Key, Obj]) -> None:
-    plan, text = plan_for(base, image="redis:7.4.11-bookworm")
+    plan, text = plan_for(base, image="redis:7.4.10-bookworm")
     assert plan.exit_code == 0
-    assert "image of redis: `redis:7.4.2-bookworm` -> `redis:7.4.11-bookworm`" in plan.restarts[MASTER]
+    assert "image of redis: `redis:7.4.11-bookworm` -> `redis:7.4.10-bookworm`" in plan.restarts[MASTER]
     assert "**StatefulSet redis/redis-shared-master**: " in text
 
 
@@ -176,7 +176,7 @@ def test_a_job_template_change_under_the_same_name_is_refused() -> None:
     cutover = objects(phase=MigrationPhase.CUTOVER, cutover_time=T0)
     new = copy.deepcopy(cutover)
     (job,) = [k for k in new if k[1] == "Job"]
-    new[job]["spec"]["template"]["spec"]["containers"][0]["image"] = "redis:7.4.11-bookworm"
+    new[job]["spec"]["template"]["spec"]["containers"][0]["image"] = "redis:7.4.10-bookworm"
     plan = make_plan(cutover, new)
     (refusal,) = plan.refused
     assert refusal.field == "spec.template.spec.containers[validate].image"

@@ -22,6 +22,7 @@ from redis_constructs import (
     Resources,
     SecretKeyRef,
 )
+from redis_constructs.redis_config import TenantCommands
 from redis_constructs.synth import ordered, to_yaml
 
 Obj = dict[str, Any]
@@ -58,6 +59,7 @@ FULL = RedisSharedProps(
         admin=SecretKeyRef(name="cache-admin", key="pw"),
         version="2026-11-26",
     ),
+    tenant_commands=TenantCommands(allow_scripting=True, allow_restore=True),
 )
 
 

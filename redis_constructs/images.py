@@ -1,0 +1,17 @@
+"""The container images every construct renders: one place to bump a patch release.
+
+Checked against the sources (2026-12): docker-library/official-images ``library/redis`` lists ``7.4.11`` as
+the current 7.4 tag (``7.4.11-bookworm``, ``FROM debian:bookworm-slim``); it carries the fixes of 7.4.3
+(CVE-2025-21605, output buffers of unauthenticated clients), 7.4.5 (CVE-2025-32023), 7.4.6 (CVE-2025-49844,
+-46817, -46818, -46819 in Lua) and 7.4.10 (stream RESTORE use-after-free). oliver006/redis_exporter's newest
+release tag is ``v1.88.0`` (``FROM scratch``, ``USER 59000:59000``, binary ``/redis_exporter``).
+README "Images" says how to check for a newer patch release and how to pin digests.
+"""
+
+from __future__ import annotations
+
+#: The official Redis image: RedisShared's pods, the migration's validation Job and any other Job that runs
+#: redis-cli against redis-shared (one image on the nodes, one version of redis-cli).
+REDIS_IMAGE = "redis:7.4.11-bookworm"
+#: The redis_exporter sidecar.
+EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"

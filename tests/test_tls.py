@@ -1,0 +1,152 @@
+"""RedisShared with TLS (redis_constructs.tls): what is rendered, checked on the synthesized objects."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import cdk8s
+import pytest
+from conftest import containers, find, of_kind
+from netpol import Peer, Target, admits
+
+from redis_constructs import LoadBalancer, PropError, RedisShared, RedisSharedProps
+from redis_constructs.manifest_checks import ExternalRefs, check_objects
+from redis_constructs.tls import CertManagerCertificate, ExistingTlsSecret, IssuerKind, Tls, render_tls_conf
+
+Obj = dict[str, Any]
+LB = LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",))
+TLS = Tls(certificates=CertManagerCertificate(issuer_name="homelab-ca"))
+
+
+def render(**overrides: Any) -> tuple[RedisShared, list[Obj]]:
+    app = cdk8s.App()
+    chart = cdk8s.Chart(app, "test", disable_resource_name_hashes=True)
+    props = RedisSharedProps(client_namespaces=("beersystem",), load_balancer=LB, tls=TLS)
+    redis = RedisShared(chart, "Redis", replace(props, **overrides))
+    return redis, list(chart.to_json())
+
+
+EXTERNAL = ExternalRefs(
+    secrets={
+        ("redis", "redis-shared-client"): frozenset({"password"}),
+        ("redis", "redis-shared-system"): frozenset({"replication-password", "exporter-password", "admin-password"}),
+        ("redis", "redis-lan-tls"): frozenset({"tls.crt", "tls.key", "ca.crt"}),
+    },
+    namespaces=frozenset({"beersystem"}),
+)
+PRIMARY = Target(
+    namespace="redis",
+    labels={"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis-shared"},
+)
+
+
+def test_the_rendered_objects_pass_the_synth_checks() -> None:
+    for tls in (TLS, Tls(certificates=ExistingTlsSecret(secret_name="redis-lan-tls"))):
+        _, objects = render(tls=tls)
+        assert check_objects(objects, external=EXTERNAL) == []
+
+
+def test_the_certificate_names_every_address_a_client_dials() -> None:
+    redis, objects = render()
+    cert = find(objects, "Certificate", "redis-shared-tls")
+    spec = cert["spec"]
+    assert spec["secretName"] == "redis-shared-tls"
+    assert spec["issuerRef"] == {"name": "homelab-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert spec["commonName"] == redis.master_host
+    for name in (
+        "redis-shared-master.redis.svc.cluster.local",
+        "redis-shared-master.redis.svc",
+        "redis-shared-master",
+        "redis-shared-replicas.redis.svc.cluster.local",
+        "redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local",
+        "redis-shared-replicas-0.redis-shared-headless.redis.svc.cluster.local",
+        "localhost",
+    ):
+        assert name in spec["dnsNames"], name
+    assert spec["ipAddresses"] == ["192.168.4.203", "127.0.0.1"]
+    assert spec["privateKey"]["rotationPolicy"] == "Always"
+
+
+def test_an_existing_secret_renders_no_certificate_and_is_mounted() -> None:
+    _, objects = render(tls=Tls(certificates=ExistingTlsSecret(secret_name="redis-lan-tls")))
+    assert of_kind(objects, "Certificate") == []
+    sts = find(objects, "StatefulSet", "redis-shared-master")
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "redis-lan-tls"
+    assert [i["key"] for i in volumes["tls-ca"]["secret"]["items"]] == ["ca.crt"]  # never the key
+
+
+def test_the_load_balancer_publishes_only_the_tls_port() -> None:
+    _, objects = render()
+    external = find(objects, "Service", "redis-shared-external")
+    assert [(p["name"], p["port"]) for p in external["spec"]["ports"]] == [("redis-tls", 6380)]
+    master = find(objects, "Service", "redis-shared-master")
+    assert [p["port"] for p in master["spec"]["ports"]] == [6379, 6380]
+
+
+def test_the_network_policy_keeps_the_lan_off_the_plaintext_port() -> None:
+    _, objects = render()
+    policy = find(objects, "NetworkPolicy", "redis-shared")
+    lan, tenant = Peer.address("192.168.4.50"), Peer.pod("beersystem")
+    assert not admits(objects, PRIMARY, lan, 6379)
+    assert admits(objects, PRIMARY, lan, 6380)
+    assert admits(objects, PRIMARY, tenant, 6379)
+    assert admits(objects, PRIMARY, tenant, 6380)
+    assert not admits(objects, PRIMARY, Peer.pod("default"), 6379)
+    assert not admits(objects, PRIMARY, Peer.address("10.9.9.9"), 6380)
+    egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+    assert {6379, 6380} <= egress_ports  # the replica dials the primary's TLS port
+
+
+def test_without_tls_nothing_changes_for_the_lan() -> None:
+    _, objects = render(tls=None)
+    external = find(objects, "Service", "redis-shared-external")
+    assert [p["port"] for p in external["spec"]["ports"]] == [6379]
+    assert admits(objects, PRIMARY, Peer.address("192.168.4.50"), 6379)
+    assert of_kind(objects, "Certificate") == []
+
+
+def test_replication_and_the_exporter_use_tls_and_the_probes_stay_on_plaintext_loopback() -> None:
+    _, objects = render()
+    config = find(objects, "ConfigMap", "redis-shared-configuration")["data"]
+    assert render_tls_conf(TLS) in config["common.conf"]
+    assert "tls-replication yes" in config["common.conf"]
+    assert config["replica.conf"].splitlines()[-1].endswith(" 6380")
+    sts = find(objects, "StatefulSet", "redis-shared-replicas")
+    c = containers(sts)
+    env = {e["name"]: e.get("value") for e in c["metrics"]["env"]}
+    assert env["REDIS_ADDR"] == "rediss://localhost:6380"
+    assert env["REDIS_EXPORTER_TLS_CA_CERT_FILE"] == "/opt/redis-shared/tls-ca/ca.crt"
+    redis_env = {e["name"]: e.get("value") for e in c["redis"]["env"]}
+    assert redis_env["REDIS_EXPORTER_URI"] == env["REDIS_ADDR"]  # the password file's key
+    assert "tls-reload" in c
+    assert [m["mountPath"] for m in c["metrics"]["volumeMounts"] if "tls" in m["name"]] == ["/opt/redis-shared/tls-ca"]
+    probe = c["redis"]["readinessProbe"]["exec"]["command"]
+    assert probe[-1] == "readiness"
+
+
+@pytest.mark.parametrize(
+    ("tls", "match"),
+    [
+        (Tls(certificates=CertManagerCertificate(issuer_name="Bad_Name")), r"tls\.certificates\.issuer_name: got"),
+        (Tls(certificates=CertManagerCertificate(issuer_name="ca", duration="90d")), r"duration: got '90d'"),
+        (
+            Tls(certificates=CertManagerCertificate(issuer_name="ca", duration="100h", renew_before="100h")),
+            r"renew_before: got '100h'; expected less than duration",
+        ),
+        (Tls(certificates=ExistingTlsSecret(secret_name="")), r"tls\.certificates\.secret_name: got ''"),
+        (Tls(certificates=TLS.certificates, port=6379), r"tls\.port: got 6379; expected a port other than"),
+        (Tls(certificates=TLS.certificates, port=80), r"tls\.port: got 80"),
+        (Tls(certificates=TLS.certificates, reload_interval_seconds=0), r"tls\.reload_interval_seconds: got 0"),
+        (Tls(certificates="homelab-ca"), r"tls\.certificates: got 'homelab-ca'"),  # type: ignore[arg-type]
+    ],
+)
+def test_fails_bad_tls_props(tls: Tls, match: str) -> None:
+    with pytest.raises(PropError, match=match):
+        render(tls=tls)
+
+
+def test_an_issuer_in_the_namespace_can_be_named() -> None:
+    _, objects = render(tls=Tls(certificates=CertManagerCertificate(issuer_name="ca", issuer_kind=IssuerKind.ISSUER)))
+    assert find(objects, "Certificate", "redis-shared-tls")["spec"]["issuerRef"]["kind"] == "Issuer"

@@ -1,0 +1,235 @@
+"""RedisShared with TLS, run as local processes (tests/podrunner) with a CA this test makes.
+
+A chart with ``tls=Tls(certificates=ExistingTlsSecret(...))`` is synthesized here (dist/ has TLS off); the test
+plays cert-manager: it issues the server certificate from its own CA, supplies the Secret, and later renews
+it in place the way the kubelet updates a mounted Secret (a new ``..data`` directory swapped in atomically).
+Every client is the real redis-cli 7.0 (``--tls``) or Python's ssl module, on the runner's private bridge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cdk8s
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from podrunner import Cluster, Pod
+from redis_pods import out_of_band_secrets
+from test_redis_runtime import CLIENT_PW, CLIENT_USER, CREDENTIALS, metrics
+
+from redis_constructs import RedisShared, RedisSharedProps
+from redis_constructs.tls import ExistingTlsSecret, Tls
+
+pytestmark = pytest.mark.runtime
+
+PRIMARY = "redis-shared-master-0"
+REPLICA = "redis-shared-replicas-0"
+TLS_PORT = 6380
+SECRET = "redis-lan-tls"
+NAMES = [
+    "redis-shared-master.redis.svc.cluster.local",
+    "redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local",
+    "redis-shared-replicas-0.redis-shared-headless.redis.svc.cluster.local",
+    "localhost",
+]
+
+
+class Ca:
+    """A throwaway CA and the server certificates it signs."""
+
+    def __init__(self, name: str) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, ips: list[str]) -> tuple[bytes, bytes, int]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        import ipaddress
+
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in NAMES]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ["127.0.0.1", *ips]]
+        serial = x509.random_serial_number()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAMES[0])]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=2))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), key_pem, serial
+
+
+def tls_objects() -> list[dict[str, object]]:
+    app = cdk8s.App()
+    chart = cdk8s.Chart(app, "tls", disable_resource_name_hashes=True)
+    RedisShared(
+        chart,
+        "Redis",
+        RedisSharedProps(
+            client_namespaces=("beersystem",),
+            tls=Tls(certificates=ExistingTlsSecret(secret_name=SECRET), reload_interval_seconds=1),
+        ),
+    )
+    return list(chart.to_json())
+
+
+@pytest.fixture(scope="module")
+def ca() -> Ca:
+    return Ca("redis-shared test CA")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, ca: Ca) -> Iterator[Cluster]:
+    objects = tls_objects()
+    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()})
+    crt, key, _ = ca.issue([])
+    secrets[("redis", SECRET)] = {"tls.crt": crt.decode(), "tls.key": key.decode(), "ca.crt": ca.pem.decode()}
+    with Cluster(objects, tmp_path_factory.mktemp("redis-tls"), secrets=secrets) as c:
+        c.start(wait_ready=True, timeout=40)
+        yield c
+
+
+@pytest.fixture
+def primary(cluster: Cluster) -> Pod:
+    return cluster.pod(PRIMARY)
+
+
+def cli(pod: Pod, *args: str, port: int = TLS_PORT, tls: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    redis_cli = shutil.which("redis-cli")
+    assert redis_cli, "redis-cli is required (apt-get install redis-tools)"
+    argv = [redis_cli, "-h", pod.ip, "-p", str(port), *(tls or []), "--user", CLIENT_USER, "--no-auth-warning"]
+    env = {**os.environ, "REDISCLI_AUTH": CLIENT_PW}
+    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=10, env=env)
+
+
+def ca_file(tmp_path: Path, pem: bytes, name: str = "ca.pem") -> str:
+    path = tmp_path / name
+    path.write_bytes(pem)
+    return str(path)
+
+
+def served_serial(pod: Pod, ca_pem: bytes) -> int:
+    ctx = ssl.create_default_context(cadata=ca_pem.decode())
+    ctx.check_hostname = False
+    with (
+        socket.create_connection((pod.ip, TLS_PORT), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=NAMES[0]) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return int(x509.load_der_x509_certificate(der).serial_number)
+
+
+def test_a_tls_client_trusting_the_ca_works(primary: Pod, ca: Ca, tmp_path: Path) -> None:
+    tls = ["--tls", "--cacert", ca_file(tmp_path, ca.pem)]
+    assert cli(primary, "SET", "tls:k", "v", tls=tls).stdout.strip() == "OK"
+    assert cli(primary, "GET", "tls:k", tls=tls).stdout.strip() == "v"
+    # The plaintext port stays for in-cluster clients that can't speak TLS.
+    assert cli(primary, "GET", "tls:k", port=6379).stdout.strip() == "v"
+
+
+def test_a_plaintext_client_on_the_tls_port_fails(primary: Pod) -> None:
+    result = cli(primary, "PING")
+    assert "PONG" not in result.stdout
+    assert result.returncode != 0 or "error" in (result.stdout + result.stderr).lower()
+
+
+def test_a_client_trusting_another_ca_fails(primary: Pod, tmp_path: Path) -> None:
+    other = Ca("some other CA")
+    result = cli(primary, "PING", tls=["--tls", "--cacert", ca_file(tmp_path, other.pem, "other.pem")])
+    assert "PONG" not in result.stdout
+    assert "certificate verify failed" in (result.stdout + result.stderr), result
+
+
+def test_replication_runs_over_tls(cluster: Cluster, primary: Pod, ca: Ca, tmp_path: Path) -> None:
+    replica = cluster.pod(REPLICA)
+    tls = ["--tls", "--cacert", ca_file(tmp_path, ca.pem)]
+    deadline = time.monotonic() + 20
+    while "master_link_status:up" not in cli(replica, "INFO", "replication", port=6379).stdout:
+        assert time.monotonic() < deadline, "the replica never linked up over TLS"
+        time.sleep(0.2)
+    info = cli(replica, "INFO", "replication", port=6379).stdout
+    assert "master_port:6380" in info  # the primary's TLS port: plaintext would fail the handshake
+    assert cli(primary, "SET", "tls:repl", "over-tls", tls=tls).stdout.strip() == "OK"
+    deadline = time.monotonic() + 5
+    while cli(replica, "GET", "tls:repl", tls=tls).stdout.strip() != "over-tls":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_the_exporter_scrapes_over_tls(cluster: Cluster) -> None:
+    for name in (PRIMARY, REPLICA):
+        m = metrics(cluster.pod(name))
+        assert m["redis_up"] == [("", 1.0)], name
+
+
+def test_a_renewed_certificate_is_loaded_without_a_restart(primary: Pod, ca: Ca) -> None:
+    pid = primary.container("redis").pid
+    before = served_serial(primary, ca.pem)
+    crt, key, serial = ca.issue([])
+    assert serial != before
+    renew_secret_volume(primary.volume_dir("tls"), {"tls.crt": crt, "tls.key": key, "ca.crt": ca.pem})
+    deadline = time.monotonic() + 10
+    while served_serial(primary, ca.pem) != serial:
+        assert time.monotonic() < deadline, "Redis still serves the old certificate after 10 s"
+        time.sleep(0.2)
+    assert primary.container("redis").pid == pid  # the same process: reloaded, not restarted
+    assert "loaded the renewed certificate" in primary.logs("tls-reload")
+    assert primary.probe("tls-reload", "liveness")
+    assert primary.probe("redis", "readiness")
+
+
+def renew_secret_volume(path: Path, files: dict[str, bytes]) -> None:
+    """What the kubelet does on a Secret update: a new timestamped dir, then an atomic ``..data`` swap."""
+    old = (path / "..data").resolve()
+    new = path / "..2026_02_01_00_00_00.000000000"
+    new.mkdir()
+    for name, data in files.items():
+        (new / name).write_bytes(data)
+        st = (old / name).stat()
+        os.chown(new / name, st.st_uid, st.st_gid)
+        (new / name).chmod(st.st_mode & 0o7777)
+    st = old.stat()
+    os.chown(new, st.st_uid, st.st_gid)
+    new.chmod(st.st_mode & 0o7777)
+    (path / "..data_tmp").symlink_to(new.name)
+    os.rename(path / "..data_tmp", path / "..data")
+    shutil.rmtree(old)
