@@ -36,9 +36,11 @@ from . import validation as v
 from .errors import PropError, names_construct
 from .images import REDIS_IMAGE
 from .include import Included
+from .manifest_checks import describe
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .redis_shared import REDIS_UID, RedisShared
+from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
 from .replicated_secret import ReplicatedSecret
 
 #: How long the old Redis stays rendered (and rollback stays one commit away) after the cutover.
@@ -63,6 +65,11 @@ REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0,
 REDIS_SYNC_WAVE = 1
 APP_SYNC_WAVE = 3
 
+#: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
+VALIDATION_JOB_CHECKOV_SKIPS = (
+    ("CKV_K8S_43", "version-pinned tag; set validation.image_digest to pin the digest"),
+    ("CKV_K8S_15", "IfNotPresent with a version-pinned tag (the image Redis already runs)"),
+)
 _VOLUME_NAME = "redis-shared-credentials"
 _PASSWORD_FILE = "password"
 _VALIDATE_PASSWORD_DIR = "/var/run/secrets/redis-shared"
@@ -158,10 +165,7 @@ def _merged_protection(existing: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _describe(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+_describe = describe
 
 
 def add_sync_waves(
@@ -445,11 +449,8 @@ class RedisClientBinding(constructs.Construct):
             ARGOCD_HOOK_DELETE_POLICY: "BeforeHookCreation",
         }
         if job.image_digest is None:
-            annotations |= {
-                "checkov.io/skip1": "CKV_K8S_43=version-pinned tag; set validation.image_digest to pin the digest",
-                "checkov.io/skip2": "CKV_K8S_15=IfNotPresent with a version-pinned tag (the image Redis already runs)",
-            }
-        image = f"{job.image}@{job.image_digest}" if job.image_digest else job.image
+            annotations |= checkov_skip_annotations(VALIDATION_JOB_CHECKOV_SKIPS)
+        image = image_ref(job.image, job.image_digest)
 
         def field(path: str) -> k8s.EnvVarSource:
             return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
@@ -463,12 +464,7 @@ class RedisClientBinding(constructs.Construct):
                 pod_selector=k8s.LabelSelector(match_labels=labels),
                 policy_types=["Ingress", "Egress"],
                 egress=[
-                    k8s.NetworkPolicyEgressRule(
-                        ports=[
-                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
-                            for proto in ("UDP", "TCP")
-                        ]
-                    ),
+                    dns_egress_rule(self.redis.dns_namespace, self.redis.dns_pod_labels),
                     k8s.NetworkPolicyEgressRule(
                         to=[
                             k8s.NetworkPolicyPeer(

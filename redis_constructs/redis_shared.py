@@ -40,6 +40,7 @@ from .redis_config import (
     render_common_conf,
     render_role_conf,
 )
+from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
 from .scripts import PROBE_TIMEOUT_SECONDS, render_scripts
 from .tls import Tls
 
@@ -71,8 +72,7 @@ class CheckovSkip:
     only_without_digests: bool = False
 
     def __post_init__(self) -> None:
-        if "=" in self.reason:
-            raise PropError("reason", self.reason, "no '=' (checkov splits on it)")
+        checkov_skip_annotations([(self.check_id, self.reason)])  # the reason's rule, at construction
 
 
 #: Every checkov skip this construct renders; README "Policy checks (checkov)" lists the same.
@@ -310,6 +310,9 @@ class RedisShared(constructs.Construct):
         v.dns_label("monitoring_namespace", p.monitoring_namespace)
         v.dns_label("dns_namespace", p.dns_namespace)
         self._dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
+        #: The cluster DNS pods every pod of this Redis (and a client's validation Job) may query.
+        self.dns_namespace = p.dns_namespace
+        self.dns_pod_labels = dict(self._dns_pod_labels)
         self._lan_networks = self._validate_load_balancer(p.load_balancer)
         self._validate_credentials(p.credentials)
         self.credentials = p.credentials
@@ -427,7 +430,7 @@ class RedisShared(constructs.Construct):
         """checkov's inline skip annotations for an object of ``kind`` (see :data:`CHECKOV_SKIPS`)."""
         pinned = self._props.image_digest is not None and self._props.exporter_image_digest is not None
         skips = [s for s in CHECKOV_SKIPS if s.kind == kind and not (s.only_without_digests and pinned)]
-        return {f"checkov.io/skip{n}": f"{s.check_id}={s.reason}" for n, s in enumerate(skips, start=1)}
+        return checkov_skip_annotations((s.check_id, s.reason) for s in skips)
 
     def _render(self) -> None:
         p = self._props
@@ -679,12 +682,6 @@ class RedisShared(constructs.Construct):
         if self.tls_port is None:
             redis_from += lan
         redis_ports = [REDIS_PORT] if self.tls_port is None else [REDIS_PORT, self.tls_port]
-        dns_peer = k8s.NetworkPolicyPeer(
-            namespace_selector=k8s.LabelSelector(
-                match_labels={"kubernetes.io/metadata.name": self._props.dns_namespace}
-            ),
-            pod_selector=k8s.LabelSelector(match_labels=self._dns_pod_labels),
-        )
         return k8s.NetworkPolicySpec(
             pod_selector=k8s.LabelSelector(match_labels=self._labels()),
             policy_types=["Ingress", "Egress"],
@@ -717,13 +714,7 @@ class RedisShared(constructs.Construct):
                 ),
             ],
             egress=[
-                k8s.NetworkPolicyEgressRule(
-                    to=[dns_peer],
-                    ports=[
-                        k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(53), protocol=proto)
-                        for proto in ("UDP", "TCP")
-                    ],
-                ),
+                dns_egress_rule(self.dns_namespace, self.dns_pod_labels),
                 k8s.NetworkPolicyEgressRule(
                     to=[redis_pods],
                     ports=[
@@ -736,7 +727,7 @@ class RedisShared(constructs.Construct):
 
     # -- the one pod template, two roles ----------------------------------------------------------------
     def _image(self, image: str, digest: str | None) -> str:
-        return f"{image}@{digest}" if digest else image
+        return image_ref(image, digest)
 
     def _probe(self, mode: str, *, period: int, failures: int) -> k8s.Probe:
         return k8s.Probe(

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from binding_world import NS, PASSWORD, World
 from podrunner import Cluster
 from podrunner.k8s import Objects, PodIdentity, container_env, volume_contents
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from test_binding import NS, PASSWORD, World
 
 import main
 from redis_constructs.binding import MigrationPhase

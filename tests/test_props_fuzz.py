@@ -3,7 +3,7 @@
 * every invalid value of every prop gives one :class:`PropError` naming that prop (never a jsii
   traceback, never another exception type);
 * every valid combination synthesizes objects that pass the strict schema and reference checks and the
-  exposure, NetworkPolicy and Pod Security checks of ``test_security``.
+  exposure, NetworkPolicy and Pod Security checks of ``security_checks``.
 
 The ``test_fails_...`` cases at the end are the gaps the fuzzing found, fixed in ``validation.py``.
 """
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netpol import Peer, Target, admits
-from test_security import bounds_problems, exposure_problems, pod_security_problems, redis_targets
+from security_checks import bounds_problems, exposure_problems, pod_security_problems, redis_targets
 
 from redis_constructs import (
     EvictionPolicy,
