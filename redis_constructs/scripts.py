@@ -165,8 +165,13 @@ case "$1" in
     esac
     if [ "$reply" = PONG ]; then
       info=$(cli INFO)
-      # Not $REDIS_ROLE: a primary that found another primary runs as its replica (start.sh).
       printf '%s\\n' "$info" | grep -q '^role:master' && exit 0
+      # A pod configured as primary that found another primary runs as its replica (start.sh): keep it out
+      # of the master Service, which its role label selects, rather than answer writes with READONLY.
+      if [ "$REDIS_ROLE" = master ]; then
+        echo "readiness: configured as the primary but another pod acts as primary; runs as its replica" \\
+          "(start.sh: NOT STARTING AS PRIMARY)"; exit 1
+      fi
       if printf '%s\\n' "$info" | grep -q '^loading:1'; then
         echo "readiness: replica is loading its dataset"; exit 1
       fi
