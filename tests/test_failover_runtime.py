@@ -4,7 +4,8 @@ One scenario on one cluster, in file order: the primary's node is lost (SIGKILL)
 the promotion (``main.build_app(primary_pod=...)``, synthesized here) is applied and the changed pods are
 recreated as the StatefulSet controller would (replicas StatefulSet first, wave 1); the old primary comes back
 on its old data dir, first with its old spec (before the new configuration reached it), then rolled; failback;
-a promotion of an empty replica is refused; the primary's volume fills up and gets room again.
+a promotion of an empty replica is refused; a planned switchover (FAILOVER, then the commit); the primary's
+volume fills up and gets room again.
 """
 
 from __future__ import annotations
