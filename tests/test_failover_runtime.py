@@ -88,6 +88,23 @@ def master_service_pod(cluster: Cluster) -> Pod:
     return pod
 
 
+def test_first_install_replica_is_ready_before_its_primary_pod_exists(tmp_path: Path) -> None:
+    """The replicas StatefulSet rolls first, also on the first install: it must get healthy with no primary yet.
+
+    Runs before the module's cluster exists (one cluster per host at a time).
+    """
+    objects = load_manifests(MANIFESTS)
+    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()})
+    first_wave = [o for o in objects if (o["kind"], o["metadata"]["name"]) != ("StatefulSet", "redis-shared-master")]
+    with Cluster(first_wave, tmp_path, secrets=secrets) as c:
+        replica = c.pod(REPLICA)
+        replica.start()
+        replica.wait_ready(20)
+        # Empty and never synced: Ready only because its primary's name does not resolve (no such pod).
+        assert info(replica, "replication")["master_link_status"] == "down"
+        assert info(replica, "keyspace") == {}
+
+
 def test_replica_restart_while_primary_down_is_ready_and_serves_its_persisted_keys(cluster: Cluster) -> None:
     primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
     KEYS["replicated"] = write_keys(primary, "replicated", 2000)
