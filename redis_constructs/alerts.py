@@ -306,7 +306,8 @@ def render_alert_groups(
             summary="Redis cannot write its append-only file",
             description=(
                 "Redis {{ $labels.pod }} ({{ $labels.role }}) failed its last AOF write (value {{ $value }}):"
-                " the primary refuses writes until the disk recovers."
+                " it refuses writes (MISCONF) until the disk recovers, and stays alive and unready meanwhile."
+                " Is its data volume full? Make room (README 'Full disk'): writes resume within a second."
             ),
         ),
         _Alert(

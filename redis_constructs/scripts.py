@@ -167,14 +167,26 @@ case "$1" in
     esac
     if [ "$reply" = PONG ]; then
       info=$(cli INFO)
-      # Not $REDIS_ROLE: a primary that found another primary runs as its replica (start.sh).
       printf '%s\\n' "$info" | grep -q '^role:master' && exit 0
+      # A pod configured as primary that found another primary runs as its replica (start.sh): keep it out
+      # of the master Service, which its role label selects, rather than answer writes with READONLY.
+      if [ "$REDIS_ROLE" = master ]; then
+        echo "readiness: configured as the primary but another pod acts as primary; runs as its replica" \\
+          "(start.sh: NOT STARTING AS PRIMARY)"; exit 1
+      fi
       if printf '%s\\n' "$info" | grep -q '^loading:1'; then
         echo "readiness: replica is loading its dataset"; exit 1
       fi
       # A replica that started on its persisted dataset serves it while the primary is away (stale reads
       # beat no reads); one that started empty has nothing to serve until its first sync.
       [ -e "{STARTED_WITH_DATA_FLAG}" ] && exit 0
+      # First install, replicas StatefulSet first (README "Upgrades"): the primary's pod does not exist yet,
+      # so its name does not resolve and there is nothing to wait for; waiting would hold the very rollout
+      # that creates it. A primary that exists but is down still resolves (publishNotReadyAddresses).
+      primary=$(printf '%s\\n' "$info" | sed -n 's/^master_host:\\([^[:space:]]*\\).*/\\1/p')
+      if [ -n "$primary" ] && ! timeout 1 getent hosts "$primary" >/dev/null 2>&1; then
+        echo "readiness: primary $primary does not resolve (not created yet): nothing to sync from"; exit 0
+      fi
       if printf '%s\\n' "$info" | grep -q '^master_sync_in_progress:1'; then
         echo "readiness: replica is in its initial sync"; exit 1
       fi

@@ -616,7 +616,8 @@ SCENARIOS = (
                 Expected(
                     MASTER,
                     "Redis redis-shared-master-0 (master) failed its last AOF write (value 0):"
-                    " the primary refuses writes until the disk recovers.",
+                    " it refuses writes (MISCONF) until the disk recovers, and stays alive and unready meanwhile."
+                    " Is its data volume full? Make room (README 'Full disk'): writes resume within a second.",
                 )
             ],
         },

@@ -4,7 +4,8 @@ One scenario on one cluster, in file order: the primary's node is lost (SIGKILL)
 the promotion (``main.build_app(primary_pod=...)``, synthesized here) is applied and the changed pods are
 recreated as the StatefulSet controller would (replicas StatefulSet first, wave 1); the old primary comes back
 on its old data dir, first with its old spec (before the new configuration reached it), then rolled; failback;
-a promotion of an empty replica is refused; the primary's volume fills up and gets room again.
+a promotion of an empty replica is refused; a planned switchover (FAILOVER, then the commit); the primary's
+volume fills up and gets room again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import redis
 from podrunner import Cluster, Pod, load_manifests
 from redis_pods import out_of_band_secrets
 from test_redis_runtime import (
+    ADMIN_PW,
+    ADMIN_USER,
     CLIENT_PW,
     CLIENT_USER,
     CREDENTIALS,
@@ -85,6 +88,23 @@ def master_service_pod(cluster: Cluster) -> Pod:
     return pod
 
 
+def test_first_install_replica_is_ready_before_its_primary_pod_exists(tmp_path: Path) -> None:
+    """The replicas StatefulSet rolls first, also on the first install: it must get healthy with no primary yet.
+
+    Runs before the module's cluster exists (one cluster per host at a time).
+    """
+    objects = load_manifests(MANIFESTS)
+    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()})
+    first_wave = [o for o in objects if (o["kind"], o["metadata"]["name"]) != ("StatefulSet", "redis-shared-master")]
+    with Cluster(first_wave, tmp_path, secrets=secrets) as c:
+        replica = c.pod(REPLICA)
+        replica.start()
+        replica.wait_ready(20)
+        # Empty and never synced: Ready only because its primary's name does not resolve (no such pod).
+        assert info(replica, "replication")["master_link_status"] == "down"
+        assert info(replica, "keyspace") == {}
+
+
 def test_replica_restart_while_primary_down_is_ready_and_serves_its_persisted_keys(cluster: Cluster) -> None:
     primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
     KEYS["replicated"] = write_keys(primary, "replicated", 2000)
@@ -135,6 +155,7 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     assert info(old, "replication")["role"] == "slave"
     with connect(old, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ReadOnlyError):
         c.set("split-brain", "x")
+    assert not old.probe("redis", "readiness")  # its role label says master: it stays out of the master Service
     wait_for("the old primary to sync from the new one", lambda: link_up(old), timeout=30)
     wait_for("the new primary's keys", lambda: missing_keys(old, KEYS["after-promotion"]) == [], timeout=10)
     assert missing_keys(old, KEYS["replicated"]) == []
@@ -189,10 +210,33 @@ def test_promoting_a_replica_with_an_empty_volume_is_refused(cluster: Cluster) -
         assert c.set("still-primary", "ok") is True
 
 
+def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cluster) -> None:
+    """Both pods healthy: FAILOVER hands over without losing a write, then the commit makes it the configuration."""
+    assert cluster.apply(load_manifests(MANIFESTS)) == [REPLICA]  # revert the refused promotion
+    replica = cluster.roll(REPLICA)
+    replica.wait_ready(30)  # empty volume: Ready only after its first sync
+    primary = cluster.pod(PRIMARY)
+    keys = write_keys(primary, "before-switchover", 200)
+    with connect(primary, ADMIN_USER, ADMIN_PW) as admin:
+        assert admin.execute_command("FAILOVER", "TIMEOUT", "10000") in (True, "OK")
+    wait_for("the handover", lambda: info(replica, "replication")["role"] == "master", timeout=15)
+    wait_for("the old primary to follow", lambda: link_up(primary), timeout=15)
+    assert not primary.probe("redis", "readiness")  # labelled master, runs as replica: out of the master Service
+    assert cluster.apply(site_objects(REPLICA)) == [PRIMARY, REPLICA]
+    promoted = cluster.roll(REPLICA, grace=15)  # wave 1: configured primary, and the other pod is a replica
+    promoted.wait_ready(30)
+    assert "NOT STARTING AS PRIMARY" not in promoted.logs("redis")
+    demoted = cluster.roll(PRIMARY, grace=15)  # wave 2
+    demoted.wait_ready(30)
+    assert master_service_pod(cluster) is promoted
+    assert missing_keys(promoted, keys + KEYS["replicated"]) == []
+    wait_for("the demoted pod to follow", lambda: link_up(demoted), timeout=30)
+
+
 def test_full_volume_refuses_writes_keeps_reads_and_liveness_then_recovers(
     cluster: Cluster, mounts: list[Path], tmp_path: Path
 ) -> None:
-    primary = cluster.pod(PRIMARY)
+    primary = master_service_pod(cluster)
     primary.stop(grace=15)
     data = primary.pvc_path("data")
     subprocess.run(["cp", "-a", str(data), str(tmp_path / "data")], check=True)  # keeps the owner (UID 10001)
@@ -214,7 +258,7 @@ def test_full_volume_refuses_writes_keeps_reads_and_liveness_then_recovers(
         assert error.startswith("MISCONF"), error
         with pytest.raises(redis.ResponseError, match="MISCONF"):
             c.set("one-more", "x")
-        assert c.get("still-primary") == "ok"  # reads go on
+        assert c.get("before-switchover:0") == "before-switchover:0"  # reads go on
     assert primary.probe("redis", "liveness")  # alive: a restart would free nothing
     assert primary.probe("redis", "startup")
     assert not primary.probe("redis", "readiness")  # says what is wrong
