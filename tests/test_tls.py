@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import cdk8s
@@ -18,6 +21,7 @@ from redis_constructs.tls import (
     ExistingTlsSecret,
     IssuerKind,
     Tls,
+    render_reload_script,
     render_tls_conf,
 )
 
@@ -183,3 +187,13 @@ def test_fails_bad_self_signed_ca_lifetimes() -> None:
         render(tls=Tls(certificates=CertManagerSelfSignedCa(ca_duration="10y")))
     with pytest.raises(PropError, match=r"tls\.certificates\.renew_before: got '3000h'; expected less than"):
         render(tls=Tls(certificates=CertManagerSelfSignedCa(renew_before="3000h")))
+
+
+def test_the_reload_script_passes_shellcheck_as_posix_sh(tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is required (apt-get install shellcheck; .ci/run installs it)"
+    path = tmp_path / "tls-reload.sh"
+    path.write_text(render_reload_script())
+    result = subprocess.run([shellcheck, "--shell=sh", "--severity=warning", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
