@@ -41,6 +41,7 @@ from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  #
 from redis_constructs.redis_config import TenantCommands  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
+from redis_constructs.tls import CertManagerSelfSignedCa, Tls  # noqa: E402
 
 #: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
@@ -73,6 +74,9 @@ REDIS = RedisSharedProps(
     # EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or RESTORE. Allow them only for an app
     # that does (README "Security").
     tenant_commands=TenantCommands(allow_scripting=False, allow_restore=False),
+    # TLS for the LAN (192.168.4.203:6380) with a CA of Redis's own, issued by cert-manager (the one
+    # prerequisite; README "TLS"). Plaintext 6379 stays for beersystem inside the cluster.
+    tls=Tls(certificates=CertManagerSelfSignedCa()),
 )
 
 #: kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping every 15 s.

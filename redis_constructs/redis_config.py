@@ -97,7 +97,8 @@ class ClientLimits:
     normal_output: tuple[int, int, int]
     #: ``client-output-buffer-limit pubsub``.
     pubsub_output: tuple[int, int, int]
-    #: ``client-output-buffer-limit replica``: shares its blocks with the replication backlog since 7.0.
+    #: ``client-output-buffer-limit replica``: shares its blocks with the replication backlog since 7.0, and
+    #: is not counted towards maxmemory.
     replica_output: tuple[int, int, int]
     #: ``client-query-buffer-limit`` (1 GB by default; unauthenticated clients are held to 1 MB by 7.4).
     query_buffer_bytes: int
@@ -111,7 +112,7 @@ def derive_client_limits(memory_limit_bytes: int) -> ClientLimits:
     """Client limits for a container memory limit ``L`` (1 GiB in parentheses).
 
     All clients together L/8 (128 MiB); one client's replies L/32 hard (32 MiB), L/128 for 10 s (8 MiB);
-    pub/sub the same hard limit, L/128 for 60 s; the replica L/16 (64 MiB) hard, L/32 for 60 s; query
+    pub/sub the same hard limit, L/128 for 60 s; the replica L/4 (256 MiB) hard, L/16 for 60 s; query
     buffer L/16 (64 MiB), largest value L/32 (32 MiB); maxclients L/256 KiB, between 128 and 10000 (4096).
     """
     lim = memory_limit_bytes
@@ -123,7 +124,8 @@ def derive_client_limits(memory_limit_bytes: int) -> ClientLimits:
         maxmemory_clients_bytes=mib(lim // 8),
         normal_output=(mib(lim // 32), mib(lim // 128), 10),
         pubsub_output=(mib(lim // 32), mib(lim // 128), 60),
-        replica_output=(mib(lim // 16), mib(lim // 32), 60),
+        # Redis's own defaults at 1 GiB: a smaller buffer makes a write burst end in a full-resync loop.
+        replica_output=(mib(lim // 4), mib(lim // 16), 60),
         query_buffer_bytes=mib(lim // 16, 2 * MiB),
         proto_max_bulk_bytes=mib(lim // 32),
         maxclients=max(128, min(10000, lim // CONNECTION_BUDGET_BYTES)),

@@ -486,7 +486,7 @@ class RedisShared(constructs.Construct):
             self._external_service(p.load_balancer)
         self._disruption_budget()
         self._network_policy()
-        if p.tls is not None and isinstance(p.tls.certificates, tls_mod.CertManagerCertificate):
+        if p.tls is not None and not isinstance(p.tls.certificates, tls_mod.ExistingTlsSecret):
             self._certificate(p.tls)
 
     def _exporter_uri(self) -> str:
@@ -512,6 +512,11 @@ class RedisShared(constructs.Construct):
         spec = tls_mod.certificate_spec(
             tls, redis_name=self.name, dns_names=list(dict.fromkeys(dns_names)), ip_addresses=ips
         )
+        labels = {**self._labels(), "app.kubernetes.io/managed-by": "cdk8s", "app.kubernetes.io/part-of": self.name}
+        if isinstance(tls.certificates, tls_mod.CertManagerSelfSignedCa):
+            tls_mod.add_self_signed_ca(
+                self, tls.certificates, redis_name=self.name, namespace=self.namespace, labels=labels
+            )
         cert_manager.Certificate(
             self,
             "Certificate",
@@ -690,6 +695,16 @@ class RedisShared(constructs.Construct):
                     from_=redis_from,
                     ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(REDIS_PORT), protocol="TCP")],
                 ),
+                k8s.NetworkPolicyIngressRule(
+                    from_=[
+                        k8s.NetworkPolicyPeer(
+                            namespace_selector=k8s.LabelSelector(
+                                match_labels={"kubernetes.io/metadata.name": self._props.monitoring_namespace}
+                            )
+                        )
+                    ],
+                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(METRICS_PORT), protocol="TCP")],
+                ),
                 *(
                     [
                         k8s.NetworkPolicyIngressRule(
@@ -701,16 +716,6 @@ class RedisShared(constructs.Construct):
                     ]
                     if self.tls_port is not None
                     else []
-                ),
-                k8s.NetworkPolicyIngressRule(
-                    from_=[
-                        k8s.NetworkPolicyPeer(
-                            namespace_selector=k8s.LabelSelector(
-                                match_labels={"kubernetes.io/metadata.name": self._props.monitoring_namespace}
-                            )
-                        )
-                    ],
-                    ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(METRICS_PORT), protocol="TCP")],
                 ),
             ],
             egress=[

@@ -14,6 +14,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import cdk8s
+import constructs
 from cdk8s_plus_28 import k8s
 
 from . import validation as v
@@ -60,14 +62,39 @@ class CertManagerCertificate:
         v.dns_label(prop + ".issuer_name", self.issuer_name, max_length=253)
         if not isinstance(self.issuer_kind, IssuerKind):
             raise PropError(prop + ".issuer_kind", self.issuer_kind, "IssuerKind.ISSUER or IssuerKind.CLUSTER_ISSUER")
-        hours = {}
-        for field_name in ("duration", "renew_before"):
-            value = getattr(self, field_name)
-            if not (isinstance(value, str) and value.endswith("h") and value[:-1].isdigit() and int(value[:-1]) > 0):
-                raise PropError(f"{prop}.{field_name}", value, "a whole number of hours, e.g. '2160h'")
-            hours[field_name] = int(value[:-1])
-        if hours["renew_before"] >= hours["duration"]:
-            raise PropError(prop + ".renew_before", self.renew_before, f"less than duration {self.duration!r}")
+        _check_lifetime(prop, self.duration, self.renew_before)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CertManagerSelfSignedCa:
+    """cert-manager with a CA of Redis's own, needing no issuer in the cluster beyond cert-manager itself.
+
+    Renders Issuer ``<name>-selfsigned``, a CA Certificate ``<name>-ca`` (Secret ``<name>-ca``, its key never
+    rotated so clients keep trusting it across renewals), Issuer ``<name>-ca`` and the server Certificate it
+    signs. LAN clients trust ``ca.crt`` of Secret ``<name>-tls`` (README "TLS").
+    """
+
+    #: Server certificate lifetime. Default: ``"2160h"`` (90 days).
+    duration: str = "2160h"
+    #: Default: ``"720h"`` (30 days before expiry).
+    renew_before: str = "720h"
+    #: CA certificate lifetime. Default: ``"87600h"`` (10 years).
+    ca_duration: str = "87600h"
+
+    def validate(self, prop: str) -> None:
+        _check_lifetime(prop, self.duration, self.renew_before)
+        _hours(prop + ".ca_duration", self.ca_duration)
+
+
+def _hours(prop: str, value: str) -> int:
+    if not (isinstance(value, str) and value.endswith("h") and value[:-1].isdigit() and int(value[:-1]) > 0):
+        raise PropError(prop, value, "a whole number of hours, e.g. '2160h'")
+    return int(value[:-1])
+
+
+def _check_lifetime(prop: str, duration: str, renew_before: str) -> None:
+    if _hours(prop + ".renew_before", renew_before) >= _hours(prop + ".duration", duration):
+        raise PropError(prop + ".renew_before", renew_before, f"less than duration {duration!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,7 +113,7 @@ class ExistingTlsSecret:
 
 
 #: Where the certificate comes from: one class per variant.
-TlsCertificateSource = CertManagerCertificate | ExistingTlsSecret
+TlsCertificateSource = CertManagerCertificate | CertManagerSelfSignedCa | ExistingTlsSecret
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -100,9 +127,11 @@ class Tls:
     reload_interval_seconds: int = 60
 
     def validate(self, plaintext_port: int) -> None:
-        if not isinstance(self.certificates, CertManagerCertificate | ExistingTlsSecret):
+        if not isinstance(self.certificates, CertManagerCertificate | CertManagerSelfSignedCa | ExistingTlsSecret):
             raise PropError(
-                "tls.certificates", self.certificates, "a CertManagerCertificate(...) or ExistingTlsSecret(...)"
+                "tls.certificates",
+                self.certificates,
+                "a CertManagerCertificate(...), CertManagerSelfSignedCa() or ExistingTlsSecret(...)",
             )
         self.certificates.validate("tls.certificates")
         v.int_in_range("tls.port", self.port, 1024, 65535)
@@ -225,13 +254,19 @@ def certificate_spec(
 ) -> cert_manager.CertificateSpec:
     """The cert-manager Certificate's spec (only for :class:`CertManagerCertificate`)."""
     source = tls.certificates
-    assert isinstance(source, CertManagerCertificate)
+    assert not isinstance(source, ExistingTlsSecret)
+    if isinstance(source, CertManagerCertificate):
+        issuer = cert_manager.CertificateSpecIssuerRef(
+            name=source.issuer_name, kind=source.issuer_kind.value, group="cert-manager.io"
+        )
+    else:
+        issuer = cert_manager.CertificateSpecIssuerRef(
+            name=f"{redis_name}-ca", kind=IssuerKind.ISSUER.value, group="cert-manager.io"
+        )
     usages = cert_manager.CertificateSpecUsages
     return cert_manager.CertificateSpec(
         secret_name=secret_name(tls, redis_name),
-        issuer_ref=cert_manager.CertificateSpecIssuerRef(
-            name=source.issuer_name, kind=source.issuer_kind.value, group="cert-manager.io"
-        ),
+        issuer_ref=issuer,
         duration=source.duration,
         renew_before=source.renew_before,
         common_name=dns_names[0],
@@ -245,4 +280,51 @@ def certificate_spec(
         ),
         # client auth: a replica presents the same certificate when it dials the primary.
         usages=[usages.SERVER_AUTH, usages.CLIENT_AUTH, usages.DIGITAL_SIGNATURE, usages.KEY_ENCIPHERMENT],
+    )
+
+
+def add_self_signed_ca(
+    scope: constructs.Construct,
+    source: CertManagerSelfSignedCa,
+    *,
+    redis_name: str,
+    namespace: str,
+    labels: dict[str, str],
+) -> None:
+    """Issuer ``<name>-selfsigned`` → CA Certificate ``<name>-ca`` → Issuer ``<name>-ca`` (signs the server's)."""
+
+    def meta(name: str) -> cdk8s.ApiObjectMetadata:
+        return cdk8s.ApiObjectMetadata(name=name, namespace=namespace, labels=labels)
+
+    cert_manager.Issuer(
+        scope,
+        "SelfSignedIssuer",
+        metadata=meta(f"{redis_name}-selfsigned"),
+        spec=cert_manager.IssuerSpec(self_signed=cert_manager.IssuerSpecSelfSigned()),
+    )
+    cert_manager.Certificate(
+        scope,
+        "CaCertificate",
+        metadata=meta(f"{redis_name}-ca"),
+        spec=cert_manager.CertificateSpec(
+            is_ca=True,
+            common_name=f"{redis_name} CA",
+            secret_name=f"{redis_name}-ca",
+            duration=source.ca_duration,
+            issuer_ref=cert_manager.CertificateSpecIssuerRef(
+                name=f"{redis_name}-selfsigned", kind=IssuerKind.ISSUER.value, group="cert-manager.io"
+            ),
+            # The same key across CA renewals: clients that trust the CA keep trusting its renewed certificate.
+            private_key=cert_manager.CertificateSpecPrivateKey(
+                algorithm=cert_manager.CertificateSpecPrivateKeyAlgorithm.ECDSA,
+                size=256,
+                rotation_policy=cert_manager.CertificateSpecPrivateKeyRotationPolicy.NEVER,
+            ),
+        ),
+    )
+    cert_manager.Issuer(
+        scope,
+        "CaIssuer",
+        metadata=meta(f"{redis_name}-ca"),
+        spec=cert_manager.IssuerSpec(ca=cert_manager.IssuerSpecCa(secret_name=f"{redis_name}-ca")),
     )

@@ -39,6 +39,10 @@ def env(objects: list[Obj], sts: str) -> dict[str, str]:
     return {e["name"]: e["value"] for e in containers(find(objects, "StatefulSet", sts))["redis"]["env"]}
 
 
+#: The primary's port the site's replicas dial: the TLS port when the site replicates over TLS.
+REPLICATION_PORT = main.REDIS.tls.port if main.REDIS.tls is not None else 6379
+
+
 def role(objects: list[Obj], sts: str) -> str:
     return str(find(objects, "StatefulSet", sts)["spec"]["template"]["metadata"]["labels"][ROLE_LABEL])
 
@@ -57,7 +61,7 @@ def test_site_commits_the_master_statefulsets_pod_as_primary(site_charts: dict[s
     assert {env(objects, s)["REDIS_PROMOTED"] for s in (MASTER, REPLICAS)} == {"false"}
     assert env(objects, MASTER)["REDIS_REPLICA_HOSTS"] == HOST.format(REPLICAS)
     conf = find(objects, "ConfigMap", "redis-shared-configuration")["data"]["replica.conf"]
-    assert f"replicaof {HOST.format(MASTER)} 6379" in conf
+    assert f"replicaof {HOST.format(MASTER)} {REPLICATION_PORT}" in conf
 
 
 def test_promotion_moves_the_role_the_services_and_replicaof(
@@ -71,7 +75,7 @@ def test_promotion_moves_the_role_the_services_and_replicaof(
     # The pods that are replicas now: the empty-primary guard asks them before the primary starts empty.
     assert env(promoted, REPLICAS)["REDIS_REPLICA_HOSTS"] == HOST.format(MASTER)
     conf = find(promoted, "ConfigMap", "redis-shared-configuration")["data"]["replica.conf"]
-    assert f"replicaof {HOST.format(REPLICAS)} 6379" in conf
+    assert f"replicaof {HOST.format(REPLICAS)} {REPLICATION_PORT}" in conf
     for name, wanted in (("redis-shared-master", "master"), ("redis-shared-external", "master")):
         assert find(promoted, "Service", name)["spec"]["selector"][ROLE_LABEL] == wanted
     assert find(promoted, "Service", "redis-shared-replicas")["spec"]["selector"][ROLE_LABEL] == "replica"

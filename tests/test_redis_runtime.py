@@ -317,7 +317,8 @@ def test_exporter_reports_each_pod_with_only_its_own_credentials(primary: Pod, r
         assert pod.exec("metrics", ["ls", "/opt/redis-shared/secrets"]).returncode != 0
         assert pod.exec("metrics", ["ls", "/run/redis-exporter"]).stdout.split() == ["password.json"]
         pw_file = pod.exec("metrics", ["cat", "/run/redis-exporter/password.json"]).stdout
-        assert pw_file.strip() == f'{{"redis://localhost:{PORT}":"{EXPORTER_PW}"}}'
+        # The site scrapes over TLS (REDIS_ADDR rediss://localhost:6380): the file is keyed by that address.
+        assert pw_file.strip() == f'{{"rediss://localhost:6380":"{EXPORTER_PW}"}}'
         assert not any(pw in pod.exec("metrics", ["env"]).stdout for _, pw in CREDENTIALS.values())
     assert metrics(primary)["redis_connected_slaves"] == [("", 1.0)]
     assert [v for _, v in metrics(replica)["redis_master_link_up"]] == [1.0]

@@ -142,7 +142,8 @@ def test_redis_config_per_role(site_objects: list[Obj]) -> None:
     assert "maxmemory-policy allkeys-lru" in common
     assert "shutdown-timeout 10" in common
     assert "replicaof" not in data["master.conf"]
-    assert "replicaof redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local 6379" in data["replica.conf"]
+    # The site replicates over TLS: the replica dials the primary's TLS port.
+    assert "replicaof redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local 6380" in data["replica.conf"]
     sts = find(site_objects, "StatefulSet", "redis-shared-master")
     assert sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 10
 
@@ -224,12 +225,14 @@ def test_probes_ask_only_the_local_redis_and_end_before_the_kubelet(site_objects
 
 def test_network_policy_admits_only_listed_sources(site_objects: list[Obj]) -> None:
     policy = find(site_objects, "NetworkPolicy", "redis-shared", "redis")["spec"]
-    redis_rule, metrics_rule = policy["ingress"]
+    redis_rule, metrics_rule, tls_rule = policy["ingress"]
     assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
     peers = redis_rule["from"]
-    assert {"ipBlock": {"cidr": "192.168.4.0/24"}} in peers
+    assert {"ipBlock": {"cidr": "192.168.4.0/24"}} not in peers  # with TLS, the LAN gets the TLS port only
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "beersystem"}}} in peers
-    assert len(peers) == 3
+    assert len(peers) == 2
+    assert tls_rule["ports"] == [{"port": 6380, "protocol": "TCP"}]
+    assert tls_rule["from"] == [*peers, {"ipBlock": {"cidr": "192.168.4.0/24"}}]
     assert metrics_rule == {
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
         "ports": [{"port": 9121, "protocol": "TCP"}],

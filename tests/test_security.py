@@ -43,20 +43,24 @@ REDIS_POD = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "r
 
 
 def site_cases() -> list[tuple[Peer, int, bool]]:
-    """The reviewer's table: who may reach 6379 and 9121, and who may not."""
-    table: list[tuple[Peer, bool, bool]] = [
-        (Peer.pod("beersystem"), True, False),
-        (Peer.pod("default"), False, False),
-        (Peer.pod("monitoring"), False, True),
-        (Peer.address("192.168.4.50"), True, False),
-        (Peer.address("10.9.9.9"), False, False),
-        (Peer.address("192.168.5.1"), False, False),
-        (Peer.pod("redis", {**REDIS_POD, "app.kubernetes.io/component": "replica"}), True, False),
-        (Peer.pod("redis", {"app": "something-else"}), False, False),
+    """The reviewer's table: who may reach 6379, the TLS port and 9121, and who may not."""
+    assert main.REDIS.tls is not None, "the site serves the LAN with TLS"
+    tls_port = main.REDIS.tls.port
+    # peer, plaintext 6379, TLS, metrics: the LAN reaches only the TLS port.
+    table: list[tuple[Peer, bool, bool, bool]] = [
+        (Peer.pod("beersystem"), True, True, False),
+        (Peer.pod("default"), False, False, False),
+        (Peer.pod("monitoring"), False, False, True),
+        (Peer.address("192.168.4.50"), False, True, False),
+        (Peer.address("10.9.9.9"), False, False, False),
+        (Peer.address("192.168.5.1"), False, False, False),
+        (Peer.pod("redis", {**REDIS_POD, "app.kubernetes.io/component": "replica"}), True, True, False),
+        (Peer.pod("redis", {"app": "something-else"}), False, False, False),
     ]
     cases = []
-    for peer, redis_ok, metrics_ok in table:
-        cases += [(peer, REDIS_PORT, redis_ok), (peer, METRICS_PORT, metrics_ok), (peer, 22, False)]
+    for peer, redis_ok, tls_ok, metrics_ok in table:
+        cases += [(peer, REDIS_PORT, redis_ok), (peer, tls_port, tls_ok), (peer, METRICS_PORT, metrics_ok)]
+        cases.append((peer, 22, False))
     return cases
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import cdk8s
@@ -12,7 +15,15 @@ from netpol import Peer, Target, admits
 
 from redis_constructs import LoadBalancer, PropError, RedisShared, RedisSharedProps
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
-from redis_constructs.tls import CertManagerCertificate, ExistingTlsSecret, IssuerKind, Tls, render_tls_conf
+from redis_constructs.tls import (
+    CertManagerCertificate,
+    CertManagerSelfSignedCa,
+    ExistingTlsSecret,
+    IssuerKind,
+    Tls,
+    render_reload_script,
+    render_tls_conf,
+)
 
 Obj = dict[str, Any]
 LB = LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",))
@@ -42,7 +53,11 @@ PRIMARY = Target(
 
 
 def test_the_rendered_objects_pass_the_synth_checks() -> None:
-    for tls in (TLS, Tls(certificates=ExistingTlsSecret(secret_name="redis-lan-tls"))):
+    for tls in (
+        TLS,
+        Tls(certificates=CertManagerSelfSignedCa()),
+        Tls(certificates=ExistingTlsSecret(secret_name="redis-lan-tls")),
+    ):
         _, objects = render(tls=tls)
         assert check_objects(objects, external=EXTERNAL) == []
 
@@ -150,3 +165,35 @@ def test_fails_bad_tls_props(tls: Tls, match: str) -> None:
 def test_an_issuer_in_the_namespace_can_be_named() -> None:
     _, objects = render(tls=Tls(certificates=CertManagerCertificate(issuer_name="ca", issuer_kind=IssuerKind.ISSUER)))
     assert find(objects, "Certificate", "redis-shared-tls")["spec"]["issuerRef"]["kind"] == "Issuer"
+
+
+def test_a_self_signed_ca_chain_needs_nothing_but_cert_manager() -> None:
+    _, objects = render(tls=Tls(certificates=CertManagerSelfSignedCa()))
+    selfsigned = find(objects, "Issuer", "redis-shared-selfsigned")
+    assert selfsigned["spec"] == {"selfSigned": {}}
+    ca = find(objects, "Certificate", "redis-shared-ca")
+    assert ca["spec"]["isCA"] is True
+    assert ca["spec"]["issuerRef"]["name"] == "redis-shared-selfsigned"
+    assert ca["spec"]["privateKey"]["rotationPolicy"] == "Never"  # clients keep trusting it across renewals
+    issuer = find(objects, "Issuer", "redis-shared-ca")
+    assert issuer["spec"] == {"ca": {"secretName": ca["spec"]["secretName"]}}
+    server = find(objects, "Certificate", "redis-shared-tls")
+    assert server["spec"]["issuerRef"] == {"name": "redis-shared-ca", "kind": "Issuer", "group": "cert-manager.io"}
+    assert {o["metadata"]["namespace"] for o in (selfsigned, ca, issuer, server)} == {"redis"}
+
+
+def test_fails_bad_self_signed_ca_lifetimes() -> None:
+    with pytest.raises(PropError, match=r"tls\.certificates\.ca_duration: got '10y'"):
+        render(tls=Tls(certificates=CertManagerSelfSignedCa(ca_duration="10y")))
+    with pytest.raises(PropError, match=r"tls\.certificates\.renew_before: got '3000h'; expected less than"):
+        render(tls=Tls(certificates=CertManagerSelfSignedCa(renew_before="3000h")))
+
+
+def test_the_reload_script_passes_shellcheck_as_posix_sh(tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is required (apt-get install shellcheck; .ci/run installs it)"
+    path = tmp_path / "tls-reload.sh"
+    path.write_text(render_reload_script())
+    result = subprocess.run([shellcheck, "--shell=sh", "--severity=warning", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0

@@ -8,7 +8,6 @@ Every client is the real redis-cli 7.0 (``--tls``) or Python's ssl module, on th
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -21,11 +20,9 @@ from pathlib import Path
 import cdk8s
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from podrunner import Cluster, Pod
-from redis_pods import out_of_band_secrets
+from redis_pods import TLS_NAMES as NAMES
+from redis_pods import Ca, out_of_band_secrets
 from test_redis_runtime import CLIENT_PW, CLIENT_USER, CREDENTIALS, metrics
 
 from redis_constructs import RedisShared, RedisSharedProps
@@ -37,64 +34,6 @@ PRIMARY = "redis-shared-master-0"
 REPLICA = "redis-shared-replicas-0"
 TLS_PORT = 6380
 SECRET = "redis-lan-tls"
-NAMES = [
-    "redis-shared-master.redis.svc.cluster.local",
-    "redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local",
-    "redis-shared-replicas-0.redis-shared-headless.redis.svc.cluster.local",
-    "localhost",
-]
-
-
-class Ca:
-    """A throwaway CA and the server certificates it signs."""
-
-    def __init__(self, name: str) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = dt.datetime.now(dt.UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
-
-    def issue(self, ips: list[str]) -> tuple[bytes, bytes, int]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        import ipaddress
-
-        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in NAMES]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ["127.0.0.1", *ips]]
-        serial = x509.random_serial_number()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAMES[0])]))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(hours=2))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return cert.public_bytes(serialization.Encoding.PEM), key_pem, serial
 
 
 def tls_objects() -> list[dict[str, object]]:
@@ -119,9 +58,7 @@ def ca() -> Ca:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, ca: Ca) -> Iterator[Cluster]:
     objects = tls_objects()
-    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()})
-    crt, key, _ = ca.issue([])
-    secrets[("redis", SECRET)] = {"tls.crt": crt.decode(), "tls.key": key.decode(), "ca.crt": ca.pem.decode()}
+    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}, ca=ca)
     with Cluster(objects, tmp_path_factory.mktemp("redis-tls"), secrets=secrets) as c:
         c.start(wait_ready=True, timeout=40)
         yield c
