@@ -15,13 +15,8 @@ import constructs
 import yaml
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_METADATA_FIELDS = {
-    "name": "name",
-    "namespace": "namespace",
-    "labels": "labels",
-    "annotations": "annotations",
-    "finalizers": "finalizers",
-}
+#: metadata fields ``cdk8s.ApiObjectMetadata`` takes under the same name; any other goes in with ``metadata.add``.
+_METADATA_FIELDS = ("name", "namespace", "labels", "annotations", "finalizers")
 
 
 def _sorted(value: Any) -> Any:
@@ -56,7 +51,7 @@ class IncludeFile(constructs.Construct):
                 name = f"object{order}"
                 order += 1
             object_id = "-".join(str(x) for x in (name, str(doc.get("kind") or "").lower(), meta.get("namespace")) if x)
-            known = {arg: meta.pop(key) for key, arg in _METADATA_FIELDS.items() if key in meta}
+            known = {key: meta.pop(key) for key in _METADATA_FIELDS if key in meta}
             obj = cdk8s.ApiObject(
                 self,
                 object_id,

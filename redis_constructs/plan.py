@@ -195,8 +195,6 @@ class Plan:
     warnings: tuple[str, ...]
     #: Workload -> why its pods restart.
     restarts: Mapping[Key, tuple[str, ...]]
-    old: Mapping[Key, Obj]
-    new: Mapping[Key, Obj]
 
     @property
     def exit_code(self) -> int:
@@ -227,8 +225,6 @@ def make_plan(old: Mapping[Key, Obj], new: Mapping[Key, Obj]) -> Plan:
         refused=tuple(refused),
         warnings=tuple(warnings),
         restarts=restarts,
-        old=old,
-        new=new,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from redis_constructs.manifest_checks import _matches
+from redis_constructs.manifest_checks import _matches, _ns
 
 Obj = dict[str, Any]
 INSTANCE = "app.kubernetes.io/instance"
@@ -27,10 +27,6 @@ def argocd_tracked(objects: Sequence[Obj], application: str) -> list[Obj]:
     for obj in tracked:
         obj["metadata"].setdefault("labels", {})[INSTANCE] = application
     return tracked
-
-
-def _ns(obj: Obj) -> str:
-    return str(obj["metadata"].get("namespace", "default"))
 
 
 def _pods(objects: Sequence[Obj]) -> list[tuple[str, str, dict[str, str]]]:

@@ -238,3 +238,17 @@ def test_read_ref_reads_the_committed_files_not_the_working_tree(tmp_path: Path)
     (tmp_path / "dist" / "a" / "manifests.yaml").write_text("changed\n")
     assert read_ref("HEAD", cwd=tmp_path) == {"a/manifests.yaml": "kind: ConfigMap\n", "b.yaml": "x" * 10000}
     assert (tmp_path / "dist" / "a" / "manifests.yaml").read_text() == "changed\n"
+
+
+def test_cli_fails_when_the_app_does_not_synthesize(tmp_path: Path) -> None:
+    app = tmp_path / "site.py"
+    app.write_text(
+        "import sys\n\ndef main() -> int:\n    print('error: replicas: got -1', file=sys.stderr)\n    return 1\n"
+    )
+    run = run_plan("--app", str(app))
+    assert run.returncode == EXIT_NO_PLAN
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        "error: replicas: got -1",
+        f"error: {app} does not synthesize (exit 1); see the error above",
+    ]
