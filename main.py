@@ -78,7 +78,7 @@ def secret_source() -> SecretSource:
 #: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
 CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
-SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
+SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password", "migration-password")
 
 #: beersystem's manifests as its team wrote them (loaded with cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
@@ -95,7 +95,11 @@ FLUX_SOURCE = "flux-system"
 #: Secret beersystem-redis is beersystem's old Redis password, created by hand before this project.
 EXTERNAL = ExternalRefs(
     namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE}),
-    secrets={("beersystem", "beersystem-redis"): frozenset({"password"})},
+    secrets={
+        ("beersystem", "beersystem-redis"): frozenset({"password"}),
+        # The same password, copied into `redis` for the data-copy Job (README runbook, "Before you start").
+        ("redis", "beersystem-redis"): frozenset({"password"}),
+    },
 )
 
 
@@ -138,6 +142,8 @@ def build_app(
     add_sync_waves(chart)
 
     beersystem = cdk8s.Chart(app, "beersystem", disable_resource_name_hashes=True)
+    # The data copy has a folder (and a Flux unit) of its own: beersystem starts only after it verified.
+    migration = cdk8s.Chart(app, "beersystem-migration", disable_resource_name_hashes=True)
     BeersystemRedisBinding(
         beersystem,
         "RedisBinding",
@@ -148,8 +154,16 @@ def build_app(
         cutover_time=cutover_time,
         now=now,
         delete_old_data=delete_old_data,
+        data_copy_scope=migration,
     )
-    flux_kustomizations(app, units=(("redis-shared", ()), ("beersystem", ("redis-shared",))))
+    flux_kustomizations(
+        app,
+        units=(
+            ("redis-shared", ()),
+            ("beersystem-migration", ("redis-shared",)),
+            ("beersystem", ("redis-shared", "beersystem-migration")),
+        ),
+    )
     return app
 
 

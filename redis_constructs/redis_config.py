@@ -123,6 +123,13 @@ EXPORTER_COMMANDS = (
     "latency|histogram",
 )
 
+# What the data-copy Job (redis_constructs.copy_program) runs on redis-shared: read and compare every key, RESTORE,
+# SET its completion marker, INFO for the memory check, name its connection. No DEL, FLUSH*, CONFIG or ACL. An ACL
+# cannot forbid RESTORE's REPLACE argument (or SET over an existing key): the program never sends REPLACE to
+# redis-shared and checks for conflicts first. Tenants may lose RESTORE (it is @dangerous); this user is how a
+# copy gets it without the admin password.
+MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname")
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AclUser:
@@ -144,6 +151,7 @@ CLIENT_USERNAME = "default"
 REPLICATION_USERNAME = "replication"
 EXPORTER_USERNAME = "exporter"
 ADMIN_USERNAME = "admin"
+MIGRATION_USERNAME = "migration"
 
 ACL_USERS = (
     AclUser(
@@ -162,6 +170,11 @@ ACL_USERS = (
         rules="resetchannels -@all " + " ".join("+" + c for c in EXPORTER_COMMANDS),
     ),
     AclUser(name=ADMIN_USERNAME, secret_file="admin-password", rules="~* &* +@all"),
+    AclUser(
+        name=MIGRATION_USERNAME,
+        secret_file="migration-password",
+        rules="~* resetchannels -@all " + " ".join("+" + c for c in MIGRATION_COMMANDS),
+    ),
 )
 
 

@@ -21,6 +21,7 @@ from .redis_config import (
     DATA_DIR,
     EXPORTER_RUN_DIR,
     EXPORTER_USERNAME,
+    MIGRATION_USERNAME,
     RUN_DIR,
     SCRIPTS_DIR,
     SECRETS_DIR,
@@ -95,7 +96,7 @@ class SecretKeyRef:
 class RedisCredentials:
     """Where each ACL user's password comes from; Secrets in the Redis namespace, mounted as files.
 
-    The client credential is what applications use (Redis user ``default``); the other three never leave
+    The client credential is what applications use (Redis user ``default``); the others never leave
     the Redis namespace.
     """
 
@@ -111,6 +112,11 @@ class RedisCredentials:
     )
     #: Default: key ``admin-password`` of Secret ``redis-shared-system``.
     admin: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="admin-password"))
+    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; README "Migrating
+    #: beersystem"). Default: key ``migration-password`` of Secret ``redis-shared-system``.
+    migration: SecretKeyRef = field(
+        default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="migration-password")
+    )
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
@@ -127,7 +133,8 @@ class RedisCredentials:
     ) -> RedisCredentials:
         """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
 
-        ``system`` holds ``replication-password``, ``exporter-password`` and ``admin-password`` and should be
+        ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and
+        ``migration-password`` and should be
         replicated into the Redis namespace only. Both versions roll the Redis pods when they change.
         """
         return cls(
@@ -135,6 +142,7 @@ class RedisCredentials:
             replication=system.key_ref("replication-password", namespace=namespace),
             exporter=system.key_ref("exporter-password", namespace=namespace),
             admin=system.key_ref("admin-password", namespace=namespace),
+            migration=system.key_ref("migration-password", namespace=namespace),
             version=f"{client.version}.{system.version}"[:63],
         )
 
@@ -145,6 +153,7 @@ class RedisCredentials:
             "replication-password": self.replication,
             "exporter-password": self.exporter,
             "admin-password": self.admin,
+            "migration-password": self.migration,
         }
         assert set(refs) == {u.secret_file for u in ACL_USERS}
         return refs
@@ -284,6 +293,9 @@ class RedisShared(constructs.Construct):
         self.replicas_host = f"{self.replicas_service_name}.{self.namespace}.svc.cluster.local"
         self.client_username = CLIENT_USERNAME
         self.admin_username = ADMIN_USERNAME
+        self.migration_username = MIGRATION_USERNAME
+        #: Labels on every Redis pod (primary and replicas), for NetworkPolicies of other objects.
+        self.pod_labels = self._labels()
         self.client_secret_name = p.credentials.client.name
         self.client_password_key = p.credentials.client.key
         self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None

@@ -40,6 +40,7 @@ CREDENTIALS = {
     "replication-password": ("replication", "repl-Pw-52be01"),
     "exporter-password": ("exporter", "exp-Pw-c0ffee"),
     "admin-password": ("admin", "admin-Pw-9d8e7f"),
+    "migration-password": ("migration", "migration-Pw-1a2b3c"),
 }
 CLIENT_USER, CLIENT_PW = CREDENTIALS["client-password"]
 ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
