@@ -55,6 +55,7 @@ checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 bench: setup
 	$(PY) -m benchmarks.redis_bench
+	$(PY) -m benchmarks.copy_bench
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

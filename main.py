@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +32,13 @@ from redis_constructs import (  # noqa: E402
     SynthError,
     synthesize,
 )
-from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
+from redis_constructs.binding import (  # noqa: E402
+    BEERSYSTEM_DATA_COPY,
+    BeersystemRedisBinding,
+    MigrationPhase,
+    add_sync_waves,
+    utc_now,
+)
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
 from redis_constructs.sealing import read_sealed_file  # noqa: E402
@@ -45,6 +51,9 @@ MIGRATION_PHASE = MigrationPhase.BEFORE_CUTOVER
 #: When CUTOVER was first deployed, e.g. ``dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)``; required from
 #: CUTOVER on. DECOMMISSIONED refuses to synthesize until this is 24 h in the past.
 CUTOVER_TIME: dt.datetime | None = None
+#: The opt-in reverse copy for a rollback (README runbook, "Roll back"): SCAN patterns of beersystem's keys in
+#: redis-shared. Set them in SCALED_DOWN, in a commit of its own once beersystem's pods are gone; empty: no copy.
+REVERSE_COPY_MATCH: tuple[str, ...] = ()
 #: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
 #: from pruning; the runbook says how to delete it for good.
 DELETE_OLD_DATA = False
@@ -111,11 +120,12 @@ def build_app(
     cutover_time: dt.datetime | None = CUTOVER_TIME,
     now: Callable[[], dt.datetime] = utc_now,
     delete_old_data: bool = DELETE_OLD_DATA,
+    reverse_copy_match: tuple[str, ...] = REVERSE_COPY_MATCH,
 ) -> cdk8s.App:
     """The site's charts; folder names in dist/ are the chart ids.
 
-    ``phase``/``cutover_time``/``delete_old_data`` default to the committed :data:`MIGRATION_PHASE`,
-    :data:`CUTOVER_TIME` and :data:`DELETE_OLD_DATA`; ``now`` is the clock the 24 h decommission gate reads
+    ``phase``/``cutover_time``/``delete_old_data``/``reverse_copy_match`` default to the committed
+    :data:`MIGRATION_PHASE`, :data:`CUTOVER_TIME`, :data:`DELETE_OLD_DATA` and :data:`REVERSE_COPY_MATCH`; ``now`` is the clock the 24 h decommission gate reads
     (default: the system clock).
     """
     source = source if source is not None else secret_source()
@@ -154,6 +164,7 @@ def build_app(
         cutover_time=cutover_time,
         now=now,
         delete_old_data=delete_old_data,
+        data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
         data_copy_scope=migration,
     )
     flux_kustomizations(
@@ -163,15 +174,20 @@ def build_app(
             ("beersystem-migration", ("redis-shared",)),
             ("beersystem", ("redis-shared", "beersystem-migration")),
         ),
+        # The copy Job may run up to its activeDeadlineSeconds (1 h): wait for it rather than report a timeout.
+        timeouts={"beersystem-migration": "65m"},
     )
     return app
 
 
-def flux_kustomizations(app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...]]]) -> cdk8s.Chart:
+def flux_kustomizations(
+    app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...]]], timeouts: Mapping[str, str] | None = None
+) -> cdk8s.Chart:
     """dist/flux: a Flux Kustomization per chart folder, ``dependsOn`` its prerequisites, pruning and waiting.
 
     ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included), so a
     dependent unit is applied only after Redis is up: Flux's counterpart of ArgoCD's sync waves.
+    ``timeouts``: per unit, how long its apply and health checks may take. Default: - ``5m`` for every unit.
     """
     chart = cdk8s.Chart(app, "flux", disable_resource_name_hashes=True)
     for name, depends_on in units:
@@ -182,7 +198,7 @@ def flux_kustomizations(app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str,
             spec=flux.KustomizationSpec(
                 interval="10m",
                 retry_interval="1m",
-                timeout="5m",
+                timeout=(timeouts or {}).get(name, "5m"),
                 path=f"./dist/{name}",
                 prune=True,
                 wait=True,

@@ -4,11 +4,15 @@ The app's manifests are the app team's YAML, loaded with ``cdk8s.Include``; the 
 current :class:`MigrationPhase` needs, so going back one phase renders the previous manifests again:
 
 * ``BEFORE_CUTOVER``: the app and its old Redis exactly as included.
+* ``SCALED_DOWN``: the app at 0 replicas, still configured for its old Redis (the downtime starts); the old Redis
+  objects protected from pruning; with ``data_copy.reverse_match``, the opt-in reverse copy (a PostSync hook).
 * ``CUTOVER``: the app's Redis env points at ``redis.master_host:redis.port`` with the client credential
   replicated into the app's namespace; ``strategy: Recreate`` so old and new pods never serve together; pod
   template annotations so the pods roll; the old Redis objects still rendered but protected from pruning
   (ArgoCD and Flux); a validation Job (ArgoCD PostSync hook, a plain Job for Flux) that runs PING/SET/GET/DEL
-  against the new Redis with the app's own credential.
+  against the new Redis with the app's own credential; with ``data_copy``, the data copy
+  (:mod:`redis_constructs.data_copy`) as PreSync hooks in ``data_copy_scope``, so the app starts only after it
+  verified.
 * ``DECOMMISSIONED``: as ``CUTOVER``, without the old Redis objects, and only once ``cutover_time`` is at least
   24 h in the past. The old data volume stays rendered and protected unless ``delete_old_data=True``.
 

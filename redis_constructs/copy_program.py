@@ -31,6 +31,7 @@ found differences, 5 refused (databases, memory), 1 anything else (connection, p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -140,6 +141,10 @@ class Connection:
             raise CopyError(1, f"{self.address}: authentication failed: {e}") from None
 
     def close(self) -> None:
+        # The socket's fd stays open until its file objects are closed too.
+        for f in (self.wfile, self.rfile):
+            with contextlib.suppress(OSError):
+                f.close()
         self.sock.close()
 
 

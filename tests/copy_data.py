@@ -5,8 +5,10 @@ Shared by tests/test_data_copy_runtime.py and benchmarks/copy_bench.py.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from redis_constructs.copy_program import Command, Connection, RespError
 
@@ -22,6 +24,7 @@ ODD_NAMES: tuple[bytes, ...] = (
     "ünïcødé 🍺".encode(),
     b"",
 )
+Obj = dict[str, Any]
 KINDS = ("string", "hash", "list", "set", "zset", "stream", "hll")
 
 
@@ -80,3 +83,36 @@ def load(conn: Connection, commands: Sequence[Command], batch: int = 5000) -> No
 def keyspace(n: int, prefix: bytes = b"beer:") -> Iterator[Command]:
     for i in range(n):
         yield from commands_for(i, prefix)
+
+
+def as_statefulset(obj: Obj, name: str) -> Obj:
+    """A Deployment's or Job's pod template as a one-pod StatefulSet ``name`` (what the pod runner runs)."""
+    template = copy.deepcopy(obj["spec"]["template"])
+    spec = template["spec"]
+    claims = [v for v in spec.get("volumes") or [] if "persistentVolumeClaim" in v]
+    spec["volumes"] = [v for v in spec.get("volumes") or [] if "persistentVolumeClaim" not in v]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": obj["metadata"]["namespace"]},
+        "spec": {
+            "replicas": 1,
+            "serviceName": "",
+            "selector": {"matchLabels": template["metadata"]["labels"]},
+            "template": template,
+            "volumeClaimTemplates": [{"metadata": {"name": v["name"]}, "spec": {}} for v in claims],
+        },
+    }
+
+
+def hooks(objects: list[Obj], phase: str) -> list[Obj]:
+    """The objects ArgoCD runs as ``phase`` hooks, in its order (hook wave, then kind, then name)."""
+    found = [o for o in objects if (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/hook") == phase]
+    return sorted(
+        found,
+        key=lambda o: (
+            int(o["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", "0")),
+            o["kind"],
+            o["metadata"]["name"],
+        ),
+    )

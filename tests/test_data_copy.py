@@ -89,6 +89,8 @@ def test_cutover_copy_is_a_pre_sync_hook_in_its_own_flux_unit() -> None:
     flux = {o["metadata"]["name"]: o["spec"] for o in charts["flux"]}
     assert {"name": "beersystem-migration"} in flux["beersystem"]["dependsOn"]
     assert flux["beersystem-migration"]["wait"] is True
+    # Flux waits as long as the Job may run (activeDeadlineSeconds 3600) before calling the unit failed.
+    assert flux["beersystem-migration"]["timeout"] == "65m"
 
 
 def test_the_job_runs_the_packaged_program_with_passwords_from_files() -> None:
@@ -224,3 +226,15 @@ def test_beersystem_binding_defaults_to_copying(world: World) -> None:
     )
     names = [j["metadata"]["name"] for j in of_kind(world.beersystem(), "Job")]
     assert len([n for n in names if n.startswith("beersystem-redis-copy-")]) == 1, names
+
+
+def test_the_site_renders_the_reverse_copy_only_when_its_patterns_are_set() -> None:
+    def migration(**kw: Any) -> list[Obj]:
+        app = main.build_app(phase=MigrationPhase.SCALED_DOWN, cutover_time=T0, now=at(LATER), **kw)
+        return chart_objects(app)["beersystem-migration"]
+
+    assert migration() == []
+    job = copy_job(migration(reverse_copy_match=("beer:*",)))
+    assert job["metadata"]["name"].startswith("beersystem-redis-copy-back-")
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+    assert args_of(job)[args_of(job).index("--match") :][:2] == ["--match", "beer:*"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from copy_data import big_commands, keyspace, load, odd_commands
+from copy_data import as_statefulset, big_commands, hooks, keyspace, load, odd_commands
 from podrunner import Cluster
+from test_binding import World
 
 import main
-from redis_constructs.binding import MigrationPhase
+from redis_constructs.binding import BEERSYSTEM_DATA_COPY, MigrationPhase
 from redis_constructs.copy_program import Connection, pairs, scan
 from redis_constructs.synth import chart_objects
 
@@ -52,37 +54,15 @@ def render(phase: MigrationPhase) -> dict[str, list[Obj]]:
     return chart_objects(main.build_app(phase=phase, cutover_time=T0, now=lambda: T0))
 
 
-def as_statefulset(obj: Obj, name: str) -> Obj:
-    """A Deployment's or Job's pod template as a one-pod StatefulSet ``name`` (what the pod runner runs)."""
-    template = copy.deepcopy(obj["spec"]["template"])
-    spec = template["spec"]
-    claims = [v for v in spec.get("volumes") or [] if "persistentVolumeClaim" in v]
-    spec["volumes"] = [v for v in spec.get("volumes") or [] if "persistentVolumeClaim" not in v]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "namespace": obj["metadata"]["namespace"]},
-        "spec": {
-            "replicas": 1,
-            "serviceName": "",
-            "selector": {"matchLabels": template["metadata"]["labels"]},
-            "template": template,
-            "volumeClaimTemplates": [{"metadata": {"name": v["name"]}, "spec": {}} for v in claims],
-        },
-    }
-
-
-def hooks(objects: list[Obj], phase: str) -> list[Obj]:
-    """The objects ArgoCD runs as ``phase`` hooks, in its order (hook wave, then kind, then name)."""
-    found = [o for o in objects if (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/hook") == phase]
-    return sorted(
-        found,
-        key=lambda o: (
-            int(o["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", "0")),
-            o["kind"],
-            o["metadata"]["name"],
-        ),
+def reverse_copy() -> list[Obj]:
+    """The opt-in reverse copy (SCALED_DOWN with ``reverse_match``): the site's names, beersystem's key prefix."""
+    world = World()
+    world.bind(
+        phase=MigrationPhase.SCALED_DOWN, data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=("beer:*",))
     )
+    found = hooks(world.objects(), "PostSync")
+    assert [o["kind"] for o in found] == ["ConfigMap", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy", "Job"]
+    return [*found[:-1], as_statefulset(found[-1], "copy-back")]
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +111,7 @@ def cluster(
     objects += [o for o in cutover["beersystem"] if o["kind"] in ("Service", "NetworkPolicy")]
     objects += [o for o in cutover["beersystem-migration"] if o["kind"] != "Job"]
     objects += [as_statefulset(old, "beersystem-redis"), as_statefulset(with_wait(copy_job, 2), "copy-guard")]
-    objects += [as_statefulset(copy_job, "copy")]
+    objects += [as_statefulset(copy_job, "copy"), *reverse_copy()]
     with Cluster(objects, tmp_path_factory.mktemp("data-copy"), secrets=SECRETS) as c:
         c.start(["redis-shared-master-0", "redis-shared-replicas-0", OLD_POD], wait_ready=True, timeout=60)
         with connect(c, OLD_POD, OLD_PW) as conn:
@@ -284,3 +264,20 @@ def test_a_later_sync_finds_the_marker_and_copies_nothing(cluster: Cluster) -> N
     assert code == 0, log
     assert "already copied and verified" in log
     assert shared_state(cluster) == before
+
+
+def test_opt_in_reverse_copy_brings_the_apps_keys_back_to_the_old_redis(cluster: Cluster) -> None:
+    with connect(cluster, "redis-shared-master-0", CLIENT_PW) as new:
+        # What beersystem wrote after the cutover, and what another tenant wrote.
+        new.call("SET", "beer:string:14", "changed after the cutover")
+        new.call("SET", "beer:since-cutover", "new", "PX", 600_000)
+        new.call("SET", "other:since-cutover", "not beersystem's")
+    code, log = run_job(cluster, "copy-back-0")
+    assert code == 0, log
+    assert "differences=0" in log.strip().splitlines()[-1]
+    with connect(cluster, OLD_POD, OLD_PW) as old:
+        assert old.call("GET", "beer:string:14") == b"changed after the cutover"
+        assert old.call("GET", "beer:since-cutover") == b"new"
+        pttl = old.call("PTTL", "beer:since-cutover")
+        assert isinstance(pttl, int) and 590_000 < pttl <= 600_000
+        assert old.call("EXISTS", "other:since-cutover", "other:1") == 0
