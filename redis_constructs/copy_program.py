@@ -485,16 +485,22 @@ def check_memory(src: Connection, dst: Connection) -> None:
         )
 
 
+def already_done(dst: Connection, o: Options) -> bool:
+    """True if the target holds the marker (a copy completed and verified): print so and do nothing more."""
+    if o.mode != "copy" or not o.marker:
+        return False
+    done = dst.call("GET", o.marker)
+    if isinstance(done, bytes):
+        print(f"already copied and verified ({o.marker}): {done.decode(errors='replace')}; nothing to do")
+        return True
+    return False
+
+
 def run(src: Connection, dst: Connection, o: Options) -> Summary:
     """The whole copy (module docstring); prints progress to stdout and returns the summary."""
     start = time.monotonic()
     s = Summary()
     if o.mode == "copy":
-        assert o.marker
-        done = dst.call("GET", o.marker)
-        if isinstance(done, bytes):
-            print(f"already copied and verified ({o.marker}): {done.decode(errors='replace')}; nothing to do")
-            return s
         dbs = databases_with_keys(src)
         if any(d != "db0" for d in dbs):
             raise CopyError(EXIT_REFUSED, f"{src.address} holds keys in {', '.join(dbs)}; only db0 is copied")
@@ -569,14 +575,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         marker=args.marker,
         patterns=tuple(args.match or ("*",)),
     )
-    conns: list[Connection] = []
+    conns: dict[str, Connection] = {}
     try:
-        for side in ("source", "target"):
+        # The target first: once its marker is there, a later run needs nothing of the source.
+        for side in ("target", "source"):
             c = connect(getattr(args, f"{side}_host"), getattr(args, f"{side}_port"), args.connect_seconds)
-            conns.append(c)
+            conns[side] = c
             c.auth(getattr(args, f"{side}_user"), getattr(args, f"{side}_password_file"))
             c.call("CLIENT", "SETNAME", CLIENT_NAME)
-        run(conns[0], conns[1], o)
+            if side == "target" and already_done(c, o):
+                return 0
+        run(conns["source"], conns["target"], o)
         return 0
     except CopyError as e:
         print(f"FAIL: {e}", file=sys.stderr, flush=True)
@@ -585,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         return 1
     finally:
-        for c in conns:
+        for c in conns.values():
             c.close()
 
 
