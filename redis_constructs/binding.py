@@ -414,6 +414,13 @@ class RedisClientBinding(constructs.Construct):
         self.data_copy_job_name: str | None = None
         if data_copy is not None and not isinstance(data_copy, DataCopy):
             raise PropError("data_copy", data_copy, "a DataCopy or None")
+        if data_copy is not None:
+            # Checked in every phase, not only in the one that renders the Job.
+            data_copy.job.validate("data_copy.job")
+            v.dns_label("data_copy.old_password.name", data_copy.old_password.name, max_length=253)
+            v.secret_key("data_copy.old_password.key", data_copy.old_password.key)
+            for pattern in data_copy.reverse_match:
+                v.text("data_copy.reverse_match", pattern, max_length=200)
         self.validation_job_name: str | None = None
         if self.phase is MigrationPhase.SCALED_DOWN:
             self._scale_down()

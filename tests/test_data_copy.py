@@ -16,7 +16,7 @@ from test_binding import LATER, OLD_OBJECTS, T0, World, at
 import main
 from redis_constructs.binding import BEERSYSTEM_DATA_COPY, BeersystemRedisBinding, MigrationPhase
 from redis_constructs.copy_program import __file__ as program_path
-from redis_constructs.data_copy import PROGRAM, CopyDirection, DataCopyJob, OldRedisEndpoint, RedisDataCopy
+from redis_constructs.data_copy import PROGRAM, CopyDirection, DataCopy, DataCopyJob, OldRedisEndpoint, RedisDataCopy
 from redis_constructs.errors import PropError
 from redis_constructs.redis_shared import SecretKeyRef
 from redis_constructs.synth import chart_objects
@@ -174,15 +174,27 @@ def test_the_generic_binding_copies_nothing_unless_asked(world: World) -> None:
 @pytest.mark.parametrize(
     ("job", "match"),
     [
-        (DataCopyJob(batch=0), r"^job.batch: got 0; expected"),
-        (DataCopyJob(image="python"), r"^job.image: got 'python'"),
-        (DataCopyJob(ttl_tolerance_ms=-1), r"^job.ttl_tolerance_ms: got -1; expected"),
-        (DataCopyJob(memory=("128Mi", "lots")), r"^job.memory: got 'lots'"),
+        (DataCopyJob(batch=0), r"^data_copy.job.batch: got 0; expected"),
+        (DataCopyJob(image="python"), r"^data_copy.job.image: got 'python'"),
+        (DataCopyJob(ttl_tolerance_ms=-1), r"^data_copy.job.ttl_tolerance_ms: got -1; expected"),
+        (DataCopyJob(memory=("128Mi", "lots")), r"^data_copy.job.memory: got 'lots'"),
     ],
 )
 def test_fails_bad_job_props(world: World, job: DataCopyJob, match: str) -> None:
     with pytest.raises(PropError, match=match):
         world.bind(data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=job))
+
+
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_fails_bad_job_props_in_every_phase(world: World, phase: MigrationPhase) -> None:
+    with pytest.raises(PropError, match=r"^data_copy.job.batch: got 0; expected"):
+        world.bind(phase=phase, data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=DataCopyJob(batch=0)))
+
+
+def test_fails_bad_old_password_ref(world: World) -> None:
+    bad = DataCopy(old_password=SecretKeyRef(name="Old_Secret", key="password"))
+    with pytest.raises(PropError, match=r"^data_copy.old_password.name: got 'Old_Secret'"):
+        world.bind(data_copy=bad)
 
 
 def test_fails_copy_without_the_old_redis_service(world: World) -> None:
