@@ -71,6 +71,7 @@ plan: $(VENV)/.installed node_modules/.installed
 bench: setup
 	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
+	$(PY) -m benchmarks.copy_bench
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

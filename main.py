@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,13 @@ from redis_constructs import (  # noqa: E402
     synthesize,
 )
 from redis_constructs._imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
-from redis_constructs.binding import BeersystemRedisBinding, MigrationPhase, add_sync_waves, utc_now  # noqa: E402
+from redis_constructs.binding import (  # noqa: E402
+    BEERSYSTEM_DATA_COPY,
+    BeersystemRedisBinding,
+    MigrationPhase,
+    add_sync_waves,
+    utc_now,
+)
 from redis_constructs.failover import add_rollout_order, flux_split_patches  # noqa: E402
 from redis_constructs.include import IncludeFile  # noqa: E402
 from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
@@ -51,6 +57,9 @@ MIGRATION_PHASE = MigrationPhase.BEFORE_CUTOVER
 #: When CUTOVER was first deployed, e.g. ``dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)``; required from
 #: CUTOVER on. DECOMMISSIONED refuses to synthesize until this is 24 h in the past.
 CUTOVER_TIME: dt.datetime | None = None
+#: The opt-in reverse copy for a rollback (README runbook, "Roll back"): SCAN patterns of beersystem's keys in
+#: redis-shared. Set them in SCALED_DOWN, in a commit of its own once beersystem's pods are gone; empty: no copy.
+REVERSE_COPY_MATCH: tuple[str, ...] = ()
 #: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
 #: from pruning; the runbook says how to delete it for good.
 DELETE_OLD_DATA = False
@@ -96,7 +105,7 @@ def secret_source() -> SecretSource:
 #: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
 CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
-SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
+SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password", "migration-password")
 
 #: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
@@ -114,7 +123,11 @@ FLUX_SOURCE = "flux-system"
 #: Secret beersystem-redis is beersystem's old Redis password, created by hand before this project.
 EXTERNAL = ExternalRefs(
     namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE}),
-    secrets={("beersystem", "beersystem-redis"): frozenset({"password"})},
+    secrets={
+        ("beersystem", "beersystem-redis"): frozenset({"password"}),
+        # The same password, copied into `redis` for the data-copy Job (README runbook, "Before you start").
+        ("redis", "beersystem-redis"): frozenset({"password"}),
+    },
 )
 
 
@@ -127,12 +140,14 @@ def build_app(
     now: Callable[[], dt.datetime] = utc_now,
     delete_old_data: bool = DELETE_OLD_DATA,
     primary_pod: str = PRIMARY_POD,
+    reverse_copy_match: tuple[str, ...] = REVERSE_COPY_MATCH,
 ) -> cdk8s.App:
     """The site's charts; folder names in dist/ are the chart ids.
 
-    ``phase``/``cutover_time``/``delete_old_data``/``primary_pod`` default to the committed
-    :data:`MIGRATION_PHASE`, :data:`CUTOVER_TIME`, :data:`DELETE_OLD_DATA` and :data:`PRIMARY_POD`; ``now`` is
-    the clock the 24 h decommission gate reads (default: the system clock).
+    ``phase``/``cutover_time``/``delete_old_data``/``primary_pod``/``reverse_copy_match`` default to the
+    committed :data:`MIGRATION_PHASE`, :data:`CUTOVER_TIME`, :data:`DELETE_OLD_DATA`, :data:`PRIMARY_POD` and
+    :data:`REVERSE_COPY_MATCH`; ``now`` is the clock the 24 h decommission gate reads (default: the system
+    clock).
     """
     source = source if source is not None else secret_source()
     app = cdk8s.App()
@@ -165,6 +180,8 @@ def build_app(
     add_sync_waves(chart)
 
     beersystem = cdk8s.Chart(app, "beersystem", disable_resource_name_hashes=True)
+    # The data copy has a folder (and a Flux unit) of its own: beersystem starts only after it verified.
+    migration = cdk8s.Chart(app, "beersystem-migration", disable_resource_name_hashes=True)
     BeersystemRedisBinding(
         beersystem,
         "RedisBinding",
@@ -175,6 +192,8 @@ def build_app(
         cutover_time=cutover_time,
         now=now,
         delete_old_data=delete_old_data,
+        data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
+        data_copy_scope=migration,
     )
     # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
     # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.
@@ -184,8 +203,18 @@ def build_app(
         units=(
             ("redis-shared", (), "redis-shared", first),
             (FLUX_MASTER_STATEFULSET_UNIT, ("redis-shared",), "redis-shared", second),
-            ("beersystem", ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT), "beersystem", []),
+            # The data copy (its own folder, empty outside CUTOVER) once both Redis StatefulSets are Ready.
+            ("beersystem-migration", ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT), "beersystem-migration", []),
+            (
+                "beersystem",
+                ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT, "beersystem-migration"),
+                "beersystem",
+                [],
+            ),
         ),
+        # Redis's units wait out the startup probe's budget (15 min for a large AOF) before reporting a failure;
+        # the copy Job may run up to its activeDeadlineSeconds (1 h).
+        timeouts={"redis-shared": "20m", FLUX_MASTER_STATEFULSET_UNIT: "20m", "beersystem-migration": "65m"},
     )
     return app
 
@@ -195,14 +224,18 @@ FLUX_MASTER_STATEFULSET_UNIT = "redis-shared-master-statefulset"
 
 
 def flux_kustomizations(
-    app: cdk8s.App, *, units: Sequence[tuple[str, tuple[str, ...], str, Sequence[Any]]]
+    app: cdk8s.App,
+    *,
+    units: Sequence[tuple[str, tuple[str, ...], str, Sequence[Any]]],
+    timeouts: Mapping[str, str] | None = None,
 ) -> cdk8s.Chart:
     """dist/flux: Flux Kustomizations ``(name, dependsOn, chart folder, patches)``, pruning and waiting.
 
     ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included, a
     StatefulSet once its rollout completed), so a dependent unit is applied only after that: Flux's
     counterpart of ArgoCD's sync waves. ``patches`` (kustomize ``$patch: delete``) pick a unit's share of a
-    folder that two units apply.
+    folder that two units apply. ``timeouts``: per unit, how long its apply and health checks may take.
+    Default: - ``5m`` for every unit.
     """
     chart = cdk8s.Chart(app, "flux", disable_resource_name_hashes=True)
     for name, depends_on, folder, patches in units:
@@ -213,7 +246,7 @@ def flux_kustomizations(
             spec=flux.KustomizationSpec(
                 interval="10m",
                 retry_interval="1m",
-                timeout="5m",
+                timeout=(timeouts or {}).get(name, "5m"),
                 path=f"./dist/{folder}",
                 prune=True,
                 wait=True,

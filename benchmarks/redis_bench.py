@@ -41,6 +41,7 @@ PASSWORDS = {
     "replication-password": "bench-Repl_0123456789",
     "exporter-password": "bench-Exporter_0123456",
     "admin-password": "bench-Admin_0123456789",
+    "migration-password": "bench-Migration_012345",
 }
 STOCK_PORT = 6390
 CLIENTS = 50

@@ -4,11 +4,15 @@ The app's manifests are the app team's YAML, loaded with ``cdk8s.Include``; the 
 current :class:`MigrationPhase` needs, so going back one phase renders the previous manifests again:
 
 * ``BEFORE_CUTOVER``: the app and its old Redis exactly as included.
+* ``SCALED_DOWN``: the app at 0 replicas, still configured for its old Redis (the downtime starts); the old Redis
+  objects protected from pruning; with ``data_copy.reverse_match``, the opt-in reverse copy (a PostSync hook).
 * ``CUTOVER``: the app's Redis env points at ``redis.master_host:redis.port`` with the client credential
   replicated into the app's namespace; ``strategy: Recreate`` so old and new pods never serve together; pod
   template annotations so the pods roll; the old Redis objects still rendered but protected from pruning
   (ArgoCD and Flux); a validation Job (ArgoCD PostSync hook, a plain Job for Flux) that runs PING/SET/GET/DEL
-  against the new Redis with the app's own credential.
+  against the new Redis with the app's own credential; with ``data_copy``, the data copy
+  (:mod:`redis_constructs.data_copy`) as PreSync hooks in ``data_copy_scope``, so the app starts only after it
+  verified.
 * ``DECOMMISSIONED``: as ``CUTOVER``, without the old Redis objects, and only once ``cutover_time`` is at least
   24 h in the past. The old data volume stays rendered and protected unless ``delete_old_data=True``.
 
@@ -33,13 +37,14 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from . import validation as v
+from .data_copy import CopyDirection, DataCopy, OldRedisEndpoint, RedisDataCopy
 from .errors import PropError, names_construct
 from .images import REDIS_IMAGE
 from .include import Included
 from .manifest_checks import describe
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
-from .redis_shared import REDIS_UID, RedisShared
+from .redis_shared import REDIS_UID, RedisShared, SecretKeyRef
 from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
 from .replicated_secret import ReplicatedSecret
 
@@ -104,6 +109,8 @@ class MigrationPhase(enum.Enum):
     """Where an app is in its move onto the shared Redis; commit one phase at a time (README runbook)."""
 
     BEFORE_CUTOVER = "before-cutover"
+    #: The app scaled to 0 replicas, still configured for its old Redis: the downtime starts, nothing writes.
+    SCALED_DOWN = "scaled-down"
     CUTOVER = "cutover"
     DECOMMISSIONED = "decommissioned"
 
@@ -235,6 +242,8 @@ class RedisClientBinding(constructs.Construct):
         container: str | None = None,
         remove_env: tuple[str, ...] = (),
         validation: ValidationJob | None = DEFAULT_VALIDATION,
+        data_copy: DataCopy | None = None,
+        data_copy_scope: constructs.Construct | None = None,
     ) -> None:
         """Validate every prop, then render ``phase``.
 
@@ -246,6 +255,10 @@ class RedisClientBinding(constructs.Construct):
         ``container``: the container that talks to Redis. Default: - the Deployment's only container.
         ``remove_env``: variables of the old setup to drop in CUTOVER. Default: - none.
         ``validation``: Default: - a :class:`ValidationJob` with its defaults; ``None`` renders no Job.
+        ``data_copy``: copy the old Redis's keys into ``redis`` in CUTOVER (a PreSync hook / its own Flux unit), and
+        optionally back in SCALED_DOWN. Default: - no copy (the old data stays behind).
+        ``data_copy_scope``: where the copy's objects go. Default: - this binding (its chart); the site passes a chart
+        of its own so Flux can order it between the units.
         """
         super().__init__(scope, id)
         self.phase = MigrationPhase.parse("phase", phase)
@@ -322,16 +335,40 @@ class RedisClientBinding(constructs.Construct):
         # -- time --
         self.cutover_time = self._check_time(cutover_time, now)
 
+        self.data_copy = data_copy
+        self.data_copy_job_name: str | None = None
+        if data_copy is not None and not isinstance(data_copy, DataCopy):
+            raise PropError("data_copy", data_copy, "a DataCopy or None")
+        if data_copy is not None:
+            # Checked in every phase, not only in the one that renders the Job.
+            data_copy.job.validate("data_copy.job")
+            if redis.credentials.migration is None:
+                raise PropError(
+                    "redis.credentials.migration",
+                    None,
+                    "the migration user's password for the data copy (key migration-password of the system credentials)",
+                )
+            v.dns_label("data_copy.old_password.name", data_copy.old_password.name, max_length=253)
+            v.secret_key("data_copy.old_password.key", data_copy.old_password.key)
+            for pattern in data_copy.reverse_match:
+                v.text("data_copy.reverse_match", pattern, max_length=200)
         self.validation_job_name: str | None = None
-        if self.phase is not MigrationPhase.BEFORE_CUTOVER:
+        if self.phase is MigrationPhase.SCALED_DOWN:
+            self._scale_down()
+            self._handle_old_redis()
+            if data_copy is not None and data_copy.reverse_match:
+                self._data_copy(data_copy, data_copy_scope, CopyDirection.BACK_TO_OLD)
+        elif self.phase is not MigrationPhase.BEFORE_CUTOVER:
             self._cut_over(manifest)
             self._handle_old_redis()
             if validation is not None:
                 self._validation_job(validation)
+            if data_copy is not None and self.phase is MigrationPhase.CUTOVER:
+                self._data_copy(data_copy, data_copy_scope, CopyDirection.INTO_SHARED)
 
     # -- validation ---------------------------------------------------------------------------------------
     def _check_time(self, cutover_time: dt.datetime | None, now: Callable[[], dt.datetime]) -> dt.datetime | None:
-        if self.phase is MigrationPhase.BEFORE_CUTOVER:
+        if self.phase in (MigrationPhase.BEFORE_CUTOVER, MigrationPhase.SCALED_DOWN):
             # Ignored: after a rollback the committed CUTOVER_TIME may stay as it was.
             return cutover_time
         if cutover_time is None:
@@ -437,6 +474,54 @@ class RedisClientBinding(constructs.Construct):
                 continue
             existing = (obj.to_json().get("metadata") or {}).get("annotations") or {}
             _annotate(obj, _merged_protection(existing))
+
+    # -- SCALED_DOWN and the data copy ---------------------------------------------------------------------
+    def _scale_down(self) -> None:
+        # Only the replica count changes: a rollback to BEFORE_CUTOVER renders the input again.
+        self.app.add_json_patch(cdk8s.JsonPatch.add("/spec/replicas", 0))
+        self.app.metadata.add_annotation(SYNC_WAVE, str(APP_SYNC_WAVE))
+
+    def _old_endpoint(self, password: SecretKeyRef) -> OldRedisEndpoint:
+        services = [o.to_json() for o in self.old_redis if o.kind == "Service"]
+        if len(services) != 1:
+            raise PropError("old_redis", [_describe(s) for s in services], "exactly one Service (the copy's source)")
+        svc = services[0]
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        ports = (svc.get("spec") or {}).get("ports") or []
+        if not selector or not ports:
+            raise PropError("old_redis", _describe(svc), "a Service with a selector and a port")
+        ns = str(svc["metadata"].get("namespace") or self.namespace)
+        return OldRedisEndpoint(
+            host=f"{svc['metadata']['name']}.{ns}.svc.cluster.local",
+            port=int(ports[0]["port"]),
+            namespace=ns,
+            pod_labels=dict(selector),
+            password=password,
+        )
+
+    def _data_copy(self, copy: DataCopy, scope: constructs.Construct | None, direction: CopyDirection) -> None:
+        old = self._old_endpoint(copy.old_password)
+        app_name = self.app.name
+        marker = None
+        if direction is CopyDirection.INTO_SHARED:
+            assert self.cutover_time is not None
+            # One marker per cutover: a second cutover after a rollback (a new CUTOVER_TIME) copies again.
+            marker = f"redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
+        into = direction is CopyDirection.INTO_SHARED
+        copy_construct = RedisDataCopy(
+            scope if scope is not None else self,
+            "DataCopy" if into else "ReverseDataCopy",
+            redis=self.redis,
+            old=old,
+            name=f"{app_name[:30]}-redis-copy" if into else f"{app_name[:30]}-redis-copy-back",
+            direction=direction,
+            marker=marker,
+            match=copy.reverse_match if not into else (),
+            # Into redis-shared: before the app is applied. Back: after the app's scale-down is healthy.
+            hook="PreSync" if into else "PostSync",
+            job=copy.job,
+        )
+        self.data_copy_job_name = copy_construct.job_name
 
     # -- the validation Job -------------------------------------------------------------------------------
     def _validation_job(self, job: ValidationJob) -> None:
@@ -551,6 +636,9 @@ BEERSYSTEM_OLD_REDIS = (
     ("NetworkPolicy", "beersystem-redis"),
 )
 
+#: beersystem's data copy: its old Redis's password, copied by hand into Redis's namespace (README runbook).
+BEERSYSTEM_DATA_COPY = DataCopy(old_password=SecretKeyRef(name="beersystem-redis", key="password"))
+
 
 class BeersystemRedisBinding(RedisClientBinding):
     """:class:`RedisClientBinding` with beersystem's defaults: finds its objects in the included manifests.
@@ -582,8 +670,14 @@ class BeersystemRedisBinding(RedisClientBinding):
         delete_old_data: bool = False,
         env: RedisEnv | None = None,
         validation: ValidationJob | None = DEFAULT_VALIDATION,
+        data_copy: DataCopy | None = BEERSYSTEM_DATA_COPY,
+        data_copy_scope: constructs.Construct | None = None,
     ) -> None:
-        """``env``: Default: ``RedisEnv.host_port_password()`` (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD)."""
+        """``env``: Default: ``RedisEnv.host_port_password()`` (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD).
+
+        ``data_copy``: Default: :data:`BEERSYSTEM_DATA_COPY` (the old password from Secret ``beersystem-redis`` in
+        Redis's namespace); ``None`` copies nothing. ``data_copy_scope``: as for :class:`RedisClientBinding`.
+        """
         objects = [o for inc in manifests for o in inc.api_objects]
 
         def pick(kinds: tuple[str, ...], name: str) -> cdk8s.ApiObject:
@@ -611,4 +705,6 @@ class BeersystemRedisBinding(RedisClientBinding):
             old_redis=old,
             delete_old_data=delete_old_data,
             validation=validation,
+            data_copy=data_copy,
+            data_copy_scope=data_copy_scope,
         )

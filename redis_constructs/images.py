@@ -15,3 +15,5 @@ from __future__ import annotations
 REDIS_IMAGE = "redis:7.4.11-bookworm"
 #: The redis_exporter sidecar.
 EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"
+#: The data-copy Job's interpreter: its program (``copy_program.py``) needs only the standard library.
+PYTHON_IMAGE = "python:3.12.8-slim-bookworm"

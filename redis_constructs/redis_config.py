@@ -6,6 +6,7 @@ Nothing here knows about cdk8s, so every rule is testable as plain strings.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import PropError
@@ -243,6 +244,13 @@ EXPORTER_COMMANDS = (
     "latency|histogram",
 )
 
+# What the data-copy Job (redis_constructs.copy_program) runs on redis-shared: read and compare every key, RESTORE,
+# SET its completion marker, INFO for the memory check, name its connection. No DEL, FLUSH*, CONFIG or ACL. An ACL
+# cannot forbid RESTORE's REPLACE argument (or SET over an existing key): the program never sends REPLACE to
+# redis-shared and checks for conflicts first. Tenants may lose RESTORE (it is @dangerous); this user is how a
+# copy gets it without the admin password.
+MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname")
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AclUser:
@@ -264,6 +272,7 @@ CLIENT_USERNAME = "default"
 REPLICATION_USERNAME = "replication"
 EXPORTER_USERNAME = "exporter"
 ADMIN_USERNAME = "admin"
+MIGRATION_USERNAME = "migration"
 
 ACL_USERS = (
     AclUser(
@@ -282,17 +291,23 @@ ACL_USERS = (
         rules="resetchannels -@all " + " ".join("+" + c for c in EXPORTER_COMMANDS),
     ),
     AclUser(name=ADMIN_USERNAME, secret_file="admin-password", rules="~* &* +@all"),
+    AclUser(
+        name=MIGRATION_USERNAME,
+        secret_file="migration-password",
+        rules="~* resetchannels -@all " + " ".join("+" + c for c in MIGRATION_COMMANDS),
+    ),
 )
 
 
-def render_acl_template(tenant: TenantCommands | None = None) -> str:
+def render_acl_template(tenant: TenantCommands | None = None, *, users: Sequence[AclUser] = ACL_USERS) -> str:
     """The ACL file with password placeholders; render-config.sh fills in SHA-256 hashes.
 
-    ``tenant`` sets the client user's rules. Default: :class:`TenantCommands`'s defaults.
+    ``tenant`` sets the client user's rules. Default: :class:`TenantCommands`'s defaults. ``users``: the
+    users to render. Default: every user of :data:`ACL_USERS`.
     """
     # An aclfile takes no comments: every line must be a `user` line.
     lines = []
-    for user in ACL_USERS:
+    for user in users:
         rules = (tenant or TenantCommands()).rules() if user.name == CLIENT_USERNAME else user.rules
         lines.append(f"user {user.name} reset on {user.placeholder} {rules}")
     return "\n".join(lines) + "\n"

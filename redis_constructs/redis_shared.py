@@ -27,9 +27,11 @@ from .redis_config import (
     DATA_DIR,
     EXPORTER_RUN_DIR,
     EXPORTER_USERNAME,
+    MIGRATION_USERNAME,
     RUN_DIR,
     SCRIPTS_DIR,
     SECRETS_DIR,
+    AclUser,
     EvictionPolicy,
     Role,
     ServerSettings,
@@ -104,7 +106,7 @@ class SecretKeyRef:
 class RedisCredentials:
     """Where each ACL user's password comes from; Secrets in the Redis namespace, mounted as files.
 
-    The client credential is what applications use (Redis user ``default``); the other three never leave
+    The client credential is what applications use (Redis user ``default``); the others never leave
     the Redis namespace.
     """
 
@@ -120,6 +122,9 @@ class RedisCredentials:
     )
     #: Default: key ``admin-password`` of Secret ``redis-shared-system``.
     admin: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="admin-password"))
+    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; README "Migrating
+    #: beersystem"); a :class:`RedisDataCopy` needs it. Default: - no ``migration`` ACL user is rendered.
+    migration: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
@@ -140,14 +145,20 @@ class RedisCredentials:
     ) -> RedisCredentials:
         """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
 
-        ``system`` holds ``replication-password``, ``exporter-password`` and ``admin-password`` and should be
-        replicated into the Redis namespace only. Both versions roll the Redis pods when they change.
+        ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and, for a data
+        copy, ``migration-password`` (the ``migration`` user exists only when it does); it should be replicated
+        into the Redis namespace only. Both versions roll the Redis pods when they change.
         """
         return cls(
             client=client.key_ref(client_key, namespace=namespace),
             replication=system.key_ref("replication-password", namespace=namespace),
             exporter=system.key_ref("exporter-password", namespace=namespace),
             admin=system.key_ref("admin-password", namespace=namespace),
+            migration=(
+                system.key_ref("migration-password", namespace=namespace)
+                if "migration-password" in system.keys
+                else None
+            ),
             # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
             version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
             client_secret=client,
@@ -161,8 +172,14 @@ class RedisCredentials:
             "exporter-password": self.exporter,
             "admin-password": self.admin,
         }
-        assert set(refs) == {u.secret_file for u in ACL_USERS}
+        if self.migration is not None:
+            refs["migration-password"] = self.migration
         return refs
+
+    def acl_users(self) -> tuple[AclUser, ...]:
+        """The ACL users these credentials give passwords to: every user, ``migration`` only when it is set."""
+        files = self.by_file()
+        return tuple(u for u in ACL_USERS if u.secret_file in files)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -336,6 +353,9 @@ class RedisShared(constructs.Construct):
         self.replicas_host = f"{self.replicas_service_name}.{self.namespace}.svc.cluster.local"
         self.client_username = CLIENT_USERNAME
         self.admin_username = ADMIN_USERNAME
+        self.migration_username = MIGRATION_USERNAME
+        #: Labels on every Redis pod (primary and replicas), for NetworkPolicies of other objects.
+        self.pod_labels = self._labels()
         self.client_secret_name = p.credentials.client.name
         self.client_password_key = p.credentials.client.key
         self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
@@ -466,10 +486,10 @@ class RedisShared(constructs.Construct):
         self.scripts_config_map_name = f"{self.name}-scripts"
         config_data = {
             "common.conf": render_common_conf(settings) + (tls_mod.render_tls_conf(p.tls) if p.tls else ""),
-            "users.acl.tmpl": render_acl_template(p.tenant_commands),
+            "users.acl.tmpl": render_acl_template(p.tenant_commands, users=self.credentials.acl_users()),
             **{f"{role.value}.conf": render_role_conf(role, settings) for role in Role},
         }
-        scripts_data = render_scripts()
+        scripts_data = render_scripts(users=self.credentials.acl_users())
         if p.tls is not None:
             scripts_data["tls-reload.sh"] = tls_mod.render_reload_script()
         k8s.KubeConfigMap(self, "Configuration", metadata=self._meta(self.config_map_name), data=config_data)

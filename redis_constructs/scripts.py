@@ -5,6 +5,8 @@ Both roles run the same scripts; ``REDIS_ROLE`` (``master`` or ``replica``) sele
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .redis_config import (
     ACL_USERS,
     CONF_DIR,
@@ -14,6 +16,7 @@ from .redis_config import (
     REPLICATION_USERNAME,
     RUN_DIR,
     SECRETS_DIR,
+    AclUser,
 )
 
 #: Seconds each redis-cli call in a probe may take; a probe makes at most two calls, so it always
@@ -50,12 +53,12 @@ read_secret() {{
 """
 
 
-def _render_config_script() -> str:
+def _render_config_script(users: Sequence[AclUser]) -> str:
     substitutions = "\n".join(
         f'  -e "s/{user.placeholder}/#$(read_secret {user.secret_file} | sha256sum | cut -d" " -f1)/" \\'
-        for user in ACL_USERS
+        for user in users
     )
-    checks = "\n".join(f"read_secret {user.secret_file} >/dev/null" for user in ACL_USERS)
+    checks = "\n".join(f"read_secret {user.secret_file} >/dev/null" for user in users)
     return f"""\
 #!/bin/sh
 # Init container: renders the credential-dependent files into memory-backed emptyDirs.
@@ -204,10 +207,11 @@ exit 1
 """
 
 
-def render_scripts() -> dict[str, str]:
-    """ConfigMap data for the scripts, keyed by file name."""
+def render_scripts(*, users: Sequence[AclUser] = ACL_USERS) -> dict[str, str]:
+    """ConfigMap data for the scripts, keyed by file name; ``users``: the ACL users whose passwords the pod
+    reads (default: every user of :data:`ACL_USERS`)."""
     return {
-        "render-config.sh": _render_config_script(),
+        "render-config.sh": _render_config_script(users),
         "start.sh": _start_script(),
         "probe.sh": _probe_script(),
     }

@@ -106,10 +106,10 @@ def test_every_phase_meets_pod_security_restricted_and_is_bounded(phase: Migrati
 
 
 def test_every_phase_passes_checkov(tmp_path: Path) -> None:
-    """``make checkov`` covers the committed phase; this covers the other two (same venv, same flags)."""
+    """``make checkov`` covers the committed phase; this covers the others (same venv, same flags)."""
     checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
     assert checkov.exists(), "checkov's venv is missing: `make setup` creates it"
-    for phase in (MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED):
+    for phase in (MigrationPhase.SCALED_DOWN, MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED):
         app = main.build_app(phase=phase, cutover_time=T0, now=at(LATER))
         synthesize(app, tmp_path / phase.value, external=main.EXTERNAL)
     result = subprocess.run(
@@ -312,8 +312,17 @@ def test_sync_waves_order_namespace_credentials_redis_then_the_app() -> None:
 def test_flux_kustomizations_apply_beersystem_after_redis_shared() -> None:
     flux = site(MigrationPhase.BEFORE_CUTOVER)["flux"]
     specs = {o["metadata"]["name"]: o["spec"] for o in flux if o["kind"] == "Kustomization"}
-    assert set(specs) == {"redis-shared", "redis-shared-master-statefulset", "beersystem"}
-    assert specs["beersystem"]["dependsOn"] == [{"name": "redis-shared"}, {"name": "redis-shared-master-statefulset"}]
+    assert set(specs) == {"redis-shared", "redis-shared-master-statefulset", "beersystem-migration", "beersystem"}
+    # beersystem is applied only once its data copy (its own unit, empty outside CUTOVER) is Ready.
+    assert specs["beersystem"]["dependsOn"] == [
+        {"name": "redis-shared"},
+        {"name": "redis-shared-master-statefulset"},
+        {"name": "beersystem-migration"},
+    ]
+    assert specs["beersystem-migration"]["dependsOn"] == [
+        {"name": "redis-shared"},
+        {"name": "redis-shared-master-statefulset"},
+    ]
     assert "dependsOn" not in specs["redis-shared"]
     for name, spec in specs.items():
         folder = name.removesuffix("-master-statefulset")  # its share of dist/redis-shared (tests/test_failover.py)
@@ -537,8 +546,8 @@ def test_env_password_file_mounts_the_secret(world: World) -> None:
 def test_fails_unknown_phase(world: World, value: object, fix: str) -> None:
     with pytest.raises(
         PropError,
-        match=rf"^phase: got {value!r}; expected one of MigrationPhase.BEFORE_CUTOVER, MigrationPhase.CUTOVER, "
-        rf"MigrationPhase.DECOMMISSIONED{fix} \(construct beersystem/Binding1\)$",
+        match=rf"^phase: got {value!r}; expected one of MigrationPhase.BEFORE_CUTOVER, MigrationPhase.SCALED_DOWN, "
+        rf"MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED{fix} \(construct beersystem/Binding1\)$",
     ):
         world.bind(phase=value)
 

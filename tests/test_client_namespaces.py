@@ -13,12 +13,14 @@ import cdk8s
 import pytest
 from conftest import ROOT, find
 
+import main
 from redis_constructs import PropError, RedisCredentials, RedisShared, RedisSharedProps
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
 from redis_constructs.sealing import read_sealed_file, seal_into_file
 
 Obj = dict[str, Any]
-SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password")
+#: The site's system keys: the sealed-values file the late-add tests read holds exactly these.
+SYSTEM_KEYS = main.SYSTEM_KEYS
 CLIENT_PLAINTEXT = SecretSource.plaintext_for_tests({"password": "client-Pw_0123456789abcdef"})
 SYSTEM_PLAINTEXT = SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in SYSTEM_KEYS})
 

@@ -173,7 +173,11 @@ def test_flux_applies_the_master_statefulset_only_after_everything_else_is_ready
     assert first["path"] == second["path"] == "./dist/redis-shared"
     assert second["dependsOn"] == [{"name": "redis-shared"}]
     assert first["wait"] and second["wait"]  # Ready = every object healthy, a StatefulSet's rollout complete
-    assert {d["name"] for d in flux["beersystem"]["dependsOn"]} == {"redis-shared", main.FLUX_MASTER_STATEFULSET_UNIT}
+    assert {d["name"] for d in flux["beersystem"]["dependsOn"]} == {
+        "redis-shared",
+        main.FLUX_MASTER_STATEFULSET_UNIT,
+        "beersystem-migration",
+    }
     everything = sorted(
         (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
         for o in yaml.safe_load_all((ROOT / "dist/redis-shared/manifests.yaml").read_text())

@@ -34,6 +34,7 @@ PASSWORDS = {
     "replication-password": "mon-Repl_0123456789",
     "exporter-password": "mon-Exporter_0123456",
     "admin-password": "mon-Admin_0123456789",
+    "migration-password": "mon-Migration_0123456",
 }
 Obj = dict[str, Any]
 

@@ -175,7 +175,7 @@ def test_other_immutable_statefulset_fields_are_refused(
 def test_a_job_template_change_under_the_same_name_is_refused() -> None:
     cutover = objects(phase=MigrationPhase.CUTOVER, cutover_time=T0)
     new = copy.deepcopy(cutover)
-    (job,) = [k for k in new if k[1] == "Job"]
+    (job,) = [k for k in new if k[1] == "Job" and "-redis-validate-" in k[3]]
     new[job]["spec"]["template"]["spec"]["containers"][0]["image"] = "redis:7.4.10-bookworm"
     plan = make_plan(cutover, new)
     (refusal,) = plan.refused

@@ -117,6 +117,13 @@ def test_real_redis_server_accepts_the_rendered_config(tmp_path: Path) -> None:
         assert ask("admin", "ACL", "USERS").splitlines() == sorted(u.name for u in ACL_USERS)
         assert ask("default", "SET", "k", "v") == "OK"
         assert "NOPERM" in ask("default", "FLUSHALL")
+        # The data-copy user reads, restores and sets its marker; it cannot delete, flush or reconfigure.
+        # RESTORE is permitted (the bogus payload is refused by Redis itself, not by the ACL).
+        assert "payload version or checksum are wrong" in ask("migration", "RESTORE", "copied", "0", "junk")
+        assert ask("migration", "TYPE", "k") == "string"
+        assert ask("migration", "SET", "marker", "1") == "OK"
+        for denied in (["DEL", "k"], ["FLUSHALL"], ["CONFIG", "GET", "*"], ["ACL", "LIST"], ["UNLINK", "k"]):
+            assert "NOPERM" in ask("migration", *denied), denied
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -41,6 +41,7 @@ CREDENTIALS = {
     "replication-password": ("replication", "repl-Pw-52be01"),
     "exporter-password": ("exporter", "exp-Pw-c0ffee"),
     "admin-password": ("admin", "admin-Pw-9d8e7f"),
+    "migration-password": ("migration", "migration-Pw-1a2b3c"),
 }
 CLIENT_USER, CLIENT_PW = CREDENTIALS["client-password"]
 ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
@@ -272,7 +273,7 @@ def test_admin_user_can_administer(primary: Pod) -> None:
     with connect(primary, ADMIN_USER, ADMIN_PW) as admin:
         assert admin.acl_whoami() == ADMIN_USER
         users = admin.acl_list()
-        assert sorted(u.split()[1] for u in users) == ["admin", "default", "exporter", "replication"]
+        assert sorted(u.split()[1] for u in users) == ["admin", "default", "exporter", "migration", "replication"]
         for _, pw in CREDENTIALS.values():
             assert all(pw not in u for u in users)  # only SHA-256 hashes are loaded
         assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}

@@ -1,0 +1,182 @@
+"""Data-copy throughput and the downtime it adds: the rendered copy Job between beersystem's old Redis and redis-shared.
+
+Runs, as local processes (tests/podrunner), the site's CUTOVER render: the redis-shared primary (no replica: on
+this 2-core machine it would compete for CPU, which it does not on the cluster), the old Redis pod from
+apps/beersystem/redis.yaml and the copy Job's pod, with redis-shared's memory limit raised to 4 GiB so that
+1 GB fits under its maxmemory. Two data sets, each into an empty redis-shared:
+
+1. 100,000 keys of every kind (tests/copy_data.py, ~70 MB with one 30 MB value);
+2. 1 GiB in 1,024 random 1 MiB strings.
+
+For each: the Job's wall time (pod start to exit: what it adds to the downtime), its copy and verify phases, and as
+a baseline in the same run the server-side ``MIGRATE ... COPY`` of the same keys (no conflict check, no
+verification; run on the bench's own test servers with a test password). Prints a table; exits non-zero only if
+the harness fails, never on a figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from copy_data import as_statefulset, hooks, keyspace, load, odd_commands  # noqa: E402
+from podrunner import Cluster  # noqa: E402
+
+import main  # noqa: E402
+from redis_constructs.binding import MigrationPhase  # noqa: E402
+from redis_constructs.copy_program import Command, Connection, scan  # noqa: E402
+from redis_constructs.redis_shared import Resources  # noqa: E402
+from redis_constructs.synth import chart_objects  # noqa: E402
+
+T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+OLD_PW = "bench-Old_0123456789abc"
+SYSTEM = {key: f"bench-{key}-0123456789" for key in main.SYSTEM_KEYS}
+SECRETS = {
+    ("redis", "redis-shared-client"): {"password": "bench-Client_0123456789"},
+    ("redis", "redis-shared-system"): SYSTEM,
+    ("beersystem", "redis-shared-client"): {"password": "bench-Client_0123456789"},
+    ("beersystem", "beersystem-redis"): {"password": OLD_PW},
+    ("redis", "beersystem-redis"): {"password": OLD_PW},
+}
+PRIMARY, OLD = "redis-shared-master-0", "beersystem-redis-0"
+MIB = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    name: str
+    keys: int
+    bytes: int
+    job_seconds: float
+    copy_seconds: float
+    verified_seconds: float
+    migrate_seconds: float
+
+
+def admin(cluster: Cluster) -> Connection:
+    c = Connection(cluster.pod(PRIMARY).ip, 6379)
+    c.call("AUTH", "admin", SYSTEM["admin-password"])
+    return c
+
+
+def old(cluster: Cluster) -> Connection:
+    c = Connection(cluster.pod(OLD).ip, 6379)
+    c.call("AUTH", OLD_PW)
+    return c
+
+
+def flush(cluster: Cluster) -> None:
+    for conn in (admin(cluster), old(cluster)):
+        conn.call("FLUSHALL")
+        conn.close()
+
+
+def migrate_baseline(cluster: Cluster) -> float:
+    """Server-side MIGRATE COPY of every key of the old Redis into the empty redis-shared, 500 keys a call."""
+    conn = old(cluster)
+    keys = scan(conn)
+    start = time.monotonic()
+    for i in range(0, len(keys), 500):
+        cmd: Command = [
+            "MIGRATE",
+            cluster.pod(PRIMARY).ip,
+            6379,
+            "",
+            0,
+            60_000,
+            "COPY",
+            "AUTH2",
+            "admin",  # MIGRATE SELECTs on the target, which the migration user may not
+            SYSTEM["admin-password"],
+            "KEYS",
+            *keys[i : i + 500],
+        ]
+        reply = conn.call(*cmd)
+        assert reply in (b"OK", b"NOKEY"), reply
+    seconds = time.monotonic() - start
+    conn.close()
+    return seconds
+
+
+def run_copy(cluster: Cluster, name: str, commands: list[Command]) -> Result:
+    flush(cluster)
+    conn = old(cluster)
+    load(conn, commands, batch=200)
+    conn.close()
+    pod = cluster.pod("copy-0")
+    start = time.monotonic()
+    pod.start()
+    code = pod.wait_exit(3600)
+    job_seconds = time.monotonic() - start
+    log = pod.logs()
+    assert code == 0, log
+    copied = re.search(r"copied (\d+) keys \((\d+) bytes\) in ([\d.]+)s", log)
+    verified = re.search(r"verified: keys=(\d+) .* seconds=([\d.]+) differences=0", log)
+    assert copied and verified, log
+    # Baseline: the same keys, server-side, into an empty redis-shared.
+    shared = admin(cluster)
+    shared.call("FLUSHALL")
+    shared.close()
+    migrate_seconds = migrate_baseline(cluster)
+    return Result(
+        name=name,
+        keys=int(verified.group(1)),
+        bytes=int(copied.group(2)),
+        job_seconds=job_seconds,
+        copy_seconds=float(copied.group(3)),
+        verified_seconds=float(verified.group(2)),
+        migrate_seconds=migrate_seconds,
+    )
+
+
+def one_gib() -> list[Command]:
+    return [["SET", b"blob:%d" % n, os.urandom(MIB)] for n in range(1024)]
+
+
+def main_() -> int:
+    props = dataclasses.replace(main.REDIS, resources=Resources(memory_limit="4Gi"))
+    charts = chart_objects(main.build_app(props, phase=MigrationPhase.CUTOVER, cutover_time=T0, now=lambda: T0))
+    scaled = chart_objects(main.build_app(props, phase=MigrationPhase.SCALED_DOWN, cutover_time=T0, now=lambda: T0))
+    old_redis = next(
+        o for o in scaled["beersystem"] if o["kind"] == "Deployment" and o["metadata"]["name"] == "beersystem-redis"
+    )
+    job = hooks([o for objs in charts.values() for o in objs], "PreSync")[-1]
+    objects = [o for o in charts["redis-shared"] if o["kind"] != "Job"]
+    objects += [o for o in charts["beersystem"] if o["kind"] in ("Service",)]
+    objects += [o for o in charts["beersystem-migration"] if o["kind"] != "Job"]
+    objects += [as_statefulset(old_redis, "beersystem-redis"), as_statefulset(job, "copy")]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="copy-bench-") as tmp, Cluster(objects, Path(tmp), secrets=SECRETS) as c:
+        c.start([PRIMARY, OLD], wait_ready=True, timeout=120)
+        results.append(run_copy(c, "100k keys, every kind", [*keyspace(100_000), *odd_commands()]))
+        results.append(run_copy(c, "1 GiB, 1024 x 1 MiB", one_gib()))
+    print("copy Job (rendered, python3 on the host) between the old Redis pod and the redis-shared primary")
+    print(
+        f"{'data':24} {'keys':>8} {'MB':>8} {'job s':>7} {'copy s':>7} {'keys/s':>9} {'MB/s':>7} {'migrate s':>9} {'ratio':>6}"
+    )
+    for r in results:
+        mb = r.bytes / 1e6
+        print(
+            f"{r.name:24} {r.keys:8d} {mb:8.1f} {r.job_seconds:7.1f} {r.copy_seconds:7.1f} "
+            f"{r.keys / r.job_seconds:9.0f} {mb / r.job_seconds:7.1f} {r.migrate_seconds:9.1f} "
+            f"{r.job_seconds / r.migrate_seconds:6.1f}x"
+        )
+    print(
+        "job s = pod start to exit (scan, conflict check, copy, verify, marker): the downtime the copy adds;"
+        " keys/s and MB/s over job s; migrate s = server-side MIGRATE COPY of the same keys (no checks, baseline)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_())
