@@ -301,22 +301,37 @@ class KeyState:
     digest: str
 
 
-def states(conn: Connection, keys: Sequence[bytes]) -> list[KeyState]:
-    """TYPE, PTTL and the value digest of each key, in two pipelined round trips (plus one per stream)."""
-    head = conn.pipeline(pairs(keys, lambda k: ["TYPE", k], lambda k: ["PTTL", k]))
-    kinds = [r for r in head[::2]]
-    commands: list[list[Arg]] = []
-    spans: list[tuple[int, int]] = []
+#: The most reply bytes one pipelined read asks for (estimated with MEMORY USAGE; a larger key is read alone):
+#: well under redis-shared's output-buffer limit for normal clients, which disconnects a client whose unread
+#: replies pass it.
+READ_BUDGET_BYTES = 8 << 20
+
+
+def states(conn: Connection, keys: Sequence[bytes], budget: int = READ_BUDGET_BYTES) -> list[KeyState]:
+    """TYPE, PTTL and the value digest of each key: pipelined, each read of values at most ``budget`` bytes
+    (by MEMORY USAGE), plus one round trip per stream."""
+    head_commands: list[list[Arg]] = []
+    for k in keys:
+        head_commands += [["TYPE", k], ["PTTL", k], ["MEMORY", "USAGE", k]]
+    head = conn.pipeline(head_commands)
+    kinds = [r for r in head[::3]]
+    sizes = {k: n if isinstance(n, int) else 0 for k, n in zip(keys, head[2::3], strict=True)}
+    commands: dict[bytes, list[list[Arg]]] = {}
     for key, kind in zip(keys, kinds, strict=True):
         assert isinstance(kind, bytes), kind
-        cmds = [] if kind == b"none" else value_commands(kind, key)
-        spans.append((len(commands), len(cmds)))
-        commands += cmds
-    values = conn.pipeline(commands) if commands else []
+        commands[key] = [] if kind == b"none" else value_commands(kind, key)
+    replies: dict[bytes, list[Reply]] = {}
+    present = [k for k in keys if commands[k]]
+    for group in by_size(present, [sizes[k] for k in present], budget):
+        flat = conn.pipeline([c for k in group for c in commands[k]])
+        at = 0
+        for k in group:
+            replies[k] = flat[at : at + len(commands[k])]
+            at += len(commands[k])
     out = []
-    for key, kind, pttl, (at, n) in zip(keys, kinds, head[1::2], spans, strict=True):
+    for key, kind, pttl in zip(keys, kinds, head[1::3], strict=True):
         assert isinstance(kind, bytes) and isinstance(pttl, int)
-        parts = values[at : at + n]
+        parts = replies.get(key, [])
         if kind == b"stream":
             parts = [parts[0], *stream_groups(conn, key, parts[1])]
         out.append(KeyState(kind=kind, pttl=pttl, digest=digest(kind, parts) if kind != b"none" else ""))

@@ -24,6 +24,7 @@ import pytest
 from binding_world import World
 from copy_data import as_statefulset, big_commands, hooks, keyspace, load, odd_commands
 from podrunner import Cluster
+from redis_pods import tls_secrets
 
 import main
 from redis_constructs.binding import BEERSYSTEM_DATA_COPY, MigrationPhase
@@ -112,7 +113,9 @@ def cluster(
     objects += [o for o in cutover["beersystem-migration"] if o["kind"] != "Job"]
     objects += [as_statefulset(old, "beersystem-redis"), as_statefulset(with_wait(copy_job, 2), "copy-guard")]
     objects += [as_statefulset(copy_job, "copy"), *reverse_copy()]
-    with Cluster(objects, tmp_path_factory.mktemp("data-copy"), secrets=SECRETS) as c:
+    # The site serves TLS too: cert-manager's Secret, issued here by a test CA.
+    secrets = SECRETS | tls_secrets(cutover["redis-shared"])
+    with Cluster(objects, tmp_path_factory.mktemp("data-copy"), secrets=secrets) as c:
         c.start(["redis-shared-master-0", "redis-shared-replicas-0", OLD_POD], wait_ready=True, timeout=60)
         with connect(c, OLD_POD, OLD_PW) as conn:
             load(conn, [*keyspace(KEYS), *odd_commands(), *big_commands(1, 30 << 20)])
