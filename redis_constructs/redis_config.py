@@ -79,8 +79,19 @@ def derive_maxmemory(memory_limit_bytes: int, *, prop: str = "memory_limit") -> 
 
 
 KiB = 1024
-#: Fixed cost assumed per connection (client struct, fd, kernel socket buffers) when sizing ``maxclients``.
-CONNECTION_BUDGET_BYTES = 256 * KiB
+#: What one connection may cost beside ``maxmemory`` when sizing ``maxclients``: the worst case is an idle TLS
+#: connection, whose OpenSSL buffers (~25 KiB measured on 7.0.15, against ~1.7 KiB in plaintext) are allocated
+#: outside jemalloc, so neither ``maxmemory`` nor ``maxmemory-clients`` sees them, and the LAN reaches the TLS
+#: port without a password (the handshake comes before AUTH).
+CONNECTION_BUDGET_BYTES = 32 * KiB
+#: Share of the memory limit kept for an AOF rewrite's copy-on-write pages and allocator fragmentation, beside
+#: ``maxmemory`` and the replica's output buffer, when sizing ``maxclients``.
+FORK_MARGIN_RATIO = 1 / 8
+#: The smallest ``proto-max-bulk-len``: the largest value a client can SET, APPEND/SETRANGE a string to, or
+#: RESTORE (the data copy restores DUMP payloads of the app's largest values: tens of MB). Capped by
+#: ``maxmemory`` (a larger value could never be stored) and by Redis's own default, 512 MiB.
+MIN_PROTO_MAX_BULK_BYTES = 64 * MiB
+MAX_PROTO_MAX_BULK_BYTES = 512 * MiB
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,16 +105,20 @@ class ClientLimits:
     #: ``maxmemory-clients``: all normal/pubsub clients together (query + output buffers, structs); above
     #: it Redis drops the clients using the most memory (client eviction, Redis 7.0+).
     maxmemory_clients_bytes: int
-    #: ``client-output-buffer-limit normal``: hard limit, soft limit, soft seconds (0 0 0 by default).
+    #: ``client-output-buffer-limit normal``: hard limit, soft limit, soft seconds (0 0 0 by default). The hard
+    #: limit holds a reply of the largest value (``proto_max_bulk_bytes`` + 1 MiB); a bigger reply (``KEYS *``,
+    #: ``HGETALL`` of a huge hash, a pipeline not read) disconnects the client, whoever it is (admin too).
     normal_output: tuple[int, int, int]
     #: ``client-output-buffer-limit pubsub``.
     pubsub_output: tuple[int, int, int]
     #: ``client-output-buffer-limit replica``: shares its blocks with the replication backlog since 7.0, and
     #: is not counted towards maxmemory.
     replica_output: tuple[int, int, int]
-    #: ``client-query-buffer-limit`` (1 GB by default; unauthenticated clients are held to 1 MB by 7.4).
+    #: ``client-query-buffer-limit`` (1 GB by default; unauthenticated clients are held to 1 MB by 7.4): twice
+    #: the largest value, so a command carrying it (plus what a pipeline sends after it) fits.
     query_buffer_bytes: int
-    #: ``proto-max-bulk-len``: the largest single value a client can send, below the query buffer limit.
+    #: ``proto-max-bulk-len``: the largest single value a client can send, and also the largest string
+    #: APPEND/SETRANGE can build and the largest payload RESTORE accepts.
     proto_max_bulk_bytes: int
     #: ``maxclients``: connections beyond it get ``-ERR max number of clients reached`` and are closed.
     maxclients: int
@@ -112,24 +127,30 @@ class ClientLimits:
 def derive_client_limits(memory_limit_bytes: int) -> ClientLimits:
     """Client limits for a container memory limit ``L`` (1 GiB in parentheses).
 
-    All clients together L/8 (128 MiB); one client's replies L/32 hard (32 MiB), L/128 for 10 s (8 MiB);
-    pub/sub the same hard limit, L/128 for 60 s; the replica L/4 (256 MiB) hard, L/16 for 60 s; query
-    buffer L/16 (64 MiB), largest value L/32 (32 MiB); maxclients L/256 KiB, between 128 and 10000 (4096).
+    All clients together L/8 (128 MiB); largest value ``max(64 MiB, L/16)``, at most ``maxmemory`` and 512 MiB (64 MiB),
+    query buffer twice that (128 MiB); one client's replies that value + 1 MiB hard (65 MiB), L/128 for 10 s
+    (8 MiB); pub/sub L/32 hard (32 MiB), L/128 for 60 s; the replica L/4 (256 MiB) hard, L/16 for 60 s;
+    maxclients = what is left of L beside maxmemory, the replica's hard limit and a fork margin of L/8
+    (128 MiB), at ``CONNECTION_BUDGET_BYTES`` each, between 128 and 10000 (4096).
     """
     lim = memory_limit_bytes
 
     def mib(n: int, floor: int = MiB) -> int:
         return max(floor, n // MiB * MiB)
 
+    maxmemory = int(lim * MAXMEMORY_RATIO) // MiB * MiB
+    replica_output = (mib(lim // 4), mib(lim // 16), 60)
+    bulk = min(max(MIN_PROTO_MAX_BULK_BYTES, mib(lim // 16)), max(MiB, maxmemory), MAX_PROTO_MAX_BULK_BYTES)
+    spare = lim - maxmemory - replica_output[0] - int(lim * FORK_MARGIN_RATIO)
     return ClientLimits(
         maxmemory_clients_bytes=mib(lim // 8),
-        normal_output=(mib(lim // 32), mib(lim // 128), 10),
+        normal_output=(bulk + MiB, mib(lim // 128), 10),
         pubsub_output=(mib(lim // 32), mib(lim // 128), 60),
         # Redis's own defaults at 1 GiB: a smaller buffer makes a write burst end in a full-resync loop.
-        replica_output=(mib(lim // 4), mib(lim // 16), 60),
-        query_buffer_bytes=mib(lim // 16, 2 * MiB),
-        proto_max_bulk_bytes=mib(lim // 32),
-        maxclients=max(128, min(10000, lim // CONNECTION_BUDGET_BYTES)),
+        replica_output=replica_output,
+        query_buffer_bytes=2 * bulk,
+        proto_max_bulk_bytes=bulk,
+        maxclients=max(128, min(10000, max(0, spare) // CONNECTION_BUDGET_BYTES)),
     )
 
 

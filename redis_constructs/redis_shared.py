@@ -70,6 +70,8 @@ class CheckovSkip:
     check_id: str
     #: No ``=``: checkov splits the annotation value on it.
     reason: str
+    #: Skip only with TLS on (the check concerns the tls-reload sidecar).
+    only_with_tls: bool = False
     #: Skip only while an image has no pinned digest; with both digests set the check passes by itself.
     only_without_digests: bool = False
 
@@ -90,6 +92,12 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
         check_id="CKV_K8S_15",
         reason="IfNotPresent with a version-pinned tag keeps pods starting while the registry is unreachable",
         only_without_digests=True,
+    ),
+    CheckovSkip(
+        kind="StatefulSet",
+        check_id="CKV_K8S_9",
+        reason="the tls-reload sidecar has liveness only: a stalled reload loop must not take Redis out of its Services",
+        only_with_tls=True,
     ),
 )
 
@@ -449,7 +457,13 @@ class RedisShared(constructs.Construct):
     def _checkov_skips(self, kind: str) -> dict[str, str]:
         """checkov's inline skip annotations for an object of ``kind`` (see :data:`CHECKOV_SKIPS`)."""
         pinned = self._props.image_digest is not None and self._props.exporter_image_digest is not None
-        skips = [s for s in CHECKOV_SKIPS if s.kind == kind and not (s.only_without_digests and pinned)]
+        skips = [
+            s
+            for s in CHECKOV_SKIPS
+            if s.kind == kind
+            and not (s.only_without_digests and pinned)
+            and not (s.only_with_tls and not self._props.tls)
+        ]
         return checkov_skip_annotations((s.check_id, s.reason) for s in skips)
 
     def _render(self) -> None:
@@ -550,6 +564,23 @@ class RedisShared(constructs.Construct):
                 },
             ),
             spec=spec,
+        )
+
+    def _reload_credentials_volume(self) -> k8s.Volume:
+        """The TLS reload sidecar's credentials: ``admin-password`` alone."""
+        ref = self.credentials.by_file()["admin-password"]
+        return k8s.Volume(
+            name=tls_mod.RELOAD_CREDENTIALS_VOLUME,
+            projected=k8s.ProjectedVolumeSource(
+                default_mode=0o440,
+                sources=[
+                    k8s.VolumeProjection(
+                        secret=k8s.SecretProjection(
+                            name=ref.name, items=[k8s.KeyToPath(key=ref.key, path="admin-password")]
+                        )
+                    )
+                ],
+            ),
         )
 
     def statefulset_name(self, role: Role) -> str:
@@ -903,6 +934,7 @@ class RedisShared(constructs.Construct):
             ),
             k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string("64Mi"))),
             *(tls_mod.volumes(p.tls, self.name) if p.tls else []),
+            *([self._reload_credentials_volume()] if p.tls else []),
         ]
         sidecars = (
             [tls_mod.reload_container(p.tls, image=self._image(p.image, p.image_digest), uid=REDIS_UID, env=redis_env)]

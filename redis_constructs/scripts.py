@@ -53,6 +53,28 @@ read_secret() {{
 """
 
 
+#: The exporter's ``REDIS_PASSWORD_FILE``: a JSON map from a Redis URI to the password, and the key it looks up
+#: changed (oliver006/redis_exporter ``exporter/redis.go``): up to v1.68 the exact ``REDIS_ADDR``
+#: (``redis://`` prepended when it has no scheme): ``rediss://localhost:6380``; from v1.69 (commit 7c63842,
+#: ``lookupPasswordInPasswordMap``, still so in v1.88) that URI with ``REDIS_USER`` set as its user info:
+#: ``rediss://exporter@localhost:6380``. Both keys, so Debian's 1.45 and the image's v1.88 both authenticate.
+#: The password cannot break the JSON: ``read_secret`` refuses quotes, backslash and whitespace, and it is
+#: printf's argument, never its format.
+EXPORTER_PASSWORD_FILE_FUNCTION = f"""\
+# write_exporter_password_file PATH: redis_exporter's password map for $REDIS_EXPORTER_URI, keyed by the URI
+# alone (exporter <= 1.68) and with the user {EXPORTER_USERNAME}@ (>= 1.69, which inserts REDIS_USER first).
+write_exporter_password_file() {{
+  pw=$(read_secret exporter-password)
+  case "$REDIS_EXPORTER_URI" in
+    *://*) uri="$REDIS_EXPORTER_URI" ;;
+    *) uri="redis://$REDIS_EXPORTER_URI" ;;
+  esac
+  with_user="${{uri%%://*}}://{EXPORTER_USERNAME}@${{uri#*://}}"
+  printf '{{"%s":"%s","%s":"%s"}}\\n' "$uri" "$pw" "$with_user" "$pw" > "$1"
+}}
+"""
+
+
 def _render_config_script(users: Sequence[AclUser]) -> str:
     substitutions = "\n".join(
         f'  -e "s/{user.placeholder}/#$(read_secret {user.secret_file} | sha256sum | cut -d" " -f1)/" \\'
@@ -67,6 +89,7 @@ def _render_config_script(users: Sequence[AclUser]) -> str:
 set -eu
 umask 077
 {_READ_SECRET}
+{EXPORTER_PASSWORD_FILE_FUNCTION}
 {checks}
 sed \\
 {substitutions}
@@ -75,9 +98,7 @@ sed \\
   echo "masteruser {REPLICATION_USERNAME}"
   echo "masterauth $(read_secret replication-password)"
 }} > "{RUN_DIR}/auth.conf"
-# redis_exporter's password file is a JSON map from the Redis URI to the password.
-printf '{{"%s":"%s"}}\\n' "$REDIS_EXPORTER_URI" "$(read_secret exporter-password)" \\
-  > "{EXPORTER_RUN_DIR}/password.json"
+write_exporter_password_file "{EXPORTER_RUN_DIR}/password.json"
 chmod 0640 "{EXPORTER_RUN_DIR}/password.json"
 echo "redis-shared: rendered ACL users, replication auth and exporter credentials for role $REDIS_ROLE"
 """

@@ -30,6 +30,8 @@ TLS_DIR = "/opt/redis-shared/tls"
 TLS_CA_DIR = "/opt/redis-shared/tls-ca"
 #: The reload sidecar's heartbeat (memory-backed emptyDir), read by its liveness probe.
 RELOAD_RUN_DIR = "/run/tls-reload"
+#: The projected volume holding only ``admin-password``, the one credential the reload sidecar needs.
+RELOAD_CREDENTIALS_VOLUME = "tls-reload-credentials"
 #: The keys of a ``kubernetes.io/tls`` Secret as cert-manager writes them.
 TLS_KEYS = ("tls.crt", "tls.key", "ca.crt")
 
@@ -47,6 +49,10 @@ class CertManagerCertificate:
 
     The issuer must fill ``ca.crt`` (a CA, self-signed or Vault issuer; ACME issuers don't): Redis verifies
     the primary's certificate with it when replicating, the exporter when scraping.
+
+    Warning: the replica checks the chain only, not the name (Redis's ``src/tls.c`` sets no host name), so on a
+    shared ClusterIssuer any certificate that issuer signs, for any namespace, is accepted as the primary's.
+    :class:`CertManagerSelfSignedCa` (a CA of Redis's own) avoids that.
     """
 
     #: Name of an existing Issuer (in the Redis namespace) or ClusterIssuer.
@@ -238,14 +244,16 @@ def reload_container(tls: Tls, *, image: str, uid: int, env: list[k8s.EnvVar]) -
         env=[*env, k8s.EnvVar(name="TLS_RELOAD_INTERVAL_SECONDS", value=str(tls.reload_interval_seconds))],
         volume_mounts=[
             k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
-            k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
+            # admin-password alone (RELOAD_CREDENTIALS_VOLUME), not the whole credentials volume.
+            k8s.VolumeMount(name=RELOAD_CREDENTIALS_VOLUME, mount_path=SECRETS_DIR, read_only=True),
             k8s.VolumeMount(name="tls", mount_path=TLS_DIR, read_only=True),
             k8s.VolumeMount(name="tls-reload", mount_path=RELOAD_RUN_DIR),
         ],
         resources=resources(cpu=("5m", "50m"), memory=("16Mi", "32Mi")),
         security_context=restricted_container(uid),
+        # Liveness only: a pod is Ready when its Redis is, so a stalled reload loop restarts this sidecar but
+        # never takes Redis out of its Services.
         liveness_probe=check,
-        readiness_probe=check,
     )
 
 
@@ -269,7 +277,8 @@ def certificate_spec(
         issuer_ref=issuer,
         duration=source.duration,
         renew_before=source.renew_before,
-        common_name=dns_names[0],
+        # No commonName: RFC 5280 caps it at 64 bytes, which the master's full DNS name can exceed (a 40-character
+        # name and a 63-character namespace); clients check the SANs (RFC 6125), which name everything.
         dns_names=dns_names,
         ip_addresses=ip_addresses,
         # A fresh key at every renewal; the reload sidecar makes Redis load it.

@@ -124,10 +124,14 @@ def _selinux_problems(where: str, sc: Mapping[str, Any]) -> list[str]:
 def bounds_problems(objects: Sequence[Mapping[str, Any]]) -> list[str]:
     """Containers without cpu/memory requests and limits; long-running containers without probes.
 
-    Jobs run to completion behind no Service, so their containers need no probes (as in checkov).
+    Jobs run to completion behind no Service, so their containers need no probes (as in checkov). An object
+    whose checkov skips name CKV_K8S_9 excuses the readiness probe of its ``tls-reload`` sidecar only (the one
+    container that skip's reason covers; checkov itself would excuse every container).
     """
     problems: list[str] = []
     for obj in objects:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        skipped = {str(v).split("=")[0] for k, v in annotations.items() if k.startswith("checkov.io/skip")}
         for where, _, pod in pod_templates([obj]):
             runs_to_completion = obj.get("kind") in ("Job", "CronJob")
             for section, c in _containers(pod):
@@ -139,7 +143,9 @@ def bounds_problems(objects: Sequence[Mapping[str, Any]]) -> list[str]:
                         problems.append(f"{cwhere}: no {bound} for {sorted(missing)}")
                 if section == "containers" and not runs_to_completion:
                     for probe in ("livenessProbe", "readinessProbe"):
-                        if not c.get(probe):
+                        if not c.get(probe) and not (
+                            probe == "readinessProbe" and "CKV_K8S_9" in skipped and c["name"] == "tls-reload"
+                        ):
                             problems.append(f"{cwhere}: no {probe}")
     return problems
 

@@ -7,8 +7,10 @@ below the limit, and a client connected beforehand must still work.
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
+import ssl
 import stat
 import time
 from collections.abc import Iterator
@@ -16,15 +18,18 @@ from collections.abc import Iterator
 import pytest
 import redis
 from podrunner import Cluster, Pod, load_manifests
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis_pods import out_of_band_secrets
 from test_redis_runtime import ADMIN_PW, ADMIN_USER, CLIENT_PW, CLIENT_USER, CREDENTIALS, MANIFESTS, connect, resp
 
-from redis_constructs.redis_config import derive_client_limits
+from redis_constructs.redis_config import CONNECTION_BUDGET_BYTES, derive_client_limits
 
 pytestmark = pytest.mark.runtime
 
 PRIMARY = "redis-shared-master-0"
 PORT = 6379
+TLS_PORT = 6380
 MiB = 1024**2
 
 
@@ -143,7 +148,9 @@ def test_a_subscriber_that_never_reads_is_dropped(primary: Pod) -> None:
 def test_a_value_over_the_bulk_limit_is_refused_before_it_is_buffered(primary: Pod) -> None:
     with connect(primary, CLIENT_USER, CLIENT_PW) as bystander, connect(primary, ADMIN_USER, ADMIN_PW) as admin:
         bulk = int(admin.config_get("proto-max-bulk-len")["proto-max-bulk-len"])
-        assert bulk <= 32 * MiB
+        limit = primary.memory_limit("redis")
+        assert limit is not None
+        assert bulk == derive_client_limits(limit).proto_max_bulk_bytes == 64 * MiB
         sock, _ = authenticated_socket(primary)
         with sock:
             sock.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nhuge\r\n$%d\r\n" % (bulk + 1))
@@ -165,6 +172,8 @@ def test_thousands_of_idle_unauthenticated_connections_are_capped_at_maxclients(
         extra = 300
         assert hard > maxclients + extra + 100, f"the test needs RLIMIT_NOFILE > {maxclients + extra + 100}"
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        admin.execute_command("MEMORY", "PURGE")  # what earlier tests freed is not counted against this one
+        time.sleep(0.2)
         rss_before = primary.memory_stats("redis").rss_bytes
         before = server_stats(admin)
         sockets: list[socket.socket] = []
@@ -199,6 +208,46 @@ def test_thousands_of_idle_unauthenticated_connections_are_capped_at_maxclients(
             time.sleep(0.2)
 
 
+def test_idle_tls_connections_fit_the_per_connection_budget(primary: Pod) -> None:
+    """OpenSSL's buffers live outside jemalloc: maxmemory and maxmemory-clients don't see them, and the LAN
+    reaches the TLS port without a password. maxclients is sized at CONNECTION_BUDGET_BYTES each."""
+    count = 1000  # enough to measure, a few seconds of handshakes
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard > count + 100, f"the test needs RLIMIT_NOFILE > {count + 100}"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # memory, not trust, is under test (tests/test_tls_runtime.py does trust)
+    with connect(primary, CLIENT_USER, CLIENT_PW) as bystander, connect(primary, ADMIN_USER, ADMIN_PW) as admin:
+        limits = derive_client_limits(int(admin.config_get("maxmemory")["maxmemory"]) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        admin.execute_command("MEMORY", "PURGE")  # what earlier tests freed is not counted against this one
+        time.sleep(0.2)
+        rss_before = primary.memory_stats("redis").rss_bytes
+        used_before = int(admin.info("memory")["used_memory"])
+        sockets: list[ssl.SSLSocket] = []
+        try:
+            started = time.monotonic()
+            for _ in range(count):
+                raw = socket.create_connection((primary.ip, TLS_PORT), timeout=5)
+                sockets.append(ctx.wrap_socket(raw))  # handshake done, no AUTH: an idle LAN device
+                assert time.monotonic() - started < 30
+            time.sleep(0.5)  # Redis has read the last Finished and sent its session tickets
+            stats = primary.memory_stats("redis")
+            per_connection = (stats.rss_bytes - rss_before) / count
+            counted = (int(admin.info("memory")["used_memory"]) - used_before) / count
+            print(
+                f"{count} idle TLS connections: {per_connection / 1024:.1f} KiB of Redis memory each,"
+                f" {counted / 1024:.1f} KiB of it counted in used_memory"
+            )
+            assert 1024 < per_connection <= CONNECTION_BUDGET_BYTES, (stats, per_connection)
+            assert limits.maxclients * per_connection < stats.limit_bytes // 8
+            assert_unharmed(primary, bystander)
+        finally:
+            for s in sockets:
+                s.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_data_files_are_readable_by_their_owner_only(primary: Pod) -> None:
     with connect(primary, CLIENT_USER, CLIENT_PW) as c:
         c.set("umask", "probe")
@@ -213,3 +262,29 @@ def test_data_files_are_readable_by_their_owner_only(primary: Pod) -> None:
     assert any(p.name.endswith(".manifest") for p in files), files
     loose = {str(p.relative_to(data)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if p.stat().st_mode & 0o077}
     assert loose == {}, f"group/other bits set (umask 077 missing?): {loose}"
+
+
+def test_a_value_of_tens_of_mb_round_trips_through_set_get_dump_and_restore(primary: Pod) -> None:
+    # 48 MiB: over the former 32 MiB bulk and output limits, under the 64/65 MiB ones (the data copy RESTOREs
+    # DUMP payloads of the app's largest values with its own user; admin stands in for it here).
+    value = os.urandom(48 * MiB)  # incompressible: the DUMP payload is as large as the value
+    with connect(primary, CLIENT_USER, CLIENT_PW) as bystander, connect(primary, ADMIN_USER, ADMIN_PW) as admin:
+        raw = redis.Redis(
+            host=primary.ip,
+            port=PORT,
+            username=ADMIN_USER,
+            password=ADMIN_PW,
+            protocol=2,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=30,
+        )
+        with raw:
+            assert raw.set("large", value)
+            assert raw.get("large") == value
+            payload = raw.dump("large")
+            assert isinstance(payload, bytes) and len(payload) > 48 * MiB
+            assert raw.restore("large-copy", 0, payload)
+            assert raw.get("large-copy") == value
+            assert raw.delete("large", "large-copy") == 2
+        assert admin.ping()
+        assert_unharmed(primary, bystander)

@@ -8,6 +8,7 @@ last one deliberately leaves the primary down.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -318,8 +319,12 @@ def test_exporter_reports_each_pod_with_only_its_own_credentials(primary: Pod, r
         assert pod.exec("metrics", ["ls", "/opt/redis-shared/secrets"]).returncode != 0
         assert pod.exec("metrics", ["ls", "/run/redis-exporter"]).stdout.split() == ["password.json"]
         pw_file = pod.exec("metrics", ["cat", "/run/redis-exporter/password.json"]).stdout
-        # The site scrapes over TLS (REDIS_ADDR rediss://localhost:6380): the file is keyed by that address.
-        assert pw_file.strip() == f'{{"rediss://localhost:6380":"{EXPORTER_PW}"}}'
+        # The site scrapes over TLS (REDIS_ADDR rediss://localhost:6380): the file is keyed by that address
+        # (what this 1.45 exporter looks up, so redis_up 1 above proves it) and by it with the user (>= 1.69).
+        assert json.loads(pw_file) == {
+            "rediss://localhost:6380": EXPORTER_PW,
+            "rediss://exporter@localhost:6380": EXPORTER_PW,
+        }
         assert not any(pw in pod.exec("metrics", ["env"]).stdout for _, pw in CREDENTIALS.values())
     assert metrics(primary)["redis_connected_slaves"] == [("", 1.0)]
     assert [v for _, v in metrics(replica)["redis_master_link_up"]] == [1.0]

@@ -101,12 +101,16 @@ def test_checkov_skips_are_on_the_statefulsets_and_give_reasons(site_objects: li
     assert len(redis_sets) == 2
     for sts in redis_sets:
         skips = {k: v for k, v in sts["metadata"]["annotations"].items() if k.startswith("checkov.io/skip")}
-        assert sorted(v.split("=")[0] for v in skips.values()) == ["CKV_K8S_15", "CKV_K8S_43"]
+        assert sorted(v.split("=")[0] for v in skips.values()) == ["CKV_K8S_15", "CKV_K8S_43", "CKV_K8S_9"]
         for value in skips.values():
             check_id, reason = value.split("=")  # checkov's own parsing: exactly one '='
             assert len(reason) > 20, check_id
         assert "checkov.io/skip1" not in (sts["spec"]["template"]["metadata"].get("annotations") or {})
-    assert {s.check_id for s in CHECKOV_SKIPS} == {"CKV_K8S_15", "CKV_K8S_43"}
+    assert {s.check_id for s in CHECKOV_SKIPS} == {"CKV_K8S_15", "CKV_K8S_43", "CKV_K8S_9"}
+    # Only the tls-reload sidecar lacks a readiness probe, and only with TLS on.
+    for sts in redis_sets:
+        unready = [c["name"] for c in sts["spec"]["template"]["spec"]["containers"] if "readinessProbe" not in c]
+        assert unready == ["tls-reload"]
 
 
 # -- each check can fail -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from netpol import Peer, Target, admits
 from redis_constructs import LoadBalancer, PropError, RedisShared, RedisSharedProps
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.tls import (
+    RELOAD_CREDENTIALS_VOLUME,
     CertManagerCertificate,
     CertManagerSelfSignedCa,
     ExistingTlsSecret,
@@ -68,7 +69,8 @@ def test_the_certificate_names_every_address_a_client_dials() -> None:
     spec = cert["spec"]
     assert spec["secretName"] == "redis-shared-tls"
     assert spec["issuerRef"] == {"name": "homelab-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
-    assert spec["commonName"] == redis.master_host
+    assert "commonName" not in spec  # RFC 5280: at most 64 bytes; the SANs name everything
+    assert redis.master_host in spec["dnsNames"]
     for name in (
         "redis-shared-master.redis.svc.cluster.local",
         "redis-shared-master.redis.svc",
@@ -139,6 +141,32 @@ def test_replication_and_the_exporter_use_tls_and_the_probes_stay_on_plaintext_l
     assert [m["mountPath"] for m in c["metrics"]["volumeMounts"] if "tls" in m["name"]] == ["/opt/redis-shared/tls-ca"]
     probe = c["redis"]["readinessProbe"]["exec"]["command"]
     assert probe[-1] == "readiness"
+
+
+def test_the_longest_names_give_a_certificate_without_a_common_name() -> None:
+    name, namespace = "r" * 40, "n" * 63
+    redis, objects = render(name=name, namespace=namespace)
+    spec = find(objects, "Certificate", f"{name}-tls")["spec"]
+    assert len(redis.master_host) > 64  # would not fit a commonName
+    assert "commonName" not in spec
+    assert redis.master_host in spec["dnsNames"]
+    assert all(len(n) <= 253 for n in spec["dnsNames"])
+
+
+def test_the_reload_sidecar_gets_only_the_admin_password_and_no_readiness_probe() -> None:
+    _, objects = render()
+    for sts_name in ("redis-shared-master", "redis-shared-replicas"):
+        sts = find(objects, "StatefulSet", sts_name)
+        reload = containers(sts)["tls-reload"]
+        # A stalled loop restarts the sidecar (liveness) but never makes the pod unready.
+        assert "readinessProbe" not in reload
+        assert reload["livenessProbe"]["exec"]["command"][-1] == "check"
+        mounts = {m["name"]: m["mountPath"] for m in reload["volumeMounts"]}
+        assert "credentials" not in mounts
+        assert mounts[RELOAD_CREDENTIALS_VOLUME] == "/opt/redis-shared/secrets"
+        volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+        sources = volumes[RELOAD_CREDENTIALS_VOLUME]["projected"]["sources"]
+        assert [item["path"] for src in sources for item in src["secret"]["items"]] == ["admin-password"]
 
 
 @pytest.mark.parametrize(

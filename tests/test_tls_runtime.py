@@ -152,6 +152,8 @@ def test_a_renewed_certificate_is_loaded_without_a_restart(primary: Pod, ca: Ca)
     assert "loaded the renewed certificate" in primary.logs("tls-reload")
     assert primary.probe("tls-reload", "liveness")
     assert primary.probe("redis", "readiness")
+    # The sidecar holds the one credential it uses (CONFIG SET as admin), not the others.
+    assert primary.exec("tls-reload", ["ls", "/opt/redis-shared/secrets"]).stdout.split() == ["admin-password"]
 
 
 def renew_secret_volume(path: Path, files: dict[str, bytes]) -> None:
