@@ -3,9 +3,10 @@
 One scenario on one cluster, in file order: the primary's node is lost (SIGKILL) while the replica restarts;
 the promotion (``main.build_app(primary_pod=...)``, synthesized here) is applied and the changed pods are
 recreated as the StatefulSet controller would (replicas StatefulSet first, wave 1); the old primary comes back
-on its old data dir, first with its old spec (before the new configuration reached it), then rolled; failback;
-a promotion of an empty replica is refused; a planned switchover (FAILOVER, then the commit); the primary's
-volume fills up and gets room again.
+on its old data dir, first with its old spec (the mounted ConfigMap demotes it), then rolled; failback; a primary
+restarting while its replica hangs starts fenced; a replica that never synced (Redis's own empty AOF on its volume)
+stays unready and its promotion is refused; a planned switchover (FAILOVER, then the commit); the primary's volume
+fills up and gets room again. ``Cluster.roll`` refuses an unready pod, as the StatefulSet controller does.
 """
 
 from __future__ import annotations
@@ -205,6 +206,27 @@ def test_failback_to_the_original_pod(cluster: Cluster) -> None:
     write_keys(original, "after-failback", 10)
     with connect(demoted, CLIENT_USER, CLIENT_PW) as r:
         wait_for("a new write on the replica", lambda: r.get("after-failback:9") == "after-failback:9", timeout=5)
+
+
+def test_a_primary_unsure_of_its_peer_starts_fenced_until_a_replica_follows(cluster: Cluster) -> None:
+    """No clear answer from the peer (a hung node: connections open, nothing answers) is not "no primary"."""
+    primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
+    primary.stop(grace=15)
+    replica.kill(signal.SIGSTOP)
+    try:
+        primary.start()
+        wait_for("the fenced start", lambda: "FENCED" in primary.logs("redis"), timeout=60, interval=0.5)
+        wait_for("the primary to answer", lambda: primary.probe("redis", "liveness"), timeout=20)
+        assert info(primary, "replication")["role"] == "master"
+        assert not primary.probe("redis", "readiness")
+        with connect(primary, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            c.set("fenced:write", "x")
+    finally:
+        replica.kill(signal.SIGCONT)
+    # The replica follows it again: proof that it is no primary; writes and readiness come back by themselves.
+    primary.wait_ready(30)
+    with connect(primary, CLIENT_USER, CLIENT_PW) as c:
+        assert c.set("fenced:write", "x") is True
 
 
 def test_promoting_a_replica_that_never_synced_is_refused(cluster: Cluster) -> None:
