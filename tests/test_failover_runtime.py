@@ -160,16 +160,28 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     # data dir holds the keys that never reached the new primary.
     assert old.labels[ROLE_LABEL] == "master"
     assert old.container("redis").spec["env"][0] == {"name": "REDIS_ROLE", "value": "master"}
+    # First even before the commit reached the cluster: its mounted ConfigMap still names it the primary, so only
+    # asking the other pod (over the TLS replication port) tells it that it was demoted.
+    assert cluster.apply(load_manifests(MANIFESTS)) == [REPLICA]
     old.start()
     wait_for("the old primary to answer", lambda: old.probe("redis", "liveness"), timeout=20)
-    assert "NOT STARTING AS PRIMARY" in old.logs("redis")
+    assert "already acts as primary" in old.logs("redis")
     assert info(old, "replication")["role"] == "slave"
     with connect(old, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ReadOnlyError):
         c.set("split-brain", "x")
     wait_for("the old primary to sync from the new one", lambda: link_up(old), timeout=30)
-    # The mounted ConfigMap names the new primary: a demoted replica, Ready once synced, so the StatefulSet
-    # controller (OrderedReady: it replaces only Ready pods) can roll it to the new template.
+    assert not old.probe("redis", "readiness")  # configured primary everywhere it looks: out of the master Service
+    # The commit reaches the cluster; the kubelet refreshes the running pod's ConfigMap volume (not its env). It
+    # names the new primary: a demoted replica, Ready once synced, so the StatefulSet controller (OrderedReady: it
+    # replaces only Ready pods) can roll it to the new template.
+    assert cluster.apply(site_objects(REPLICA)) == [PRIMARY]
     assert old.probe("redis", "readiness")
+    # Restarted with its old spec again, it now learns it from the ConfigMap before asking anyone.
+    old.stop(grace=15)
+    old.start()
+    old.wait_ready(30)
+    assert "the mounted configuration names" in old.logs("redis")
+    assert info(old, "replication")["role"] == "slave"
     wait_for("the new primary's keys", lambda: missing_keys(old, KEYS["after-promotion"]) == [], timeout=10)
     assert missing_keys(old, KEYS["replicated"]) == []
     assert missing_keys(old, KEYS["unreplicated"]) == KEYS["unreplicated"]  # its extra keys are gone
