@@ -804,6 +804,14 @@ class RedisShared(constructs.Construct):
             # A promoted replica with an empty volume refuses to start (nothing there to promote).
             k8s.EnvVar(name="REDIS_PROMOTED", value=str(role is Role.REPLICA and pod_role is Role.PRIMARY).lower()),
             k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT)),
+            # Pod to pod (replication, start.sh's peer checks): the TLS port with TLS, verified against the CA.
+            k8s.EnvVar(name="REDIS_REPLICATION_PORT", value=str(self.tls_port or REDIS_PORT)),
+            k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=f"{tls_mod.TLS_DIR}/ca.crt" if p.tls else ""),
+            # start.sh compares it with the primary the mounted (kubelet-refreshed) replica.conf names.
+            k8s.EnvVar(
+                name="REDIS_POD_NAME",
+                value_from=k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path="metadata.name")),
+            ),
             k8s.EnvVar(
                 name="REDIS_REPLICA_HOSTS",
                 value=" ".join(self.pod_host(r, i) for r, i in pods if (r, i) != (self.primary_statefulset, 0)),

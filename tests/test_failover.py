@@ -36,7 +36,9 @@ def render(props: RedisSharedProps) -> list[Obj]:
 
 
 def env(objects: list[Obj], sts: str) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in containers(find(objects, "StatefulSet", sts))["redis"]["env"]}
+    return {
+        e["name"]: e["value"] for e in containers(find(objects, "StatefulSet", sts))["redis"]["env"] if "value" in e
+    }
 
 
 #: The primary's port the site's replicas dial: the TLS port when the site replicates over TLS.
@@ -212,3 +214,18 @@ def test_fails_min_replicas_to_write_above_the_replica_count() -> None:
         match=r"^min_replicas_max_lag_seconds: got 0; expected an integer from 1 to 3600 \(construct test/Redis\)$",
     ):
         render(RedisSharedProps(min_replicas_max_lag_seconds=0))
+
+
+def test_pod_to_pod_checks_use_the_replication_port_and_the_ca(site_charts: dict[str, list[Obj]]) -> None:
+    """start.sh's self-demotion and peer checks dial what replica.conf dials: the TLS port with TLS on."""
+    objects = site_charts["redis-shared"]
+    for sts in (MASTER, REPLICAS):
+        e = env(objects, sts)
+        assert (e["REDIS_PORT"], e["REDIS_REPLICATION_PORT"]) == ("6379", "6380")
+        assert e["REDIS_TLS_CA_FILE"] == "/opt/redis-shared/tls/ca.crt"
+        pod_name = next(
+            x for x in containers(find(objects, "StatefulSet", sts))["redis"]["env"] if x["name"] == "REDIS_POD_NAME"
+        )
+        assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    conf = find(objects, "ConfigMap", "redis-shared-configuration")["data"]["replica.conf"]
+    assert "replicaof redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local 6380" in conf

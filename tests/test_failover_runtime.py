@@ -3,9 +3,10 @@
 One scenario on one cluster, in file order: the primary's node is lost (SIGKILL) while the replica restarts;
 the promotion (``main.build_app(primary_pod=...)``, synthesized here) is applied and the changed pods are
 recreated as the StatefulSet controller would (replicas StatefulSet first, wave 1); the old primary comes back
-on its old data dir, first with its old spec (before the new configuration reached it), then rolled; failback;
-a promotion of an empty replica is refused; a planned switchover (FAILOVER, then the commit); the primary's
-volume fills up and gets room again.
+on its old data dir, first with its old spec (the mounted ConfigMap demotes it), then rolled; failback; a primary
+restarting while its replica hangs starts fenced; a replica that never synced (Redis's own empty AOF on its volume)
+stays unready and its promotion is refused; a planned switchover (FAILOVER, then the commit); the primary's volume
+fills up and gets room again. ``Cluster.roll`` refuses an unready pod, as the StatefulSet controller does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 import redis
-from podrunner import Cluster, Pod, load_manifests
+from podrunner import Cluster, Pod, PodError, load_manifests
 from redis_pods import out_of_band_secrets
 from test_redis_runtime import (
     ADMIN_PW,
@@ -40,6 +41,7 @@ from test_redis_runtime import (
 )
 
 import main
+from redis_constructs.redis_config import SCRIPTS_DIR
 from redis_constructs.synth import chart_objects
 
 pytestmark = pytest.mark.runtime
@@ -70,7 +72,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mounts: list[Path]) -> Ite
     ) as c:
         c.start(wait_ready=True, timeout=30)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
+        kubelet_probes(c)
         yield c
+
+
+def kubelet_probes(cluster: Cluster) -> None:
+    """One round of the readiness probes the kubelet runs every 5 s (probe.sh marks a synced volume)."""
+    for pod in cluster.pods.values():
+        if pod.running("redis"):
+            pod.probe("redis", "readiness")
 
 
 def site_objects(primary_pod: str) -> list[dict[str, Any]]:
@@ -109,6 +119,7 @@ def test_replica_restart_while_primary_down_is_ready_and_serves_its_persisted_ke
     primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
     KEYS["replicated"] = write_keys(primary, "replicated", 2000)
     wait_for("the keys on the replica", lambda: missing_keys(replica, KEYS["replicated"]) == [], timeout=10)
+    kubelet_probes(cluster)
     replica.stop(grace=15)
     # Acknowledged by the primary, on its disk (fsync every second), never sent to the replica: lost in a failover.
     KEYS["unreplicated"] = write_keys(primary, "unreplicated", 100)
@@ -149,14 +160,28 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     # data dir holds the keys that never reached the new primary.
     assert old.labels[ROLE_LABEL] == "master"
     assert old.container("redis").spec["env"][0] == {"name": "REDIS_ROLE", "value": "master"}
+    # First even before the commit reached the cluster: its mounted ConfigMap still names it the primary, so only
+    # asking the other pod (over the TLS replication port) tells it that it was demoted.
+    assert cluster.apply(load_manifests(MANIFESTS)) == [REPLICA]
     old.start()
     wait_for("the old primary to answer", lambda: old.probe("redis", "liveness"), timeout=20)
-    assert "NOT STARTING AS PRIMARY" in old.logs("redis")
+    assert "already acts as primary" in old.logs("redis")
     assert info(old, "replication")["role"] == "slave"
     with connect(old, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ReadOnlyError):
         c.set("split-brain", "x")
-    assert not old.probe("redis", "readiness")  # its role label says master: it stays out of the master Service
     wait_for("the old primary to sync from the new one", lambda: link_up(old), timeout=30)
+    assert not old.probe("redis", "readiness")  # configured primary everywhere it looks: out of the master Service
+    # The commit reaches the cluster; the kubelet refreshes the running pod's ConfigMap volume (not its env). It
+    # names the new primary: a demoted replica, Ready once synced, so the StatefulSet controller (OrderedReady: it
+    # replaces only Ready pods) can roll it to the new template.
+    assert cluster.apply(site_objects(REPLICA)) == [PRIMARY]
+    assert old.probe("redis", "readiness")
+    # Restarted with its old spec again, it now learns it from the ConfigMap before asking anyone.
+    old.stop(grace=15)
+    old.start()
+    old.wait_ready(30)
+    assert "the mounted configuration names" in old.logs("redis")
+    assert info(old, "replication")["role"] == "slave"
     wait_for("the new primary's keys", lambda: missing_keys(old, KEYS["after-promotion"]) == [], timeout=10)
     assert missing_keys(old, KEYS["replicated"]) == []
     assert missing_keys(old, KEYS["unreplicated"]) == KEYS["unreplicated"]  # its extra keys are gone
@@ -195,16 +220,51 @@ def test_failback_to_the_original_pod(cluster: Cluster) -> None:
         wait_for("a new write on the replica", lambda: r.get("after-failback:9") == "after-failback:9", timeout=5)
 
 
-def test_promoting_a_replica_with_an_empty_volume_is_refused(cluster: Cluster) -> None:
-    replica = cluster.pod(REPLICA)
+def test_a_primary_unsure_of_its_peer_starts_fenced_until_a_replica_follows(cluster: Cluster) -> None:
+    """No clear answer from the peer (a hung node: connections open, nothing answers) is not "no primary"."""
+    primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
+    primary.stop(grace=15)
+    replica.kill(signal.SIGSTOP)
+    try:
+        primary.start()
+        wait_for("the fenced start", lambda: "FENCED" in primary.logs("redis"), timeout=60, interval=0.5)
+        wait_for("the primary to answer", lambda: primary.probe("redis", "liveness"), timeout=20)
+        assert info(primary, "replication")["role"] == "master"
+        assert not primary.probe("redis", "readiness")
+        with connect(primary, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            c.set("fenced:write", "x")
+    finally:
+        replica.kill(signal.SIGCONT)
+    # The replica follows it again: proof that it is no primary; writes and readiness come back by themselves.
+    primary.wait_ready(30)
+    with connect(primary, CLIENT_USER, CLIENT_PW) as c:
+        assert c.set("fenced:write", "x") is True
+
+
+def test_promoting_a_replica_that_never_synced_is_refused(cluster: Cluster) -> None:
+    """Redis 7 writes an empty AOF (manifest + BASE) on its first start: Redis's files are not a dataset."""
+    replica, primary = cluster.pod(REPLICA), cluster.pod(PRIMARY)
     replica.stop(grace=15)
     replica.wipe_pvc("data")
+    primary.stop(grace=15)
+    replica.start()  # its primary is down: nothing to sync from, but Redis creates its AOF files
+    aof = replica.pvc_path("data") / "appendonlydir"
+    wait_for("Redis's empty AOF", lambda: any(aof.glob("*.manifest")) and any(aof.glob("*.base.rdb")), timeout=10)
+    assert not replica.probe("redis", "readiness")
+    replica.stop(grace=15)
+    replica.start()  # restarted on those files: still nothing to serve
+    wait_for("the replica to answer", lambda: replica.probe("redis", "liveness"), timeout=20)
+    assert not replica.probe("redis", "readiness")
+    assert "not completed a sync" in replica.exec("redis", ["sh", f"{SCRIPTS_DIR}/probe.sh", "readiness"]).stdout
+    replica.stop(grace=15)
+    primary.start()  # the replica's pod refuses connections (nothing listens): not a primary, no fence
+    primary.wait_ready(30)
+    assert "FENCED" not in primary.logs("redis")
     assert cluster.apply(site_objects(REPLICA)) == [PRIMARY, REPLICA]
     refused = cluster.roll(REPLICA)
     assert refused.wait_exit(20, "redis") == 1
     assert "REFUSING TO START AS PRIMARY" in refused.logs("redis")
     # ArgoCD's wave 1 never gets healthy, so wave 2 never demotes the primary: it keeps serving.
-    primary = cluster.pod(PRIMARY)
     assert primary.ready()
     with connect(primary, CLIENT_USER, CLIENT_PW) as c:
         assert c.set("still-primary", "ok") is True
@@ -213,6 +273,12 @@ def test_promoting_a_replica_with_an_empty_volume_is_refused(cluster: Cluster) -
 def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cluster) -> None:
     """Both pods healthy: FAILOVER hands over without losing a write, then the commit makes it the configuration."""
     assert cluster.apply(load_manifests(MANIFESTS)) == [REPLICA]  # revert the refused promotion
+    refused = cluster.pod(REPLICA)
+    # The StatefulSet controller (OrderedReady) does not replace the unready pod, so the revert needs the
+    # runbook's `kubectl delete pod` (README "Failover"); then it recreates it from the current template.
+    with pytest.raises(PodError, match="not Ready"):
+        cluster.roll(REPLICA)
+    refused.stop(grace=15)
     replica = cluster.roll(REPLICA)
     replica.wait_ready(30)  # empty volume: Ready only after its first sync
     primary = cluster.pod(PRIMARY)
@@ -226,6 +292,9 @@ def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cl
     promoted = cluster.roll(REPLICA, grace=15)  # wave 1: configured primary, and the other pod is a replica
     promoted.wait_ready(30)
     assert "NOT STARTING AS PRIMARY" not in promoted.logs("redis")
+    # The old primary's mounted ConfigMap names the promoted pod now: a demoted replica, Ready once it follows
+    # it again (the controller waits for that; OrderedReady replaces only Ready pods).
+    cluster.pod(PRIMARY).wait_ready(30)
     demoted = cluster.roll(PRIMARY, grace=15)  # wave 2
     demoted.wait_ready(30)
     assert master_service_pod(cluster) is promoted

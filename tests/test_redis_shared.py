@@ -225,8 +225,13 @@ def test_probes_ask_only_the_local_redis_and_end_before_the_kubelet(site_objects
     scripts = find(site_objects, "ConfigMap", "redis-shared-scripts")["data"]
     probe = scripts["probe.sh"]
     assert "-h 127.0.0.1" in probe
-    assert "REDIS_MASTER" not in probe and "master_link_status" not in probe
-    calls = int(re.search(r"timeout (\d+)", probe).group(1)) * 2  # type: ignore[union-attr]
+    assert "REDIS_MASTER" not in probe
+    # A link that is up only marks a synced volume (and makes a demoted pod Ready): the other replicas'
+    # readiness never waits for the link (SC-002).
+    assert probe.count("master_link_status:up") == 1
+    # At most two redis-cli calls and one name lookup, each bounded by timeout(1).
+    call, lookup = (float(t) for t in re.findall(r"`timeout ([\d.]+)`", probe))
+    calls = 2 * call + lookup
     for sts in of_kind(site_objects, "StatefulSet"):
         redis = containers(sts)["redis"]
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):

@@ -437,6 +437,33 @@ class Pod:
                 shutil.rmtree(path)
             self._atomic_write(path, contents.files, fs_group)
 
+    def refresh_config_maps(self) -> None:
+        """What the kubelet does for a running pod's ConfigMap volumes (not env): the current contents."""
+        fs_group = self._fs_group()
+        for vol in self.spec.get("volumes") or []:
+            if "configMap" not in vol:
+                continue
+            contents = volume_contents(self.cluster.objects, self.identity, vol, self._container_spec)
+            if contents is None:
+                continue
+            path = self.dir / "volumes" / str(vol["name"])
+            # The kubelet's AtomicWriter update: a new timestamped dir, then ``..data`` swapped by rename, so a
+            # container's mount of ``path`` stays valid.
+            staging = path.parent / f".{vol['name']}.refresh"
+            if staging.exists():
+                shutil.rmtree(staging)
+            self._atomic_write(staging, contents.files, fs_group)
+            old_dir = os.readlink(path / "..data")
+            new_dir = f"..{time.time_ns()}"
+            (staging / "..2026_01_01_00_00_00.000000000").rename(path / new_dir)
+            (path / "..data_tmp").symlink_to(new_dir)
+            os.rename(path / "..data_tmp", path / "..data")
+            shutil.rmtree(path / old_dir)
+            for entry in staging.iterdir():
+                if entry.name != "..data" and not (path / entry.name).is_symlink():
+                    (path / entry.name).symlink_to(f"..data/{entry.name}")
+            shutil.rmtree(staging)
+
     @staticmethod
     def _atomic_write(path: Path, files: Iterable[Any], fs_group: int | None) -> None:
         """The kubelet's AtomicWriter layout (``..data`` symlink) and its fsGroup ownership rules."""
@@ -884,12 +911,28 @@ class Cluster:
                 else:
                     self.pending.pop(name, None)
         self.objects = new
+        for pod in self.pods.values():
+            if any(c.running for c in pod.containers):
+                pod.refresh_config_maps()
         return sorted(self.pending)
 
     def roll(self, name: str, *, grace: float | None = None) -> Pod:
-        """Delete pod ``name`` (grace period honoured) and create it from its new template (:meth:`apply`)."""
+        """Delete pod ``name`` (grace period honoured) and create it from its new template (:meth:`apply`).
+
+        As the StatefulSet controller with ``podManagementPolicy: OrderedReady`` (pkg/controller/statefulset,
+        processReplica): a pod that exists but is not Ready (running unready, or stopped on a lost node) is
+        not replaced; that raises :class:`PodError`. A pod with no running container on a live node (deleted)
+        is recreated.
+        """
         old = self.pod(name)
-        sts = self.pending.pop(name)
+        sts = self.pending[name]
+        policy = sts["spec"].get("podManagementPolicy", "OrderedReady")
+        running = any(c.running for c in old.containers)
+        if policy == "OrderedReady" and (running or old.node_lost) and not (running and old.ready()):
+            raise PodError(
+                f"roll {name}: the pod is not Ready; the StatefulSet controller (OrderedReady) does not replace it"
+            )
+        del self.pending[name]
         old.stop(grace)
         for c in old.containers + old.init_containers:
             if c.cgroup is not None:
