@@ -28,7 +28,7 @@ from redis_pods import tls_secrets
 
 import main
 from redis_constructs.binding import BEERSYSTEM_DATA_COPY, MigrationPhase
-from redis_constructs.copy_program import Connection, pairs, scan
+from redis_constructs.copy_program import READ_BUDGET_BYTES, Connection, by_size, pairs, scan
 from redis_constructs.synth import chart_objects
 
 pytestmark = pytest.mark.runtime
@@ -141,8 +141,13 @@ def shared_state(cluster: Cluster) -> dict[bytes, bytes | None]:
     """Every key in redis-shared with its DUMP payload (the admin user)."""
     with connect(cluster, "redis-shared-master-0", SYSTEM["admin-password"], user="admin") as conn:
         keys = scan(conn)
-        dumps = conn.pipeline([["DUMP", k] for k in keys])
-        return {k: d if isinstance(d, bytes) else None for k, d in zip(keys, dumps, strict=True)}
+        sizes = conn.pipeline([["MEMORY", "USAGE", k] for k in keys])
+        state: dict[bytes, bytes | None] = {}
+        # In reads of at most READ_BUDGET_BYTES: all of it at once would pass the output-buffer limit.
+        for group in by_size(keys, [n if isinstance(n, int) else 0 for n in sizes], READ_BUDGET_BYTES):
+            dumps = conn.pipeline([["DUMP", k] for k in group])
+            state |= {k: d if isinstance(d, bytes) else None for k, d in zip(group, dumps, strict=True)}
+        return state
 
 
 def dbsize(cluster: Cluster) -> int:
