@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from copy_data import as_statefulset, hooks, keyspace, load, odd_commands  # noqa: E402
 from podrunner import Cluster  # noqa: E402
+from redis_pods import tls_secrets  # noqa: E402
 
 import main  # noqa: E402
 from redis_constructs.binding import MigrationPhase  # noqa: E402
@@ -156,7 +157,9 @@ def main_() -> int:
     objects += [o for o in charts["beersystem-migration"] if o["kind"] != "Job"]
     objects += [as_statefulset(old_redis, "beersystem-redis"), as_statefulset(job, "copy")]
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="copy-bench-") as tmp, Cluster(objects, Path(tmp), secrets=SECRETS) as c:
+    # The site serves TLS too: cert-manager's Secret, issued here by a throwaway CA.
+    secrets = SECRETS | tls_secrets(charts["redis-shared"])
+    with tempfile.TemporaryDirectory(prefix="copy-bench-") as tmp, Cluster(objects, Path(tmp), secrets=secrets) as c:
         c.start([PRIMARY, OLD], wait_ready=True, timeout=120)
         results.append(run_copy(c, "100k keys, every kind", [*keyspace(100_000), *odd_commands()]))
         results.append(run_copy(c, "1 GiB, 1024 x 1 MiB", one_gib()))
