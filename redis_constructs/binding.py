@@ -172,9 +172,6 @@ def _merged_protection(existing: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-_describe = describe
-
-
 def add_sync_waves(
     scope: constructs.IConstruct,
     *,
@@ -279,10 +276,10 @@ class RedisClientBinding(constructs.Construct):
         self.app = app
         manifest = app.to_json()
         if app.kind != "Deployment" or app.api_version != "apps/v1":
-            raise PropError("app", _describe(manifest), "a Deployment (apps/v1)")
+            raise PropError("app", describe(manifest), "a Deployment (apps/v1)")
         self.namespace = str((manifest.get("metadata") or {}).get("namespace") or "")
         if not self.namespace:
-            raise PropError("app", _describe(manifest), "a Deployment with metadata.namespace set")
+            raise PropError("app", describe(manifest), "a Deployment with metadata.namespace set")
         pod = manifest["spec"]["template"]["spec"]
         names = [str(c["name"]) for c in pod.get("containers") or []]
         if container is None and len(names) != 1:
@@ -295,7 +292,7 @@ class RedisClientBinding(constructs.Construct):
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
         self.remove_env = v.unique("remove_env", remove_env)
         if isinstance(env, PasswordFileRedisEnv) and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:
-            raise PropError("app", _describe(manifest), f"a pod without a volume named {_VOLUME_NAME!r}")
+            raise PropError("app", describe(manifest), f"a pod without a volume named {_VOLUME_NAME!r}")
 
         # -- redis and the credential in the app's namespace --
         if not isinstance(redis, RedisShared):
@@ -484,12 +481,12 @@ class RedisClientBinding(constructs.Construct):
     def _old_endpoint(self, password: SecretKeyRef) -> OldRedisEndpoint:
         services = [o.to_json() for o in self.old_redis if o.kind == "Service"]
         if len(services) != 1:
-            raise PropError("old_redis", [_describe(s) for s in services], "exactly one Service (the copy's source)")
+            raise PropError("old_redis", [describe(s) for s in services], "exactly one Service (the copy's source)")
         svc = services[0]
         selector = (svc.get("spec") or {}).get("selector") or {}
         ports = (svc.get("spec") or {}).get("ports") or []
         if not selector or not ports:
-            raise PropError("old_redis", _describe(svc), "a Service with a selector and a port")
+            raise PropError("old_redis", describe(svc), "a Service with a selector and a port")
         ns = str(svc["metadata"].get("namespace") or self.namespace)
         return OldRedisEndpoint(
             host=f"{svc['metadata']['name']}.{ns}.svc.cluster.local",

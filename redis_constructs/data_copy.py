@@ -36,7 +36,7 @@ from .errors import PropError
 from .images import PYTHON_IMAGE
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_shared import RedisShared, SecretKeyRef
-from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
+from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref, secret_files_volume
 
 #: The program, as shipped in the package (rendered verbatim into the ConfigMap).
 PROGRAM_FILE = "copy_program.py"
@@ -290,9 +290,6 @@ class RedisDataCopy(constructs.Construct):
         image = image_ref(job.image, job.image_digest)
         migration = redis.credentials.migration
         assert migration is not None  # checked above
-        secret_sources: dict[str, list[k8s.KeyToPath]] = {}
-        for ref, path in ((migration, "shared-password"), (old.password, "old-password")):
-            secret_sources.setdefault(ref.name, []).append(k8s.KeyToPath(key=ref.key, path=path))
         spec = k8s.JobSpec(
             backoff_limit=job.backoff_limit,
             active_deadline_seconds=job.active_deadline_seconds,
@@ -338,15 +335,8 @@ class RedisDataCopy(constructs.Construct):
                             name="program",
                             config_map=k8s.ConfigMapVolumeSource(name=self.program_config_map_name, default_mode=0o444),
                         ),
-                        k8s.Volume(
-                            name="credentials",
-                            projected=k8s.ProjectedVolumeSource(
-                                default_mode=0o440,
-                                sources=[
-                                    k8s.VolumeProjection(secret=k8s.SecretProjection(name=n, items=items))
-                                    for n, items in sorted(secret_sources.items())
-                                ],
-                            ),
+                        secret_files_volume(
+                            "credentials", {"shared-password": migration, "old-password": old.password}
                         ),
                     ],
                 ),

@@ -42,7 +42,7 @@ from .redis_config import (
     render_common_conf,
     render_role_conf,
 )
-from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
+from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref, secret_files_volume
 from .scripts import PROBE_TIMEOUT_SECONDS, render_scripts
 from .tls import Tls
 
@@ -568,19 +568,8 @@ class RedisShared(constructs.Construct):
 
     def _reload_credentials_volume(self) -> k8s.Volume:
         """The TLS reload sidecar's credentials: ``admin-password`` alone."""
-        ref = self.credentials.by_file()["admin-password"]
-        return k8s.Volume(
-            name=tls_mod.RELOAD_CREDENTIALS_VOLUME,
-            projected=k8s.ProjectedVolumeSource(
-                default_mode=0o440,
-                sources=[
-                    k8s.VolumeProjection(
-                        secret=k8s.SecretProjection(
-                            name=ref.name, items=[k8s.KeyToPath(key=ref.key, path="admin-password")]
-                        )
-                    )
-                ],
-            ),
+        return secret_files_volume(
+            tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": self.credentials.by_file()["admin-password"]}
         )
 
     def statefulset_name(self, role: Role) -> str:
@@ -910,9 +899,6 @@ class RedisShared(constructs.Construct):
                 failure_threshold=2,
             ),
         )
-        credential_sources: dict[str, list[k8s.KeyToPath]] = {}
-        for file_name, ref in self.credentials.by_file().items():
-            credential_sources.setdefault(ref.name, []).append(k8s.KeyToPath(key=ref.key, path=file_name))
         volumes = [
             k8s.Volume(
                 name="configuration",
@@ -922,16 +908,7 @@ class RedisShared(constructs.Construct):
                 name="scripts",
                 config_map=k8s.ConfigMapVolumeSource(name=self.scripts_config_map_name, default_mode=0o550),
             ),
-            k8s.Volume(
-                name="credentials",
-                projected=k8s.ProjectedVolumeSource(
-                    default_mode=0o440,
-                    sources=[
-                        k8s.VolumeProjection(secret=k8s.SecretProjection(name=name, items=items))
-                        for name, items in sorted(credential_sources.items())
-                    ],
-                ),
-            ),
+            secret_files_volume("credentials", self.credentials.by_file()),
             k8s.Volume(
                 name="runtime",
                 empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from cdk8s_plus_28 import k8s
 
 from .errors import PropError
 
+if TYPE_CHECKING:
+    from .redis_shared import SecretKeyRef
+
 DNS_PORT = 53
+
+
+def secret_files_volume(name: str, files: Mapping[str, SecretKeyRef]) -> k8s.Volume:
+    """A projected volume ``name`` holding each Secret key of ``files`` (mounted file name -> key), mode 0440.
+
+    One projection per Secret (in name order), its keys in the order ``files`` gives them.
+    """
+    by_secret: dict[str, list[k8s.KeyToPath]] = {}
+    for path, ref in files.items():
+        by_secret.setdefault(ref.name, []).append(k8s.KeyToPath(key=ref.key, path=path))
+    return k8s.Volume(
+        name=name,
+        projected=k8s.ProjectedVolumeSource(
+            default_mode=0o440,
+            sources=[
+                k8s.VolumeProjection(secret=k8s.SecretProjection(name=secret, items=items))
+                for secret, items in sorted(by_secret.items())
+            ],
+        ),
+    )
 
 
 def image_ref(image: str, digest: str | None) -> str:
