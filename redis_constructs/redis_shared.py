@@ -43,6 +43,7 @@ from .redis_config import (
     EvictionPolicy,
     Role,
     ServerSettings,
+    TenantCommands,
     derive_client_limits,
     derive_maxmemory,
 )
@@ -63,6 +64,8 @@ from .redis_props import (
 from .redis_services import HeadlessService, RedisServices, ServicesSpec
 from .redis_workload import EXPORTER_BINARY, EXPORTER_UID, REDIS_UID, RedisWorkload, WorkloadSpec
 from .rendering import image_ref
+from .replicated_secret import ReplicatedSecret
+from .tls import Tls
 
 __all__ = [
     "CHECKOV_SKIPS",
@@ -109,6 +112,11 @@ class RedisShared(constructs.Construct):
         v.instance("credentials", p.credentials, RedisCredentials, "a RedisCredentials")
         if p.load_balancer is not None:
             v.instance("load_balancer", p.load_balancer, LoadBalancer, "None or a LoadBalancer")
+        if p.tls is not None:
+            v.instance("tls", p.tls, Tls, "None or a Tls(certificates=...)")
+        v.instance("tenant_commands", p.tenant_commands, TenantCommands, "a TenantCommands")
+        v.boolean("tenant_commands.allow_scripting", p.tenant_commands.allow_scripting)
+        v.boolean("tenant_commands.allow_restore", p.tenant_commands.allow_restore)
         self._props = p
         self.name = v.dns_1035_label("name", p.name, max_length=MAX_NAME_LENGTH)
         self.namespace = v.dns_label("namespace", p.namespace)
@@ -231,6 +239,8 @@ class RedisShared(constructs.Construct):
             v.secret_name(prop + ".name", ref.name)
             v.secret_key(prop + ".key", ref.key)
         v.version("credentials.version", creds.version)
+        if creds.client_secret is not None:
+            v.instance("credentials.client_secret", creds.client_secret, ReplicatedSecret, "None or a ReplicatedSecret")
 
     @names_construct_in
     def add_client_namespace(self, namespace: str) -> None:
