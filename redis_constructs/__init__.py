@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     from .redis_env import PasswordFileRedisEnv as PasswordFileRedisEnv
     from .redis_env import RedisEnv as RedisEnv
     from .redis_env import UrlRedisEnv as UrlRedisEnv
-    from .redis_shared import LoadBalancer as LoadBalancer
-    from .redis_shared import RedisCredentials as RedisCredentials
+    from .redis_props import LoadBalancer as LoadBalancer
+    from .redis_props import RedisCredentials as RedisCredentials
+    from .redis_props import RedisSharedProps as RedisSharedProps
+    from .redis_props import Resources as Resources
+    from .redis_props import SecretKeyRef as SecretKeyRef
     from .redis_shared import RedisShared as RedisShared
-    from .redis_shared import RedisSharedProps as RedisSharedProps
-    from .redis_shared import Resources as Resources
-    from .redis_shared import SecretKeyRef as SecretKeyRef
     from .replicated_secret import ExistingSecretSource as ExistingSecretSource
     from .replicated_secret import ExternalSecretSource as ExternalSecretSource
     from .replicated_secret import PlaintextSecretSource as PlaintextSecretSource
@@ -50,11 +50,11 @@ _WHERE = {
     "BeersystemRedisBinding": "binding",
     "EvictionPolicy": "redis_config",
     "ExternalRefs": "manifest_checks",
-    "LoadBalancer": "redis_shared",
+    "LoadBalancer": "redis_props",
     "MigrationPhase": "binding",
     "PropError": "errors",
     "RedisClientBinding": "binding",
-    "RedisCredentials": "redis_shared",
+    "RedisCredentials": "redis_props",
     "RedisEnv": "redis_env",
     "HostPortPasswordRedisEnv": "redis_env",
     "UrlRedisEnv": "redis_env",
@@ -66,11 +66,11 @@ _WHERE = {
     "RedisMonitoring": "monitoring",
     "RedisMonitoringProps": "monitoring",
     "RedisShared": "redis_shared",
-    "RedisSharedProps": "redis_shared",
+    "RedisSharedProps": "redis_props",
     "ReplicatedSecret": "replicated_secret",
-    "Resources": "redis_shared",
+    "Resources": "redis_props",
     "Role": "redis_config",
-    "SecretKeyRef": "redis_shared",
+    "SecretKeyRef": "redis_props",
     "SecretSource": "replicated_secret",
     "SecretStoreKind": "replicated_secret",
     "SynthError": "synth",

@@ -10,7 +10,7 @@ from cdk8s_plus_28 import k8s
 from .errors import PropError
 
 if TYPE_CHECKING:
-    from .redis_shared import SecretKeyRef
+    from .redis_props import SecretKeyRef
 
 DNS_PORT = 53
 

@@ -18,7 +18,7 @@ from ._imports.com import bitnami
 from ._imports.io import external_secrets as eso
 from .errors import PropError, names_construct, names_construct_in
 from .manifest_checks import ExternalRefs
-from .redis_shared import SecretKeyRef
+from .redis_props import SecretKeyRef
 from .sealing import SealedValues
 
 

@@ -93,9 +93,8 @@ class CertManagerSelfSignedCa:
 
 
 def _hours(prop: str, value: str) -> int:
-    if not (isinstance(value, str) and value.endswith("h") and value[:-1].isdigit() and int(value[:-1]) > 0):
-        raise PropError(prop, value, "a whole number of hours, e.g. '2160h'")
-    return int(value[:-1])
+    # The one duration grammar (validation.py): ASCII digits only, at most 9 (cert-manager parses it with Go).
+    return int(v.duration_seconds(prop, value, units=("h",), expected="a whole number of hours, e.g. '2160h'")) // 3600
 
 
 def _check_lifetime(prop: str, duration: str, renew_before: str) -> None:

@@ -33,7 +33,9 @@ from redis_constructs import (
     SecretKeyRef,
 )
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
+from redis_constructs.redis_config import TenantCommands
 from redis_constructs.redis_shared import METRICS_PORT, REDIS_PORT
+from redis_constructs.tls import CertManagerCertificate, CertManagerSelfSignedCa, ExistingTlsSecret, Tls
 
 Obj = dict[str, Any]
 
@@ -128,6 +130,32 @@ BAD_CPU: st.SearchStrategy[Any] = st.one_of(
     st.text(max_size=8).filter(lambda s: not re.fullmatch(r"[0-9.m]+", s)),
     st.integers(),
 )
+
+
+BAD_BOOLS: st.SearchStrategy[Any] = st.sampled_from(["false", "true", "", 0, 1, None, 1.0])
+#: Not a whole number of hours in ASCII digits (cert-manager parses the duration with Go).
+BAD_HOURS: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "h",
+            "90d",
+            "2160",
+            "0h",
+            "0000h",
+            "-1h",
+            "1.5h",
+            "2160H",
+            " 2160h",
+            "\u0661\u0662\u0660\u0660\u0660h",
+            "1" * 5000 + "h",
+        ]
+    ),
+    st.text(max_size=6).filter(lambda s: not re.fullmatch(r"0*[1-9][0-9]{0,8}h", s)),
+    st.integers(),
+    st.none(),
+)
+SELF_SIGNED = Tls(certificates=CertManagerSelfSignedCa())
 
 
 def bad(*strategies: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -232,6 +260,63 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
     "credentials": bad(st.none(), st.text(max_size=5), st.just(SecretKeyRef(name="a", key="b"))).map(
         lambda v: RedisSharedProps(credentials=v)
     ),
+    "credentials.migration": bad(st.text(max_size=5), st.integers(), st.just(("redis-shared-system", "m"))).map(
+        lambda v: RedisSharedProps(credentials=RedisCredentials(migration=v))
+    ),
+    "credentials.client_secret": bad(st.text(max_size=5), st.integers(), st.just(SecretKeyRef(name="a", key="b"))).map(
+        lambda v: RedisSharedProps(credentials=RedisCredentials(client_secret=v))
+    ),
+    "props": bad(st.text(max_size=5), st.integers(), st.just(Resources()), st.just(LB)),
+    "primary_pod": bad(
+        st.sampled_from(["", "redis-shared-master-1", "redis-shared-replicas-1", "master", "redis-shared-master"]),
+        st.integers(),
+        st.just(("redis-shared-master-0",)),
+    ).map(lambda v: RedisSharedProps(primary_pod=v)),
+    "min_replicas_to_write": bad(
+        st.integers(max_value=-1), st.integers(min_value=2), st.booleans(), st.just("1"), st.floats(), st.none()
+    ).map(lambda v: RedisSharedProps(min_replicas_to_write=v)),
+    "min_replicas_max_lag_seconds": bad(
+        st.integers(max_value=0), st.integers(min_value=3601), st.just(True), st.just("10"), st.none()
+    ).map(lambda v: RedisSharedProps(min_replicas_max_lag_seconds=v)),
+    "tenant_commands": bad(st.none(), st.text(max_size=5), st.integers(), st.just(LB)).map(
+        lambda v: RedisSharedProps(tenant_commands=v)
+    ),
+    "tenant_commands.allow_scripting": BAD_BOOLS.map(
+        lambda v: RedisSharedProps(tenant_commands=TenantCommands(allow_scripting=v))
+    ),
+    "tenant_commands.allow_restore": BAD_BOOLS.map(
+        lambda v: RedisSharedProps(tenant_commands=TenantCommands(allow_restore=v))
+    ),
+    "tls": bad(st.text(max_size=5), st.integers(), st.just(LB), st.just(CertManagerSelfSignedCa())).map(
+        lambda v: RedisSharedProps(tls=v)
+    ),
+    "tls.certificates": bad(st.none(), st.text(max_size=5), st.just(LB), st.just(SELF_SIGNED)).map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=v))
+    ),
+    "tls.port": bad(
+        st.integers(max_value=1023), st.integers(min_value=65536), st.just(6379), st.just("6380"), st.booleans()
+    ).map(lambda v: RedisSharedProps(tls=replace(SELF_SIGNED, port=v))),
+    "tls.reload_interval_seconds": bad(
+        st.integers(max_value=0), st.integers(min_value=3601), st.floats(), st.just("60"), st.none()
+    ).map(lambda v: RedisSharedProps(tls=replace(SELF_SIGNED, reload_interval_seconds=v))),
+    "tls.certificates.issuer_name": not_a_label(253).map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerCertificate(issuer_name=v)))
+    ),
+    "tls.certificates.issuer_kind": bad(st.none(), st.sampled_from(["Issuer", "ClusterIssuer"]), st.integers()).map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerCertificate(issuer_name="ca", issuer_kind=v)))
+    ),
+    "tls.certificates.duration": BAD_HOURS.map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(duration=v)))
+    ),
+    "tls.certificates.renew_before": bad(
+        BAD_HOURS, st.integers(min_value=2160, max_value=999_999_999).map(lambda n: f"{n}h")
+    ).map(lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(renew_before=v)))),
+    "tls.certificates.ca_duration": BAD_HOURS.map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(ca_duration=v)))
+    ),
+    "tls.certificates.secret_name": not_a_label(253).map(
+        lambda v: RedisSharedProps(tls=Tls(certificates=ExistingTlsSecret(secret_name=v)))
+    ),
     "credentials.client": bad(st.none(), st.text(max_size=5), st.just(("redis-shared-client", "password"))).map(
         lambda v: RedisSharedProps(credentials=RedisCredentials(client=v))
     ),
@@ -285,10 +370,17 @@ def valid_props(draw: st.DrawFn) -> RedisSharedProps:
     secret = st.builds(
         SecretKeyRef, name=labels(), key=st.from_regex(r"[a-zA-Z0-9][-._a-zA-Z0-9]{0,20}", fullmatch=True)
     )
+    name = draw(labels(max_size=40))
+    replicas = draw(st.integers(min_value=0, max_value=8))
+    primaries = [None, f"{name}-master-0", *([f"{name}-replicas-0"] if replicas == 1 else [])]
     return RedisSharedProps(
-        name=draw(labels(max_size=40)),
+        name=name,
         namespace=namespace,
-        replicas=draw(st.integers(min_value=0, max_value=8)),
+        replicas=replicas,
+        primary_pod=draw(st.sampled_from(primaries)),
+        min_replicas_to_write=draw(st.integers(min_value=0, max_value=replicas)),
+        min_replicas_max_lag_seconds=draw(st.integers(min_value=1, max_value=3600)),
+        tenant_commands=TenantCommands(allow_scripting=draw(st.booleans()), allow_restore=draw(st.booleans())),
         image=draw(st.sampled_from(["redis:7.4.2-bookworm", "registry.lan:5000/mirror/redis:7.2.7"])),
         image_digest=draw(digest),
         exporter_image=draw(
@@ -367,7 +459,9 @@ def test_valid_props_synthesize_objects_that_pass_every_check(props: RedisShared
     assert (
         exposure_problems(
             objects,
-            primary=f"{props.name}-master",
+            primary=f"{props.name}-replicas"
+            if props.primary_pod == f"{props.name}-replicas-0"
+            else f"{props.name}-master",
             source_ranges=None if lb is None else lb.source_ranges,
             allow_any_source=lb is not None and lb.allow_any_source,
         )
@@ -465,6 +559,38 @@ GAPS: list[tuple[str, RedisSharedProps, str]] = [
         "dns_pod_labels_not_pairs",
         RedisSharedProps(dns_pod_labels=("k8s-app",)),  # type: ignore[arg-type]
         r"dns_pod_labels: got 'k8s-app'; expected a \(key, value\) pair of strings",
+    ),
+    # Props added later had no type check: an AttributeError, or a wrong value read as truthy.
+    (
+        "tls_as_a_string",
+        RedisSharedProps(tls="cert-manager"),  # type: ignore[arg-type]
+        r"tls: got 'cert-manager'; expected None or a Tls\(certificates=\.\.\.\)",
+    ),
+    (
+        "tenant_commands_none",
+        RedisSharedProps(tenant_commands=None),  # type: ignore[arg-type]
+        r"tenant_commands: got None; expected a TenantCommands",
+    ),
+    (
+        "allow_scripting_as_a_string",
+        RedisSharedProps(tenant_commands=TenantCommands(allow_scripting="false")),  # type: ignore[arg-type]
+        r"tenant_commands\.allow_scripting: got 'false'; expected True or False",
+    ),
+    (
+        "client_secret_not_a_replicated_secret",
+        RedisSharedProps(credentials=RedisCredentials(client_secret="redis-shared-client"), client_namespaces=("a",)),  # type: ignore[arg-type]
+        r"credentials\.client_secret: got 'redis-shared-client'; expected None or a ReplicatedSecret",
+    ),
+    # The certificate lifetimes had a grammar of their own: non-ASCII digits passed, 5000 digits overflowed int().
+    (
+        "certificate_duration_in_arabic_indic_digits",
+        RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(duration="\u0661\u0662\u0660\u0660\u0660h"))),
+        r"tls\.certificates\.duration: got '.*'; expected a whole number of hours",
+    ),
+    (
+        "certificate_duration_of_5000_digits",
+        RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(ca_duration="1" * 5000 + "h"))),
+        r"tls\.certificates\.ca_duration: got '1{5000}h'; expected a whole number of hours",
     ),
 ]
 

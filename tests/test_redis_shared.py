@@ -1,4 +1,4 @@
-"""RedisShared: snapshots, the plan's fixed values, hardening, and one failing test per validation rule."""
+"""RedisShared: snapshots, the site's values, its children's order, its public names, one failing test per rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import cdk8s
 import pytest
-from conftest import containers, find, of_kind
+from conftest import containers, find
 from syrupy.assertion import SnapshotAssertion
 
 import main
@@ -122,139 +122,55 @@ def test_site_values_are_the_plans(site_objects: list[Obj]) -> None:
         assert ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] == "restricted"
 
 
-def test_replica_count_zero_renders_an_empty_replica_set() -> None:
-    _, objects = render(RedisSharedProps(replicas=0))
-    sts = find(objects, "StatefulSet", "redis-shared-replicas")
-    assert sts["spec"]["replicas"] == 0
-    env = {
-        e["name"]: e.get("value")
-        for e in containers(find(objects, "StatefulSet", "redis-shared-master"))["redis"]["env"]
-    }
-    assert env["REDIS_REPLICA_HOSTS"] == ""
-
-
-def test_redis_config_per_role(site_objects: list[Obj]) -> None:
-    data = find(site_objects, "ConfigMap", "redis-shared-configuration")["data"]
-    common = data["common.conf"].splitlines()
-    assert "appendonly yes" in common
-    assert "appendfsync everysec" in common
-    assert "maxmemory 536870912" in common  # half of the 1Gi limit
-    assert "maxmemory-policy allkeys-lru" in common
-    assert "shutdown-timeout 10" in common
-    assert "replicaof" not in data["master.conf"]
-    # The site replicates over TLS: the replica dials the primary's TLS port.
-    assert "replicaof redis-shared-master-0.redis-shared-headless.redis.svc.cluster.local 6380" in data["replica.conf"]
-    sts = find(site_objects, "StatefulSet", "redis-shared-master")
-    assert sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 10
-
-
-def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
-    acl = find(site_objects, "ConfigMap", "redis-shared-configuration")["data"]["users.acl.tmpl"]
-    users = {line.split()[1]: line for line in acl.splitlines()}
-    assert set(users) == {"default", "replication", "exporter", "admin", "migration"}
-    # The data-copy user: reads, RESTORE and its marker only (no DEL, FLUSH*, CONFIG, ACL).
-    assert users["migration"].split()[5:] == [
-        "~*",
-        "resetchannels",
-        "-@all",
-        "+@read",
-        "+restore",
-        "+set",
-        "+ping",
-        "+info",
-        "+client|setname",
+def test_children_render_in_the_order_dist_has_always_had() -> None:
+    """cdk8s writes a chart's objects in construct-tree pre-order: the children are created in that order."""
+    redis, objects = render(main.REDIS)
+    assert [c.node.id for c in redis.node.children] == [
+        "Namespace",
+        "Configuration",
+        "HeadlessService",
+        "Primary",
+        "Replicas",
+        "Services",
+        "DisruptionBudget",
+        "NetworkPolicy",
+        "Tls",
     ]
-    client = users["default"].split()
-    for command in (
-        "flushdb",
-        "flushall",
-        "config",
-        "shutdown",
-        "acl",
-        "replicaof",
-        "slaveof",
-        "failover",
-        "module",
-        "debug",
-    ):
-        assert f"-{command}" in client
-    assert "-@admin" in client
-    assert users["replication"].endswith("-@all +psync +replconf +ping")
-    assert "+config|get" not in users["exporter"] and "+config" not in users["exporter"]
-    assert "-@all" in users["exporter"]
-    for line in users.values():
-        assert re.search(r" on @[A-Z_]+_SHA256@ ", line), line
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("Namespace", "redis"),
+        ("ServiceAccount", "redis-shared"),
+        ("ConfigMap", "redis-shared-configuration"),
+        ("ConfigMap", "redis-shared-scripts"),
+        ("Service", "redis-shared-headless"),
+        ("StatefulSet", "redis-shared-master"),
+        ("StatefulSet", "redis-shared-replicas"),
+        ("Service", "redis-shared-master"),
+        ("Service", "redis-shared-replicas"),
+        ("Service", "redis-shared-metrics"),
+        ("Service", "redis-shared-external"),
+        ("PodDisruptionBudget", "redis-shared"),
+        ("NetworkPolicy", "redis-shared"),
+        ("Issuer", "redis-shared-selfsigned"),
+        ("Certificate", "redis-shared-ca"),
+        ("Issuer", "redis-shared-ca"),
+        ("Certificate", "redis-shared-tls"),
+    ]
+    assert redis.statefulsets == {role: w.statefulset for role, w in redis.workloads.items()}
+    assert redis.config_map_name == redis.configuration.config_map_name == "redis-shared-configuration"
 
 
-def test_no_password_in_config_maps_command_lines_or_env_values(site_objects: list[Obj]) -> None:
-    for sts in of_kind(site_objects, "StatefulSet"):
-        for container in containers(sts).values():
-            text = " ".join(container["command"] + container.get("args", []))
-            assert "pass" not in text.lower()
-            for env in container.get("env", []):
-                assert "valueFrom" not in env or "secretKeyRef" not in env["valueFrom"]
-                assert "PASSWORD" not in env["name"] or env["value"].startswith("/run/")
-        volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
-        sources = volumes["credentials"]["projected"]["sources"]
-        assert {s["secret"]["name"] for s in sources} == {"redis-shared-client", "redis-shared-system"}
-        assert volumes["runtime"]["emptyDir"]["medium"] == "Memory"
+def test_every_public_name_keeps_its_import_paths() -> None:
+    """The props moved to redis_props.py; redis_shared and the package still export the same objects."""
+    import redis_constructs
+    from redis_constructs import redis_props, redis_shared
 
-
-def test_pods_are_restricted_and_bounded(site_objects: list[Obj]) -> None:
-    for sts in of_kind(site_objects, "StatefulSet"):
-        pod = sts["spec"]["template"]["spec"]
-        assert pod["automountServiceAccountToken"] is False
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        for container in containers(sts).values():
-            sc = container["securityContext"]
-            assert sc["allowPrivilegeEscalation"] is False
-            assert sc["capabilities"] == {"drop": ["ALL"]}
-            assert sc["readOnlyRootFilesystem"] is True
-            assert sc["runAsUser"] >= 10000
-            assert set(container["resources"]["requests"]) == {"cpu", "memory"}
-            assert set(container["resources"]["limits"]) == {"cpu", "memory"}
-        terms = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-        assert terms[0]["topologyKey"] == "kubernetes.io/hostname"
-        assert "app.kubernetes.io/component" not in terms[0]["labelSelector"]["matchLabels"]
-    pdb = find(site_objects, "PodDisruptionBudget", "redis-shared")
-    assert pdb["spec"]["maxUnavailable"] == 1
-
-
-def test_probes_ask_only_the_local_redis_and_end_before_the_kubelet(site_objects: list[Obj]) -> None:
-    scripts = find(site_objects, "ConfigMap", "redis-shared-scripts")["data"]
-    probe = scripts["probe.sh"]
-    assert "-h 127.0.0.1" in probe
-    assert "REDIS_MASTER" not in probe
-    # A link that is up only marks a synced volume (and makes a demoted pod Ready): the other replicas'
-    # readiness never waits for the link (SC-002).
-    assert probe.count("master_link_status:up") == 1
-    # At most two redis-cli calls and one name lookup, each bounded by timeout(1).
-    call, lookup = (float(t) for t in re.findall(r"`timeout ([\d.]+)`", probe))
-    calls = 2 * call + lookup
-    for sts in of_kind(site_objects, "StatefulSet"):
-        redis = containers(sts)["redis"]
-        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert redis[kind]["exec"]["command"][-1] == kind.removesuffix("Probe")
-            assert calls < redis[kind]["timeoutSeconds"]
-        assert redis["startupProbe"]["periodSeconds"] * redis["startupProbe"]["failureThreshold"] >= 600
-
-
-def test_network_policy_admits_only_listed_sources(site_objects: list[Obj]) -> None:
-    policy = find(site_objects, "NetworkPolicy", "redis-shared", "redis")["spec"]
-    redis_rule, metrics_rule, tls_rule = policy["ingress"]
-    assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
-    peers = redis_rule["from"]
-    assert {"ipBlock": {"cidr": "192.168.4.0/24"}} not in peers  # with TLS, the LAN gets the TLS port only
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "beersystem"}}} in peers
-    assert len(peers) == 2
-    assert tls_rule["ports"] == [{"port": 6380, "protocol": "TCP"}]
-    assert tls_rule["from"] == [*peers, {"ipBlock": {"cidr": "192.168.4.0/24"}}]
-    assert metrics_rule == {
-        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-        "ports": [{"port": 9121, "protocol": "TCP"}],
-    }
-    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    for name in ("LoadBalancer", "RedisCredentials", "RedisSharedProps", "Resources", "SecretKeyRef"):
+        assert getattr(redis_constructs, name) is getattr(redis_shared, name) is getattr(redis_props, name), name
+    for name in ("CHECKOV_SKIPS", "CheckovSkip", "REDIS_PORT", "METRICS_PORT", "REDIS_UID", "EXPORTER_UID"):
+        assert hasattr(redis_shared, name), name
+    assert redis_shared.REDIS_PORT == 6379
+    assert redis_shared.METRICS_PORT == 9121
+    assert redis_constructs.RedisShared is redis_shared.RedisShared
 
 
 def test_add_client_namespace_extends_the_policy() -> None:
@@ -264,20 +180,6 @@ def test_add_client_namespace_extends_the_policy() -> None:
     with pytest.raises(PropError, match=r"client_namespaces: got 'a'; expected a namespace not added yet"):
         redis.add_client_namespace("a")
     assert redis.client_namespaces == ("a",)
-
-
-def test_rotating_credentials_or_config_rolls_the_pods() -> None:
-    def annotations(props: RedisSharedProps) -> dict[str, str]:
-        _, objects = render(props)
-        meta = find(objects, "StatefulSet", f"{props.name}-master")["spec"]["template"]["metadata"]
-        return dict(meta["annotations"])
-
-    base = annotations(RedisSharedProps())
-    rotated = annotations(RedisSharedProps(credentials=RedisCredentials(version="2")))
-    resized = annotations(RedisSharedProps(resources=Resources(memory_limit="2Gi")))
-    assert base["redis-shared/credentials-version"] != rotated["redis-shared/credentials-version"]
-    assert base["redis-shared/config-checksum"] == rotated["redis-shared/config-checksum"]
-    assert base["redis-shared/config-checksum"] != resized["redis-shared/config-checksum"]
 
 
 # -- bad input: one failing test per rule ------------------------------------------------------------------
