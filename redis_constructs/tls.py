@@ -65,7 +65,7 @@ class CertManagerCertificate:
     renew_before: str = "720h"
 
     def validate(self, prop: str) -> None:
-        v.dns_label(prop + ".issuer_name", self.issuer_name, max_length=253)
+        v.dns_subdomain(prop + ".issuer_name", self.issuer_name)
         if not isinstance(self.issuer_kind, IssuerKind):
             raise PropError(prop + ".issuer_kind", self.issuer_kind, "IssuerKind.ISSUER or IssuerKind.CLUSTER_ISSUER")
         _check_lifetime(prop, self.duration, self.renew_before)
@@ -114,7 +114,7 @@ class ExistingTlsSecret:
     secret_name: str
 
     def validate(self, prop: str) -> None:
-        v.dns_label(prop + ".secret_name", self.secret_name, max_length=253)
+        v.secret_name(prop + ".secret_name", self.secret_name)
 
 
 #: Where the certificate comes from: one class per variant.

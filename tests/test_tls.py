@@ -225,3 +225,15 @@ def test_the_reload_script_passes_shellcheck_as_posix_sh(tmp_path: Path) -> None
     result = subprocess.run([shellcheck, "--shell=sh", "--severity=warning", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
+
+
+def test_dotted_secret_and_issuer_names_are_accepted_as_the_api_server_accepts_them() -> None:
+    """Secret and Issuer names are RFC 1123 subdomains (validation.secret_name / dns_subdomain), not labels."""
+    _, objects = render(tls=Tls(certificates=ExistingTlsSecret(secret_name="redis.lan-tls")))
+    sts = find(objects, "StatefulSet", "redis-shared-master")
+    secrets = [v["secret"]["secretName"] for v in sts["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    assert "redis.lan-tls" in secrets
+    _, objects = render(tls=Tls(certificates=CertManagerCertificate(issuer_name="homelab.ca")))
+    assert find(objects, "Certificate", "redis-shared-tls")["spec"]["issuerRef"]["name"] == "homelab.ca"
+    with pytest.raises(PropError, match=r"tls\.certificates\.secret_name: got 'Redis_TLS'; expected a Secret name"):
+        render(tls=Tls(certificates=ExistingTlsSecret(secret_name="Redis_TLS")))
