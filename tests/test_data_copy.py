@@ -218,6 +218,13 @@ def test_fails_copy_without_marker(world: World) -> None:
         RedisDataCopy(world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy")
 
 
+def test_fails_a_hook_phase_argocd_does_not_have(world: World) -> None:
+    with pytest.raises(PropError, match=r"^hook: got 'PreDelete'; expected one of 'PreSync', 'Sync', 'PostSync'$"):
+        RedisDataCopy(
+            world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy", marker="m", hook="PreDelete"
+        )
+
+
 def test_fails_a_data_copy_that_is_not_one(world: World) -> None:
     with pytest.raises(PropError, match=r"^data_copy: got 'yes'; expected a DataCopy or None"):
         world.bind(data_copy="yes")
