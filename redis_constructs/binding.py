@@ -19,90 +19,89 @@ current :class:`MigrationPhase` needs, so going back one phase renders the previ
 The prune protection CUTOVER puts on the old objects lives on in the cluster: when DECOMMISSIONED stops rendering
 them, neither ArgoCD nor Flux deletes them. Removing them is one deliberate ``kubectl delete`` (README runbook),
 so no sync can destroy the rollback path by accident.
+
+Two parts live in modules of their own: the validation Job (:mod:`redis_constructs.validation_job`, a child
+construct ``Validate``) and the ArgoCD/Flux annotations (:mod:`redis_constructs.gitops`); their names stay
+importable from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
 import constructs
-from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .data_copy import CopyDirection, DataCopy, OldRedisEndpoint, RedisDataCopy
 from .errors import PropError, names_construct
-from .images import REDIS_IMAGE
+from .gitops import (
+    APP_SYNC_WAVE,
+    ARGOCD_HOOK,
+    ARGOCD_HOOK_DELETE_POLICY,
+    ARGOCD_SYNC_OPTIONS,
+    FLUX_PRUNE,
+    PRUNE_PROTECTION,
+    REDIS_CHART_SYNC_WAVES,
+    REDIS_SYNC_WAVE,
+    SYNC_WAVE,
+    add_sync_waves,
+    protect_from_pruning,
+    set_sync_wave,
+)
 from .include import Included
 from .manifest_checks import describe
-from .pod_security import resources, restricted_container, restricted_pod
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
-from .redis_shared import REDIS_UID, RedisShared, SecretKeyRef
-from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref
+from .redis_shared import RedisShared, SecretKeyRef
 from .replicated_secret import ReplicatedSecret
+from .validation_job import (
+    CREDENTIALS_VOLUME,
+    DEFAULT_VALIDATION,
+    PASSWORD_FILE,
+    VALIDATE_SCRIPT,
+    VALIDATION_JOB_CHECKOV_SKIPS,
+    RedisValidationJob,
+    ValidationJob,
+)
+
+__all__ = [
+    "APP_SYNC_WAVE",
+    "ARGOCD_HOOK",
+    "ARGOCD_HOOK_DELETE_POLICY",
+    "ARGOCD_SYNC_OPTIONS",
+    "BEERSYSTEM_APP",
+    "BEERSYSTEM_DATA_COPY",
+    "BEERSYSTEM_OLD_REDIS",
+    "CREDENTIALS_VERSION_ANNOTATION",
+    "DECOMMISSION_DELAY",
+    "DEFAULT_VALIDATION",
+    "FLUX_PRUNE",
+    "PRUNE_PROTECTION",
+    "REDIS_CHART_SYNC_WAVES",
+    "REDIS_SYNC_WAVE",
+    "SYNC_WAVE",
+    "TARGET_ANNOTATION",
+    "VALIDATE_SCRIPT",
+    "VALIDATION_JOB_CHECKOV_SKIPS",
+    "BeersystemRedisBinding",
+    "MigrationPhase",
+    "RedisClientBinding",
+    "ValidationJob",
+    "add_sync_waves",
+    "utc_now",
+]
 
 #: How long the old Redis stays rendered (and rollback stays one commit away) after the cutover.
 DECOMMISSION_DELAY = dt.timedelta(hours=24)
 
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-ARGOCD_HOOK = "argocd.argoproj.io/hook"
-ARGOCD_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
-FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
-#: ArgoCD neither prunes nor deletes (on app deletion) an object carrying this; Flux skips it in garbage collection.
-PRUNE_PROTECTION: Mapping[str, str] = {ARGOCD_SYNC_OPTIONS: "Prune=false,Delete=false", FLUX_PRUNE: "disabled"}
 #: Pod template annotations added in CUTOVER (and kept in DECOMMISSIONED); they change with the credentials'
 #: version and the target, so the pods roll onto the new Redis and again on every rotation.
 CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
 TARGET_ANNOTATION = "redis-shared/target"
-
-#: ArgoCD sync waves of the shared Redis chart by kind (:func:`add_sync_waves`): namespace first, then the
-#: credentials, then Redis itself (every other kind; the master StatefulSet in wave 2, after the replicas:
-#: ``failover.add_rollout_order``); the bound app follows in :data:`APP_SYNC_WAVE`.
-REDIS_CHART_SYNC_WAVES: Mapping[str, int] = {"Namespace": -1, "SealedSecret": 0, "ExternalSecret": 0, "Secret": 0}
-REDIS_SYNC_WAVE = 1
-APP_SYNC_WAVE = 3
-
-#: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
-VALIDATION_JOB_CHECKOV_SKIPS = (
-    ("CKV_K8S_43", "version-pinned tag; set validation.image_digest to pin the digest"),
-    ("CKV_K8S_15", "IfNotPresent with a version-pinned tag (the image Redis already runs)"),
-)
-_VOLUME_NAME = "redis-shared-credentials"
-_PASSWORD_FILE = "password"
-_VALIDATE_PASSWORD_DIR = "/var/run/secrets/redis-shared"
-#: The validation Job's script: the password is read from the mounted file into REDISCLI_AUTH (never argv).
-VALIDATE_SCRIPT = """\
-set -eu
-REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
-export REDISCLI_AUTH
-key="redis-shared:validate:$POD_NAMESPACE:$POD_NAME"
-check() {
-  want="$1"
-  shift
-  got="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" "$@")" || {
-    echo "FAIL: $1 could not reach $REDIS_HOST:$REDIS_PORT" >&2
-    exit 1
-  }
-  if [ "$got" != "$want" ]; then
-    echo "FAIL: $1 returned '$got', expected '$want'" >&2
-    exit 1
-  fi
-  echo "ok: $1"
-}
-check PONG PING
-check OK SET "$key" "$key" EX 300
-check "$key" GET "$key"
-check 1 DEL "$key"
-echo "redis-shared at $REDIS_HOST:$REDIS_PORT works with this namespace's credential"
-"""
 
 
 class MigrationPhase(enum.Enum):
@@ -126,72 +125,6 @@ class MigrationPhase(enum.Enum):
             "one of " + ", ".join(f"MigrationPhase.{p.name}" for p in cls),
             fix=f"MigrationPhase.{meant[0].name}" if meant else None,
         )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ValidationJob:
-    """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis."""
-
-    #: Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release, the image RedisShared runs by default.
-    image: str = REDIS_IMAGE
-    #: Default: - the tag alone is used (checkov's digest and pull-policy checks are skipped inline, with the reason).
-    image_digest: str | None = None
-    #: Default: 120; the Job fails (and the ArgoCD sync or Flux Kustomization with it) after this long.
-    active_deadline_seconds: int = 120
-    #: Default: 3 retries (Redis may still be electing or loading its AOF).
-    backoff_limit: int = 3
-    #: Default: 86400; a finished Job is removed after a day. Flux applies it again on its next reconciliation
-    #: after that, which re-runs the check: harmless (one short-lived key).
-    ttl_seconds_after_finished: int = 86400
-
-    def __post_init__(self) -> None:
-        # At construction, in every phase: a bad value fails the commit that sets it, not the cutover.
-        v.pinned_image("validation.image", self.image)
-        v.image_digest("validation.image_digest", self.image_digest)
-        v.int_in_range("validation.active_deadline_seconds", self.active_deadline_seconds, 10, 3600)
-        v.int_in_range("validation.backoff_limit", self.backoff_limit, 0, 10)
-        v.int_in_range("validation.ttl_seconds_after_finished", self.ttl_seconds_after_finished, 0, 7 * 86400)
-
-
-#: The validation Job the bindings render unless told otherwise.
-DEFAULT_VALIDATION = ValidationJob()
-
-
-def _annotate(obj: cdk8s.ApiObject, annotations: Mapping[str, str]) -> None:
-    for key, value in annotations.items():
-        obj.metadata.add_annotation(key, value)
-
-
-def _merged_protection(existing: Mapping[str, str]) -> dict[str, str]:
-    """:data:`PRUNE_PROTECTION`, keeping any other ArgoCD sync options already on the object."""
-    options = [o for o in (existing.get(ARGOCD_SYNC_OPTIONS) or "").split(",") if o]
-    options = [o for o in options if o.split("=")[0] not in {"Prune", "Delete"}]
-    return {
-        ARGOCD_SYNC_OPTIONS: ",".join([*options, "Prune=false", "Delete=false"]),
-        FLUX_PRUNE: PRUNE_PROTECTION[FLUX_PRUNE],
-    }
-
-
-def add_sync_waves(
-    scope: constructs.IConstruct,
-    *,
-    by_kind: Mapping[str, int] = REDIS_CHART_SYNC_WAVES,
-    default: int = REDIS_SYNC_WAVE,
-) -> None:
-    """Annotate every API object under ``scope`` with its ArgoCD sync wave (an aspect-like pass, run once).
-
-    ArgoCD applies lower waves first and waits for them to be healthy. Called by the site on the redis-shared
-    chart so that the namespace (-1), the credentials (0) and Redis (1; the master StatefulSet 2, set before by
-    ``failover.add_rollout_order``) are in place before the bound app (3).
-    Objects that already carry a wave keep it. Flux ignores the annotation (it orders with ``dependsOn``).
-    """
-    for child in scope.node.find_all():
-        if not cdk8s.ApiObject.is_api_object(child):
-            continue
-        obj = cdk8s.ApiObject.of(child)
-        if SYNC_WAVE in ((obj.to_json().get("metadata") or {}).get("annotations") or {}):
-            continue
-        obj.metadata.add_annotation(SYNC_WAVE, str(by_kind.get(obj.kind, default)))
 
 
 def utc_now() -> dt.datetime:
@@ -291,8 +224,9 @@ class RedisClientBinding(constructs.Construct):
             if not v.is_env_var_name(name) or name in env.variables():
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
         self.remove_env = v.unique("remove_env", remove_env)
-        if isinstance(env, PasswordFileRedisEnv) and _VOLUME_NAME in {vol["name"] for vol in pod.get("volumes") or []}:
-            raise PropError("app", describe(manifest), f"a pod without a volume named {_VOLUME_NAME!r}")
+        volumes = {vol["name"] for vol in pod.get("volumes") or []}
+        if isinstance(env, PasswordFileRedisEnv) and CREDENTIALS_VOLUME in volumes:
+            raise PropError("app", describe(manifest), f"a pod without a volume named {CREDENTIALS_VOLUME!r}")
 
         # -- redis and the credential in the app's namespace --
         if not isinstance(redis, RedisShared):
@@ -349,6 +283,7 @@ class RedisClientBinding(constructs.Construct):
             v.secret_key("data_copy.old_password.key", data_copy.old_password.key)
             for pattern in data_copy.reverse_match:
                 v.text("data_copy.reverse_match", pattern, max_length=200)
+        self.validation_job: RedisValidationJob | None = None
         self.validation_job_name: str | None = None
         if self.phase is MigrationPhase.SCALED_DOWN:
             self._scale_down()
@@ -359,7 +294,16 @@ class RedisClientBinding(constructs.Construct):
             self._cut_over(manifest)
             self._handle_old_redis()
             if validation is not None:
-                self._validation_job(validation)
+                self.validation_job = RedisValidationJob(
+                    self,
+                    "Validate",
+                    redis=redis,
+                    credentials=credentials,
+                    namespace=self.namespace,
+                    app_name=self.app.name,
+                    props=validation,
+                )
+                self.validation_job_name = self.validation_job.job_name
             if data_copy is not None and self.phase is MigrationPhase.CUTOVER:
                 self._data_copy(data_copy, data_copy_scope, CopyDirection.INTO_SHARED)
 
@@ -409,7 +353,7 @@ class RedisClientBinding(constructs.Construct):
         if isinstance(e, HostPortPasswordRedisEnv):
             out.append({"name": e.password_var, **secret})
         if isinstance(e, PasswordFileRedisEnv):
-            out.append({"name": e.file_var, "value": f"{e.mount_path}/{_PASSWORD_FILE}"})
+            out.append({"name": e.file_var, "value": f"{e.mount_path}/{PASSWORD_FILE}"})
         return out
 
     def _cut_over(self, manifest: Mapping[str, Any]) -> None:
@@ -435,7 +379,7 @@ class RedisClientBinding(constructs.Construct):
                 if isinstance(self.env, PasswordFileRedisEnv):
                     c["volumeMounts"] = [
                         *(c.get("volumeMounts") or []),
-                        {"name": _VOLUME_NAME, "mountPath": self.env.mount_path, "readOnly": True},
+                        {"name": CREDENTIALS_VOLUME, "mountPath": self.env.mount_path, "readOnly": True},
                     ]
             containers.append(c)
         pod["containers"] = containers
@@ -449,15 +393,15 @@ class RedisClientBinding(constructs.Construct):
         # API server rejects next to Recreate: README runbook, "Before you start".)
         spec["strategy"] = {"type": "Recreate"}
         self.app.add_json_patch(cdk8s.JsonPatch.replace("/spec", spec))
-        self.app.metadata.add_annotation(SYNC_WAVE, str(APP_SYNC_WAVE))
+        set_sync_wave(self.app, APP_SYNC_WAVE)
 
     def _secret_volume(self) -> dict[str, Any]:
         return {
-            "name": _VOLUME_NAME,
+            "name": CREDENTIALS_VOLUME,
             "secret": {
                 "secretName": self.secret_ref.name,
                 "defaultMode": 0o440,
-                "items": [{"key": self.secret_ref.key, "path": _PASSWORD_FILE}],
+                "items": [{"key": self.secret_ref.key, "path": PASSWORD_FILE}],
             },
         }
 
@@ -469,14 +413,13 @@ class RedisClientBinding(constructs.Construct):
                 if scope is not None:  # an included object always has one (its Include)
                     scope.node.try_remove_child(obj.node.id)
                 continue
-            existing = (obj.to_json().get("metadata") or {}).get("annotations") or {}
-            _annotate(obj, _merged_protection(existing))
+            protect_from_pruning(obj)
 
     # -- SCALED_DOWN and the data copy ---------------------------------------------------------------------
     def _scale_down(self) -> None:
         # Only the replica count changes: a rollback to BEFORE_CUTOVER renders the input again.
         self.app.add_json_patch(cdk8s.JsonPatch.add("/spec/replicas", 0))
-        self.app.metadata.add_annotation(SYNC_WAVE, str(APP_SYNC_WAVE))
+        set_sync_wave(self.app, APP_SYNC_WAVE)
 
     def _old_endpoint(self, password: SecretKeyRef) -> OldRedisEndpoint:
         services = [o.to_json() for o in self.old_redis if o.kind == "Service"]
@@ -519,109 +462,6 @@ class RedisClientBinding(constructs.Construct):
             job=copy.job,
         )
         self.data_copy_job_name = copy_construct.job_name
-
-    # -- the validation Job -------------------------------------------------------------------------------
-    def _validation_job(self, job: ValidationJob) -> None:
-        app_name = self.app.name
-        # The name gets a hash of the rendered Job spec below; see there.
-        name = f"{app_name[:40]}-redis-validate"
-        labels = {"app.kubernetes.io/name": f"{app_name[:40]}-redis-validate", "app.kubernetes.io/part-of": app_name}
-        annotations = {
-            ARGOCD_HOOK: "PostSync",
-            ARGOCD_HOOK_DELETE_POLICY: "BeforeHookCreation",
-        }
-        if job.image_digest is None:
-            annotations |= checkov_skip_annotations(VALIDATION_JOB_CHECKOV_SKIPS)
-        image = image_ref(job.image, job.image_digest)
-
-        def field(path: str) -> k8s.EnvVarSource:
-            return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
-
-        # The Job's pods may reach DNS and Redis's port in Redis's namespace, and nothing reaches them.
-        k8s.KubeNetworkPolicy(
-            self,
-            "ValidateNetworkPolicy",
-            metadata=k8s.ObjectMeta(name=f"{app_name[:40]}-redis-validate", namespace=self.namespace, labels=labels),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=labels),
-                policy_types=["Ingress", "Egress"],
-                egress=[
-                    dns_egress_rule(self.redis.dns_namespace, self.redis.dns_pod_labels),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[
-                            k8s.NetworkPolicyPeer(
-                                namespace_selector=k8s.LabelSelector(
-                                    match_labels={"kubernetes.io/metadata.name": self.redis.namespace}
-                                )
-                            )
-                        ],
-                        ports=[
-                            k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(self.redis.port), protocol="TCP")
-                        ],
-                    ),
-                ],
-            ),
-        )
-        validate = k8s.KubeJob(
-            self,
-            "Validate",
-            metadata=k8s.ObjectMeta(name=name, namespace=self.namespace, labels=labels, annotations=annotations),
-            spec=k8s.JobSpec(
-                backoff_limit=job.backoff_limit,
-                active_deadline_seconds=job.active_deadline_seconds,
-                ttl_seconds_after_finished=job.ttl_seconds_after_finished,
-                template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=labels),
-                    spec=k8s.PodSpec(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=restricted_pod(REDIS_UID),
-                        containers=[
-                            k8s.Container(
-                                name="validate",
-                                image=image,
-                                image_pull_policy="IfNotPresent",
-                                command=["sh", "-c", VALIDATE_SCRIPT],
-                                env=[
-                                    k8s.EnvVar(name="REDIS_HOST", value=self.redis.master_host),
-                                    k8s.EnvVar(name="REDIS_PORT", value=str(self.redis.port)),
-                                    k8s.EnvVar(name="REDIS_USER", value=self.redis.client_username),
-                                    k8s.EnvVar(
-                                        name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{_PASSWORD_FILE}"
-                                    ),
-                                    k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
-                                    k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
-                                ],
-                                volume_mounts=[
-                                    k8s.VolumeMount(
-                                        name=_VOLUME_NAME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True
-                                    ),
-                                ],
-                                resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
-                                security_context=restricted_container(REDIS_UID),
-                            )
-                        ],
-                        volumes=[
-                            k8s.Volume(
-                                name=_VOLUME_NAME,
-                                secret=k8s.SecretVolumeSource(
-                                    secret_name=self.secret_ref.name,
-                                    default_mode=0o440,
-                                    items=[k8s.KeyToPath(key=self.secret_ref.key, path=_PASSWORD_FILE)],
-                                ),
-                            )
-                        ],
-                    ),
-                ),
-            ),
-        )
-        # A Job's spec.template is immutable: the name changes with any change of the rendered spec (image, digest,
-        # resources, deadlines, script, target) or of the credential version, so Flux applies a new Job and prunes
-        # the old one instead of failing on the update (ArgoCD's BeforeHookCreation would recreate it anyway).
-        rendered = json.dumps([self.credentials.version, validate.to_json()["spec"]], sort_keys=True)
-        self.validation_job_name = f"{name}-{hashlib.sha256(rendered.encode()).hexdigest()[:8]}"
-        validate.add_json_patch(cdk8s.JsonPatch.replace("/metadata/name", self.validation_job_name))
 
 
 #: beersystem's Deployment, its old Redis objects, and the variables it reads (apps/beersystem/).

@@ -33,10 +33,32 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from .errors import PropError
+from .gitops import ARGOCD_HOOK, ARGOCD_HOOK_DELETE_POLICY, ARGOCD_HOOK_PHASES, SYNC_WAVE, argocd_hook
 from .images import PYTHON_IMAGE
-from .pod_security import resources, restricted_container, restricted_pod
+from .job_run import JobRun
+from .pod_security import resources
 from .redis_shared import RedisShared, SecretKeyRef
-from .rendering import checkov_skip_annotations, dns_egress_rule, image_ref, secret_files_volume
+from .rendering import dns_egress_rule, secret_files_volume
+
+# ARGOCD_HOOK, ARGOCD_HOOK_DELETE_POLICY and SYNC_WAVE stay importable from here; redis_constructs.gitops holds them.
+__all__ = [
+    "ARGOCD_HOOK",
+    "ARGOCD_HOOK_DELETE_POLICY",
+    "COPY_UID",
+    "DEFAULT_DATA_COPY",
+    "FINAL_EXIT_CODES",
+    "PROGRAM",
+    "PROGRAM_DIR",
+    "PROGRAM_FILE",
+    "SECRETS_DIR",
+    "SYNC_WAVE",
+    "CopyDirection",
+    "DataCopy",
+    "DataCopyJob",
+    "OldRedisEndpoint",
+    "RedisDataCopy",
+    "job_digest",
+]
 
 #: The program, as shipped in the package (rendered verbatim into the ConfigMap).
 PROGRAM_FILE = "copy_program.py"
@@ -47,9 +69,6 @@ SECRETS_DIR = "/var/run/secrets/redis-shared-copy"
 COPY_UID = 10002
 #: Exit codes of the program that a retry cannot fix (conflict, differences, refused): the Job fails at once.
 FINAL_EXIT_CODES = (2, 4, 5)
-ARGOCD_HOOK = "argocd.argoproj.io/hook"
-ARGOCD_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
 
 class CopyDirection(enum.Enum):
@@ -78,20 +97,17 @@ class OldRedisEndpoint:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class DataCopyJob:
-    """How the data-copy Job runs; every field has a default."""
+class DataCopyJob(JobRun):
+    """How the data-copy Job runs; every field has a default.
+
+    Conflicts and differences fail the Job at once, without retries (:data:`FINAL_EXIT_CODES`). Running it twice is
+    harmless: a Flux re-apply after ``ttl_seconds_after_finished`` finds the copy's marker and does nothing.
+    """
 
     #: Default: :data:`images.PYTHON_IMAGE` (the program needs only the standard library).
     image: str = PYTHON_IMAGE
-    #: Default: - the tag alone is used (checkov's digest and pull-policy checks are skipped inline, with the reason).
-    image_digest: str | None = None
-    #: Default: 3600; the Job fails (and the sync or Kustomization with it) after an hour.
+    #: Default: 3600 (from 60 to 86400); the Job fails (and the sync or Kustomization with it) after an hour.
     active_deadline_seconds: int = 3600
-    #: Default: 3 retries for transient failures (a killed pod, a connection); conflicts and differences fail at once.
-    backoff_limit: int = 3
-    #: Default: 86400; a finished Job is removed after a day. Flux then applies it again: the copy finds its marker
-    #: and does nothing.
-    ttl_seconds_after_finished: int = 86400
     #: Default: 2000; the remaining TTLs of a key on both sides may differ by this much.
     ttl_tolerance_ms: int = 2000
     #: Default: 120; how long the copy waits for the last other client to leave the source Redis.
@@ -105,11 +121,8 @@ class DataCopyJob:
     memory: tuple[str, str] = ("128Mi", "512Mi")
 
     def validate(self, prop: str) -> None:
-        v.pinned_image(prop + ".image", self.image)
-        v.image_digest(prop + ".image_digest", self.image_digest)
-        v.int_in_range(prop + ".active_deadline_seconds", self.active_deadline_seconds, 60, 86400)
-        v.int_in_range(prop + ".backoff_limit", self.backoff_limit, 0, 10)
-        v.int_in_range(prop + ".ttl_seconds_after_finished", self.ttl_seconds_after_finished, 0, 7 * 86400)
+        """Check every field, naming each ``<prop>.<field>`` (the copy's construct calls it with its own prop)."""
+        self.check_run(prop, deadline=(60, 86400))
         v.int_in_range(prop + ".ttl_tolerance_ms", self.ttl_tolerance_ms, 0, 60_000)
         v.int_in_range(prop + ".wait_clients_seconds", self.wait_clients_seconds, 0, 3600)
         v.int_in_range(prop + ".batch", self.batch, 1, 10_000)
@@ -182,8 +195,8 @@ class RedisDataCopy(constructs.Construct):
             raise PropError("match", tuple(match), "at least one SCAN pattern of the app's keys (only those go back)")
         for pattern in match:
             v.text("match", pattern, max_length=200)
-        if hook not in ("PreSync", "Sync", "PostSync"):
-            raise PropError("hook", hook, "one of 'PreSync', 'Sync', 'PostSync'")
+        if hook not in ARGOCD_HOOK_PHASES:
+            raise PropError("hook", hook, "one of " + ", ".join(map(repr, ARGOCD_HOOK_PHASES)))
         v.dns_label("old.namespace", old.namespace)
         v.int_in_range("old.port", old.port, 1, 65535)
         v.label_pairs("old.pod_labels", tuple(old.pod_labels.items()))
@@ -207,9 +220,11 @@ class RedisDataCopy(constructs.Construct):
         def hook_meta(
             obj_name: str, namespace: str, wave: int, extra: Mapping[str, str] | None = None
         ) -> k8s.ObjectMeta:
-            annotations = {ARGOCD_HOOK: hook, ARGOCD_HOOK_DELETE_POLICY: "BeforeHookCreation", SYNC_WAVE: str(wave)}
             return k8s.ObjectMeta(
-                name=obj_name, namespace=namespace, labels=labels, annotations={**annotations, **(extra or {})}
+                name=obj_name,
+                namespace=namespace,
+                labels=labels,
+                annotations={**argocd_hook(hook, wave=wave), **(extra or {})},
             )
 
         self.program_config_map_name = f"{name}-program"
@@ -287,13 +302,29 @@ class RedisDataCopy(constructs.Construct):
             "--wait-clients-seconds",
             str(job.wait_clients_seconds),
         ]
-        image = image_ref(job.image, job.image_digest)
         migration = redis.credentials.migration
         assert migration is not None  # checked above
-        spec = k8s.JobSpec(
-            backoff_limit=job.backoff_limit,
-            active_deadline_seconds=job.active_deadline_seconds,
-            ttl_seconds_after_finished=job.ttl_seconds_after_finished,
+        spec = job.job_spec(
+            labels=labels,
+            uid=COPY_UID,
+            container="copy",
+            command=args,
+            env=[
+                k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1"),
+                k8s.EnvVar(name="PYTHONUNBUFFERED", value="1"),
+            ],
+            volume_mounts=[
+                k8s.VolumeMount(name="program", mount_path=PROGRAM_DIR, read_only=True),
+                k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
+            ],
+            volumes=[
+                k8s.Volume(
+                    name="program",
+                    config_map=k8s.ConfigMapVolumeSource(name=self.program_config_map_name, default_mode=0o444),
+                ),
+                secret_files_volume("credentials", {"shared-password": migration, "old-password": old.password}),
+            ],
+            resources=resources(cpu=job.cpu, memory=job.memory),
             pod_failure_policy=k8s.PodFailurePolicy(
                 rules=[
                     k8s.PodFailurePolicyRule(
@@ -305,51 +336,13 @@ class RedisDataCopy(constructs.Construct):
                     )
                 ]
             ),
-            template=k8s.PodTemplateSpec(
-                metadata=k8s.ObjectMeta(labels=labels),
-                spec=k8s.PodSpec(
-                    restart_policy="Never",
-                    automount_service_account_token=False,
-                    enable_service_links=False,
-                    security_context=restricted_pod(COPY_UID),
-                    containers=[
-                        k8s.Container(
-                            name="copy",
-                            image=image,
-                            image_pull_policy="IfNotPresent",
-                            command=args,
-                            env=[
-                                k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1"),
-                                k8s.EnvVar(name="PYTHONUNBUFFERED", value="1"),
-                            ],
-                            volume_mounts=[
-                                k8s.VolumeMount(name="program", mount_path=PROGRAM_DIR, read_only=True),
-                                k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
-                            ],
-                            resources=resources(cpu=job.cpu, memory=job.memory),
-                            security_context=restricted_container(COPY_UID),
-                        )
-                    ],
-                    volumes=[
-                        k8s.Volume(
-                            name="program",
-                            config_map=k8s.ConfigMapVolumeSource(name=self.program_config_map_name, default_mode=0o444),
-                        ),
-                        secret_files_volume(
-                            "credentials", {"shared-password": migration, "old-password": old.password}
-                        ),
-                    ],
-                ),
-            ),
         )
-        extra: dict[str, str] = {}
-        if job.image_digest is None:
-            extra = checkov_skip_annotations(
-                (
-                    ("CKV_K8S_43", "version-pinned tag; set data_copy.image_digest to pin the digest"),
-                    ("CKV_K8S_15", "IfNotPresent with a version-pinned tag"),
-                )
+        extra = job.checkov_skips(
+            (
+                ("CKV_K8S_43", "version-pinned tag; set data_copy.image_digest to pin the digest"),
+                ("CKV_K8S_15", "IfNotPresent with a version-pinned tag"),
             )
+        )
         rendered = k8s.KubeJob.manifest(metadata=k8s.ObjectMeta(name=name), spec=spec)
         self.job_name = f"{name}-{job_digest(rendered, PROGRAM)}"
         k8s.KubeJob(self, "Job", metadata=hook_meta(self.job_name, self.namespace, 0, extra), spec=spec)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import gitops
 from .errors import PropError
 from .redis_config import Role
 
@@ -31,10 +32,10 @@ ROLE_LABEL = "redis-shared/role"
 #: ConfigMaps are applied before (kind order) or with the first StatefulSet. The bound app comes after both.
 REPLICAS_STATEFULSET_WAVE = 1
 MASTER_STATEFULSET_WAVE = 2
-ARGOCD_SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+ARGOCD_SYNC_WAVE = gitops.SYNC_WAVE
 #: On both StatefulSets: Flux never prunes them when they move between its Kustomizations (the master
 #: StatefulSet is applied by its own Kustomization, after the one holding everything else).
-FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+FLUX_PRUNE = gitops.FLUX_PRUNE
 
 
 def primary_statefulset(name: str, replicas: int, primary_pod: str | None) -> Role:
@@ -71,10 +72,10 @@ def statefulset_wave(statefulset: Role) -> int:
 def add_rollout_order(redis: RedisShared) -> None:
     """Give both StatefulSets of ``redis`` their ArgoCD sync wave (:func:`statefulset_wave`).
 
-    Call it before :func:`redis_constructs.binding.add_sync_waves`, which keeps a wave already set.
+    Call it before :func:`redis_constructs.gitops.add_sync_waves`, which keeps a wave already set.
     """
     for statefulset, obj in redis.statefulsets.items():
-        obj.metadata.add_annotation(ARGOCD_SYNC_WAVE, str(statefulset_wave(statefulset)))
+        gitops.set_sync_wave(obj, statefulset_wave(statefulset))
 
 
 def _delete_patch(obj: Mapping[str, Any], *, by_name: bool) -> dict[str, Any]:

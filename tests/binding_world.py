@@ -1,6 +1,7 @@
 """A small world of its own for the generic binding: RedisShared + credentials and beersystem's manifests.
 
-Shared by ``test_binding`` and ``test_binding_runtime`` (test modules do not import each other).
+Shared by ``test_binding``, ``test_validation_job``, ``test_gitops_annotations``, ``test_data_copy`` and
+``test_binding_runtime`` (test modules do not import each other), with helpers reading the site's rendered charts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps
 from redis_constructs.binding import MigrationPhase, RedisClientBinding
 from redis_constructs.redis_env import RedisEnv
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
+from redis_constructs.synth import chart_objects
 
 Obj = dict[str, Any]
 APPS = ROOT / "apps" / "beersystem"
@@ -33,6 +35,23 @@ OLD_OBJECTS = (
 
 def at(when: dt.datetime) -> Any:
     return lambda: when
+
+
+def site(phase: MigrationPhase, *, cutover_time: dt.datetime | None = T0, now: dt.datetime = LATER) -> dict[str, Any]:
+    """The site's charts (``main.build_app``) in ``phase``, by chart id; the clock reads ``now``."""
+    return chart_objects(main.build_app(phase=phase, cutover_time=cutover_time, now=at(now)))
+
+
+def only_job(objects: list[Obj]) -> Obj:
+    """The one Job among ``objects`` (an assertion names them all if there is not exactly one)."""
+    jobs = [o for o in objects if o["kind"] == "Job"]
+    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
+    return jobs[0]
+
+
+def env_of(container: Obj) -> dict[str, Obj]:
+    """A container's env entries by name."""
+    return {e["name"]: e for e in container.get("env", [])}
 
 
 class World:

@@ -1,23 +1,22 @@
-"""RedisClientBinding / BeersystemRedisBinding: each migration phase, the 24 h gate, rollback, the validation Job."""
+"""RedisClientBinding / BeersystemRedisBinding: each migration phase, the 24 h gate, rollback, env kinds, bad input.
+
+The validation Job's own tests are in ``test_validation_job``, the ArgoCD/Flux annotations' in
+``test_gitops_annotations``, the data copy's in ``test_data_copy``.
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import json
-import os
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from binding_world import APPS, LATER, NS, OLD_OBJECTS, PASSWORD, T0, World, at
+from binding_world import APPS, LATER, NS, OLD_OBJECTS, PASSWORD, T0, World, at, env_of, only_job, site
 from conftest import ROOT, find, of_kind
 from security_checks import bounds_problems, pod_security_problems
 from syrupy.assertion import SnapshotAssertion
@@ -32,9 +31,7 @@ from redis_constructs.binding import (
     TARGET_ANNOTATION,
     BeersystemRedisBinding,
     MigrationPhase,
-    ValidationJob,
 )
-from redis_constructs.images import REDIS_IMAGE
 from redis_constructs.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.redis_env import RedisEnv
 from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource
@@ -53,10 +50,6 @@ def input_objects(*files: str) -> list[Obj]:
     return [d for f in files or ("app.yaml", "redis.yaml") for d in yaml.safe_load_all((APPS / f).read_text()) if d]
 
 
-def site(phase: MigrationPhase, *, cutover_time: dt.datetime | None = T0, now: dt.datetime = LATER) -> dict[str, Any]:
-    return chart_objects(main.build_app(phase=phase, cutover_time=cutover_time, now=at(now)))
-
-
 def beersystem(phase: MigrationPhase, **kw: Any) -> list[Obj]:
     return list(site(phase, **kw)["beersystem"])
 
@@ -70,16 +63,6 @@ def app_container(objects: list[Obj]) -> Obj:
     deployment = find(objects, "Deployment", "beersystem", NS)
     containers = deployment["spec"]["template"]["spec"]["containers"]
     return next(c for c in containers if c["name"] == "beersystem")
-
-
-def env_of(container: Obj) -> dict[str, Obj]:
-    return {e["name"]: e for e in container.get("env", [])}
-
-
-def validation_job(objects: list[Obj]) -> Obj:
-    jobs = of_kind(objects, "Job")
-    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
-    return jobs[0]
 
 
 # -- snapshots ---------------------------------------------------------------------------------------------
@@ -209,68 +192,12 @@ def test_rotating_the_credentials_rolls_the_app_and_renames_the_job() -> None:
         )
         objects = chart_objects(app)["beersystem"]
         pod = find(objects, "Deployment", "beersystem", NS)["spec"]["template"]["metadata"]
-        return pod["annotations"][CREDENTIALS_VERSION_ANNOTATION], validation_job(objects)["metadata"]["name"]
+        return pod["annotations"][CREDENTIALS_VERSION_ANNOTATION], only_job(objects)["metadata"]["name"]
 
     v1, job1 = render("1")
     v2, job2 = render("2")
     assert (v1, v2) == ("1", "2")
     assert job1 != job2
-
-
-DIGEST = "sha256:" + "0" * 64
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"image": "redis:7.4.10-bookworm"},
-        {"image_digest": DIGEST},
-        {"active_deadline_seconds": 300},
-        {"backoff_limit": 1},
-        {"ttl_seconds_after_finished": 3600},
-    ],
-    ids=lambda c: next(iter(c)),
-)
-def test_any_change_of_the_job_spec_renames_the_job(change: dict[str, Any]) -> None:
-    """Flux cannot update a Job's template in place: a changed spec must come under a new name."""
-
-    before, after = rendered_job(ValidationJob()), rendered_job(ValidationJob(**change))
-    assert before["spec"] != after["spec"]
-    assert before["metadata"]["name"] != after["metadata"]["name"]
-    assert after["metadata"]["name"].startswith("beersystem-redis-validate-")
-
-
-@functools.cache
-def rendered_job(validation: ValidationJob) -> Obj:
-    world = World()
-    world.bind(validation=validation)
-    return validation_job(world.beersystem())
-
-
-def test_the_job_name_is_deterministic() -> None:
-    first, second = World().bind().validation_job_name, World().bind().validation_job_name
-    assert first is not None and first.startswith("beersystem-redis-validate-")
-    assert first == second
-
-
-def test_a_change_of_the_job_resources_renames_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not only the props: whatever ends up in the rendered spec (here the container's resources) is hashed."""
-    from redis_constructs import binding, pod_security
-
-    def job() -> Obj:
-        world = World()
-        world.bind()
-        return validation_job(world.beersystem())
-
-    before = job()
-    original = pod_security.resources
-    monkeypatch.setattr(binding, "resources", lambda **kw: original(cpu=("20m", "200m"), memory=("16Mi", "64Mi")))
-    after = job()
-    assert (
-        before["spec"]["template"]["spec"]["containers"][0]["resources"]
-        != after["spec"]["template"]["spec"]["containers"][0]["resources"]
-    )
-    assert before["metadata"]["name"] != after["metadata"]["name"]
 
 
 def test_cutover_protects_every_old_object_from_pruning() -> None:
@@ -279,34 +206,6 @@ def test_cutover_protects_every_old_object_from_pruning() -> None:
         annotations = find(objects, kind, name, NS)["metadata"].get("annotations") or {}
         assert {k: annotations.get(k) for k in PROTECTION} == PROTECTION, (kind, name)
     assert not set(PROTECTION) & set(find(objects, "Deployment", "beersystem", NS)["metadata"]["annotations"])
-
-
-def test_protection_keeps_other_argocd_sync_options(world: World) -> None:
-    world.obj("Service", "beersystem-redis").metadata.add_annotation(
-        "argocd.argoproj.io/sync-options", "ServerSideApply=true,Prune=true"
-    )
-    world.bind()
-    svc = find(world.beersystem(), "Service", "beersystem-redis", NS)
-    assert svc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == (
-        "ServerSideApply=true,Prune=false,Delete=false"
-    )
-
-
-def test_sync_waves_order_namespace_credentials_redis_then_the_app() -> None:
-    charts = site(MigrationPhase.CUTOVER)
-
-    def wave(obj: Obj) -> str:
-        return str(obj["metadata"]["annotations"][SYNC_WAVE])
-
-    shared = charts["redis-shared"]
-    assert wave(find(shared, "Namespace", "redis")) == "-1"
-    assert {wave(o) for o in of_kind(shared, "SealedSecret")} == {"0"}
-    master_sts = find(shared, "StatefulSet", "redis-shared-master")
-    assert wave(master_sts) == "2"  # after the replicas (failover.add_rollout_order)
-    assert {wave(o) for o in shared if o["kind"] not in {"Namespace", "SealedSecret"} and o is not master_sts} == {"1"}
-    assert wave(find(charts["beersystem"], "Deployment", "beersystem", NS)) == "3"
-    job = validation_job(charts["beersystem"])
-    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
 
 
 def test_flux_kustomizations_apply_beersystem_after_redis_shared() -> None:
@@ -331,130 +230,9 @@ def test_flux_kustomizations_apply_beersystem_after_redis_shared() -> None:
     assert {o["apiVersion"] for o in flux} == {"kustomize.toolkit.fluxcd.io/v1"}
 
 
-# -- the validation Job ------------------------------------------------------------------------------------
-def test_validation_job_is_a_post_sync_hook_under_pod_security_restricted(world: World) -> None:
-    world.bind()
-    job = validation_job(world.beersystem())
-    meta = job["metadata"]
-    assert meta["namespace"] == NS
-    assert meta["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
-    assert meta["annotations"]["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
-    spec = job["spec"]
-    assert spec["backoffLimit"] == 3
-    assert spec["activeDeadlineSeconds"] == 120
-    assert spec["ttlSecondsAfterFinished"] == 86400
-    pod = spec["template"]["spec"]
-    assert pod["restartPolicy"] == "Never"
-    assert pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    (container,) = pod["containers"]
-    assert container["image"] == REDIS_IMAGE
-    sc = container["securityContext"]
-    assert sc["runAsNonRoot"] is True
-    assert sc["runAsUser"] >= 10000
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert sc["readOnlyRootFilesystem"] is True
-    for kind in ("requests", "limits"):
-        assert set(container["resources"][kind]) == {"cpu", "memory"}
-    # The credential is a mounted file from the client Secret in beersystem, read by the script.
-    (volume,) = pod["volumes"]
-    assert volume["secret"]["secretName"] == "redis-shared-client"
-    assert volume["secret"]["items"] == [{"key": "password", "path": "password"}]
-    (mount,) = container["volumeMounts"]
-    assert mount["readOnly"] is True
-    env = env_of(container)
-    assert env["PASSWORD_FILE"]["value"] == f"{mount['mountPath']}/password"
-    assert env["REDIS_HOST"]["value"] == MASTER
-    assert "redis-cli" in container["command"][-1]
-
-
-def test_validation_job_never_carries_the_password(world: World) -> None:
-    world.bind()
-    job = validation_job(world.beersystem())
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    assert PASSWORD not in json.dumps(job)
-    for e in container["env"]:
-        assert "secretKeyRef" not in json.dumps(e), e
-    assert "REDISCLI_AUTH" not in env_of(container)
-    assert not any(a.startswith("-a") or "--pass" in a for a in container["command"] + container.get("args", []))
-    # ... while the plaintext test Secret it reads does hold it: the check above can fail.
-    assert PASSWORD in json.dumps(world.objects())
-
-
-def test_validation_job_gets_its_own_network_policy(world: World) -> None:
-    world.bind()
-    objects = world.beersystem()
-    job = validation_job(objects)
-    policy = find(objects, "NetworkPolicy", "beersystem-redis-validate", NS)["spec"]
-    assert policy["podSelector"]["matchLabels"] == job["spec"]["template"]["metadata"]["labels"]
-    assert policy["policyTypes"] == ["Ingress", "Egress"]
-    assert "ingress" not in policy
-    redis_rule = policy["egress"][1]
-    assert redis_rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}}}]
-    assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
-
-
 def test_validation_job_can_be_left_out(world: World) -> None:
     world.bind(validation=None)
     assert of_kind(world.beersystem(), "Job") == []
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_validation_script_passes_shellcheck_and_runs_against_a_real_redis(world: World, tmp_path: Path) -> None:
-    """The Job's own command and env (host/port mapped to a local redis-server, the file to a temp file)."""
-    world.bind()
-    container = validation_job(world.beersystem())["spec"]["template"]["spec"]["containers"][0]
-    script = container["command"][-1]
-    assert container["command"][:2] == ["sh", "-c"]
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is required"
-    (tmp_path / "validate.sh").write_text(script)
-    check = subprocess.run([shellcheck, "-s", "sh", str(tmp_path / "validate.sh")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout
-
-    server = shutil.which("redis-server")
-    assert server, "redis-server is required"
-    port = _free_port()
-    conf = tmp_path / "redis.conf"
-    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\nrequirepass "{PASSWORD}"\n')
-    proc = subprocess.Popen([server, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    try:
-
-        def run(password: str) -> subprocess.CompletedProcess[str]:
-            secret = tmp_path / "password"
-            secret.write_text(password)
-            env = {e["name"]: e.get("value", "") for e in container["env"]}
-            env |= {
-                "REDIS_HOST": "127.0.0.1",
-                "REDIS_PORT": str(port),
-                "PASSWORD_FILE": str(secret),
-                "POD_NAME": "validate-x",
-                "POD_NAMESPACE": NS,
-                "PATH": os.environ["PATH"],
-            }
-            return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
-
-        for _ in range(50):
-            if run(PASSWORD).returncode == 0:
-                break
-            time.sleep(0.1)
-        good = run(PASSWORD)
-        assert good.returncode == 0, good.stderr
-        assert good.stdout.splitlines()[:4] == ["ok: PING", "ok: SET", "ok: GET", "ok: DEL"]
-        bad = run("wrong-password")
-        assert bad.returncode != 0
-        assert "FAIL: PING" in bad.stderr
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 # -- DECOMMISSIONED and the 24 h gate ----------------------------------------------------------------------
@@ -465,7 +243,7 @@ def test_decommissioned_drops_the_old_redis_but_keeps_its_data_protected() -> No
     pvc = find(objects, "PersistentVolumeClaim", "beersystem-redis-data", NS)
     assert {k: pvc["metadata"]["annotations"][k] for k in PROTECTION} == PROTECTION
     assert env_of(app_container(objects))["REDIS_HOST"]["value"] == MASTER
-    assert validation_job(objects)
+    assert only_job(objects)
 
 
 def test_decommissioned_with_delete_old_data_drops_the_volume_claim_too(world: World) -> None:
@@ -666,11 +444,6 @@ def test_fails_removing_a_variable_env_sets(world: World) -> None:
 def test_fails_old_redis_holding_the_app(world: World) -> None:
     with pytest.raises(PropError, match=r"^old_redis: .*expected the old Redis's cdk8s.ApiObjects, not the app"):
         world.bind(old_redis=(world.obj("Deployment", "beersystem"),))
-
-
-def test_fails_validation_image_without_a_version(world: World) -> None:
-    with pytest.raises(PropError, match=r"^validation.image: got 'redis:latest'; expected an image reference"):
-        world.bind(validation=ValidationJob(image="redis:latest"))
 
 
 def test_fails_beersystem_manifests_without_its_redis(world: World) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from binding_world import LATER, OLD_OBJECTS, T0, World, at
+from binding_world import LATER, OLD_OBJECTS, T0, World, at, only_job, site
 from conftest import find, of_kind
 from netpol import Peer, Target, admits
 
@@ -33,16 +33,6 @@ REDIS_POD = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "r
 @pytest.fixture
 def world() -> Iterator[World]:
     yield World()
-
-
-def site(phase: MigrationPhase, cutover_time: dt.datetime = T0) -> dict[str, list[Obj]]:
-    return chart_objects(main.build_app(phase=phase, cutover_time=cutover_time, now=at(LATER)))
-
-
-def copy_job(objects: list[Obj]) -> Obj:
-    jobs = of_kind(objects, "Job")
-    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
-    return jobs[0]
 
 
 def args_of(job: Obj) -> list[str]:
@@ -73,7 +63,7 @@ def test_cutover_copy_is_a_pre_sync_hook_in_its_own_flux_unit() -> None:
     migration = charts["beersystem-migration"]
     assert sorted((o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in migration) == [
         ("ConfigMap", "redis", "beersystem-redis-copy-program"),
-        ("Job", "redis", copy_job(migration)["metadata"]["name"]),
+        ("Job", "redis", only_job(migration)["metadata"]["name"]),
         ("NetworkPolicy", "beersystem", "beersystem-redis-copy-ingress"),
         ("NetworkPolicy", "redis", "beersystem-redis-copy"),
         ("NetworkPolicy", "redis", "beersystem-redis-copy-ingress"),
@@ -99,7 +89,7 @@ def test_the_job_runs_the_packaged_program_with_passwords_from_files() -> None:
         "copy_program.py": PROGRAM
     }
     assert Path(program_path).read_text() == PROGRAM
-    job = copy_job(migration)
+    job = only_job(migration)
     args = args_of(job)
     assert args[:3] == ["python3", "/opt/redis-shared-copy/copy_program.py", "copy"]
     opts = dict(zip(args[3::2], args[4::2], strict=True))
@@ -124,9 +114,9 @@ def test_the_job_runs_the_packaged_program_with_passwords_from_files() -> None:
 
 
 def test_the_job_name_changes_with_its_spec_and_only_then() -> None:
-    first = copy_job(site(MigrationPhase.CUTOVER)["beersystem-migration"])["metadata"]["name"]
-    assert first == copy_job(site(MigrationPhase.CUTOVER)["beersystem-migration"])["metadata"]["name"]
-    later = copy_job(site(MigrationPhase.CUTOVER, T0 + dt.timedelta(minutes=1))["beersystem-migration"])
+    first = only_job(site(MigrationPhase.CUTOVER)["beersystem-migration"])["metadata"]["name"]
+    assert first == only_job(site(MigrationPhase.CUTOVER)["beersystem-migration"])["metadata"]["name"]
+    later = only_job(site(MigrationPhase.CUTOVER, cutover_time=T0 + dt.timedelta(minutes=1))["beersystem-migration"])
     assert later["metadata"]["name"] != first
     assert first.startswith("beersystem-redis-copy-") and len(first) == len("beersystem-redis-copy-") + 8
 
@@ -152,7 +142,7 @@ def test_only_the_copy_jobs_pods_reach_both_redis_through_the_new_policies() -> 
 def test_reverse_copy_is_opt_in_after_the_scale_down(world: World) -> None:
     reverse = dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=("session:*", "cache:*"))
     world.bind(phase=MigrationPhase.SCALED_DOWN, data_copy=reverse)
-    job = copy_job(world.objects())
+    job = only_job(world.objects())
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
     args = args_of(job)
     assert args[2] == "reverse"
@@ -175,6 +165,14 @@ def test_the_generic_binding_copies_nothing_unless_asked(world: World) -> None:
     ("job", "match"),
     [
         (DataCopyJob(batch=0), r"^data_copy.job.batch: got 0; expected"),
+        (
+            DataCopyJob(active_deadline_seconds=59),
+            r"^data_copy.job.active_deadline_seconds: got 59; expected an integer from 60 to 86400 \(construct",
+        ),
+        (
+            DataCopyJob(active_deadline_seconds=86401),
+            r"^data_copy.job.active_deadline_seconds: got 86401; expected an integer from 60 to 86400 \(construct",
+        ),
         (DataCopyJob(image="python"), r"^data_copy.job.image: got 'python'"),
         (DataCopyJob(ttl_tolerance_ms=-1), r"^data_copy.job.ttl_tolerance_ms: got -1; expected"),
         (DataCopyJob(memory=("128Mi", "lots")), r"^data_copy.job.memory: got 'lots'"),
@@ -220,6 +218,13 @@ def test_fails_copy_without_marker(world: World) -> None:
         RedisDataCopy(world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy")
 
 
+def test_fails_a_hook_phase_argocd_does_not_have(world: World) -> None:
+    with pytest.raises(PropError, match=r"^hook: got 'PreDelete'; expected one of 'PreSync', 'Sync', 'PostSync'$"):
+        RedisDataCopy(
+            world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy", marker="m", hook="PreDelete"
+        )
+
+
 def test_fails_a_data_copy_that_is_not_one(world: World) -> None:
     with pytest.raises(PropError, match=r"^data_copy: got 'yes'; expected a DataCopy or None"):
         world.bind(data_copy="yes")
@@ -246,7 +251,7 @@ def test_the_site_renders_the_reverse_copy_only_when_its_patterns_are_set() -> N
         return chart_objects(app)["beersystem-migration"]
 
     assert migration() == []
-    job = copy_job(migration(reverse_copy_match=("beer:*",)))
+    job = only_job(migration(reverse_copy_match=("beer:*",)))
     assert job["metadata"]["name"].startswith("beersystem-redis-copy-back-")
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
     assert args_of(job)[args_of(job).index("--match") :][:2] == ["--match", "beer:*"]
