@@ -1,7 +1,7 @@
 """redis_constructs: cdk8s constructs for a shared, highly available Redis 7 on a homelab K3s cluster.
 
 Constructs: :class:`RedisShared`, :class:`ReplicatedSecret`, :class:`RedisMonitoring`,
-:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`; :func:`synthesize` writes checked manifests.
+:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`, :class:`RedisValidationJob`; :func:`synthesize` writes checked manifests.
 Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
 start jsii and Node. Importing the package points jsii at Node 22 (``_node.py``): import it before ``cdk8s``.
 """
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from .binding import BeersystemRedisBinding as BeersystemRedisBinding
     from .binding import MigrationPhase as MigrationPhase
     from .binding import RedisClientBinding as RedisClientBinding
-    from .binding import ValidationJob as ValidationJob
     from .errors import PropError as PropError
     from .manifest_checks import ExternalRefs as ExternalRefs
     from .monitoring import RedisMonitoring as RedisMonitoring
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
     from .replicated_secret import SecretStoreKind as SecretStoreKind
     from .synth import SynthError as SynthError
     from .synth import synthesize as synthesize
+    from .validation_job import RedisValidationJob as RedisValidationJob
+    from .validation_job import ValidationJob as ValidationJob
 
 _WHERE = {
     "BeersystemRedisBinding": "binding",
@@ -74,7 +75,8 @@ _WHERE = {
     "SecretSource": "replicated_secret",
     "SecretStoreKind": "replicated_secret",
     "SynthError": "synth",
-    "ValidationJob": "binding",
+    "ValidationJob": "validation_job",
+    "RedisValidationJob": "validation_job",
     "synthesize": "synth",
 }
 
@@ -97,6 +99,7 @@ __all__ = [
     "RedisMonitoringProps",
     "RedisShared",
     "RedisSharedProps",
+    "RedisValidationJob",
     "ReplicatedSecret",
     "Resources",
     "Role",
