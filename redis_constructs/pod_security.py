@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from cdk8s_plus_28 import k8s
 
+from .rendering import quantity
+
 
 def restricted_container(uid: int) -> k8s.SecurityContext:
     """A container that passes Pod Security ``restricted`` with a read-only root filesystem, as ``uid:uid``."""
@@ -38,6 +40,6 @@ def restricted_pod(uid: int, *, fs_group_change_policy: str | None = None) -> k8
 def resources(*, cpu: tuple[str, str], memory: tuple[str, str]) -> k8s.ResourceRequirements:
     """Requests and limits, each given as ``(request, limit)``."""
     return k8s.ResourceRequirements(
-        requests={"cpu": k8s.Quantity.from_string(cpu[0]), "memory": k8s.Quantity.from_string(memory[0])},
-        limits={"cpu": k8s.Quantity.from_string(cpu[1]), "memory": k8s.Quantity.from_string(memory[1])},
+        requests={"cpu": quantity(cpu[0]), "memory": quantity(memory[0])},
+        limits={"cpu": quantity(cpu[1]), "memory": quantity(memory[1])},
     )

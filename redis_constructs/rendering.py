@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,24 @@ if TYPE_CHECKING:
     from .redis_props import SecretKeyRef
 
 DNS_PORT = 53
+
+
+@functools.lru_cache(maxsize=1024)
+def quantity(value: str) -> k8s.Quantity:
+    """``k8s.Quantity.from_string(value)``, created once per value and shared by every object that uses it.
+
+    Each ``from_string`` is a round trip to jsii's Node process; a Quantity is an immutable value, so one object
+    per value renders the same manifests (a synth asks for the same few dozen times: requests, limits, sizes).
+    """
+    return k8s.Quantity.from_string(value)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def int_or_string(value: int | str) -> k8s.IntOrString:
+    """``k8s.IntOrString.from_number``/``from_string`` of ``value`` (a port number or name), like :func:`quantity`."""
+    if isinstance(value, str):
+        return k8s.IntOrString.from_string(value)
+    return k8s.IntOrString.from_number(value)
 
 
 def secret_files_volume(name: str, files: Mapping[str, SecretKeyRef]) -> k8s.Volume:
@@ -62,5 +81,5 @@ def dns_egress_rule(namespace: str, pod_labels: Mapping[str, str]) -> k8s.Networ
                 pod_selector=k8s.LabelSelector(match_labels=dict(pod_labels)),
             )
         ],
-        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(DNS_PORT), protocol=p) for p in ("UDP", "TCP")],
+        ports=[k8s.NetworkPolicyPort(port=int_or_string(DNS_PORT), protocol=p) for p in ("UDP", "TCP")],
     )

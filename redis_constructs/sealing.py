@@ -32,16 +32,18 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from redis_constructs import validation
 from redis_constructs.errors import PropError
+
+if TYPE_CHECKING:
+    # cryptography (~30 ms to import) only when a certificate is read or a value sealed: a synth reads the
+    # sealed-values file, whose ciphertexts need no key to check.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
@@ -163,6 +165,8 @@ def _preview(data: bytes) -> str:
 
 def _load_x509(pem: bytes) -> x509.Certificate:
     """Parse the first certificate in ``pem`` and check it is one kubeseal itself would seal with."""
+    from cryptography import x509
+
     if not isinstance(pem, bytes):
         raise PropError("cert", type(pem).__name__, f"bytes of {_CERT_RULE}")
     if not pem.strip():
@@ -196,6 +200,8 @@ def load_certificate(pem: bytes) -> rsa.RSAPublicKey:
     Only the first certificate is used, as kubeseal does. Raises ``PropError`` (prop ``cert``) for empty or
     malformed input, a private key, an expired certificate, a non-RSA key or an RSA key under 2048 bits.
     """
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     public_key = _load_x509(pem).public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         if isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -218,6 +224,8 @@ def certificate_fingerprint(pem: bytes) -> str:
     Recorded in the sealed-values file so a reader can tell which controller key sealed it; equals
     ``openssl x509 -noout -fingerprint -sha256`` without colons, lowercased.
     """
+    from cryptography.hazmat.primitives import serialization
+
     der = _load_x509(pem).public_bytes(serialization.Encoding.DER)
     return hashlib.sha256(der).hexdigest()
 
@@ -266,6 +274,10 @@ def seal_value(
     so the output differs each time: seal once and commit the result. With a wider ``scope`` the SealedSecret
     must carry ``scope.annotations``.
     """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise PropError("public_key", type(public_key).__name__, "an RSA public key from load_certificate()")
     if not isinstance(value, bytes):

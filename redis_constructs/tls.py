@@ -23,6 +23,7 @@ from ._imports.io import cert_manager
 from .errors import PropError
 from .pod_security import resources, restricted_container
 from .redis_config import ADMIN_USERNAME, SCRIPTS_DIR, SECRETS_DIR
+from .rendering import quantity
 
 #: Where the TLS Secret is mounted in the Redis and reload containers (tls.crt, tls.key, ca.crt).
 TLS_DIR = "/opt/redis-shared/tls"
@@ -221,7 +222,7 @@ def volumes(tls: Tls, redis_name: str) -> list[k8s.Volume]:
         ),
         k8s.Volume(
             name="tls-reload",
-            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
+            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")),
         ),
     ]
 

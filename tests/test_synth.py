@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,16 @@ from conftest import ROOT, find
 
 import main
 from redis_constructs import ExternalRefs, RedisShared, RedisSharedProps, SynthError, synthesize
-from redis_constructs.manifest_checks import check_objects, load_crd_schemas, schema_errors
+from redis_constructs.manifest_checks import (
+    CRD_DIR,
+    CRD_SCHEMA_CACHE,
+    check_objects,
+    crd_files_digest,
+    crd_schemas_from_yaml,
+    load_crd_schemas,
+    schema_errors,
+    write_crd_schema_cache,
+)
 from redis_constructs.synth import render_files
 
 Obj = dict[str, Any]
@@ -134,6 +144,31 @@ def test_crd_schema_is_strict() -> None:
     assert any("spec.endpoints[0]" in e and "intervall" in e for e in errors), errors
     monitor["spec"]["endpoints"][0] = {"port": "metrics", "interval": "15s"}
     assert schema_errors(monitor, schemas) == []
+
+
+def test_committed_crd_schema_cache_is_current() -> None:
+    """The pre-parsed schemas synth loads are the ones the CRD files give (else: `make imports` and commit)."""
+    cache = json.loads((CRD_DIR / CRD_SCHEMA_CACHE).read_text())
+    assert cache["digest"] == crd_files_digest(), f"{CRD_SCHEMA_CACHE} is stale: run `make imports` and commit"
+    from_yaml = crd_schemas_from_yaml()
+    assert {(e["apiVersion"], e["kind"]): e["schema"] for e in cache["schemas"]} == from_yaml
+    assert load_crd_schemas() == from_yaml
+    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in from_yaml
+
+
+def test_crd_schema_cache_of_other_files_is_not_used(tmp_path: Path) -> None:
+    """A CRD file changed after the cache was written: its schema comes from the file, never the old cache."""
+    crd = tmp_path / "kustomize.toolkit.fluxcd.io_kustomizations.yaml"
+    shutil.copy(CRD_DIR / crd.name, crd)
+    write_crd_schema_cache(tmp_path)
+    key = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
+    assert load_crd_schemas.__wrapped__(tmp_path)[key] == crd_schemas_from_yaml(tmp_path)[key]
+    crd.write_text(crd.read_text().replace("retryInterval:", "retryIntervall:"))
+    schema = load_crd_schemas.__wrapped__(tmp_path)[key]
+    assert set(schema["properties"]["spec"]["properties"]) >= {"retryIntervall", "interval"}
+    assert "retryInterval" not in schema["properties"]["spec"]["properties"]
+    (tmp_path / CRD_SCHEMA_CACHE).unlink()
+    assert load_crd_schemas.__wrapped__(tmp_path)[key] == schema
 
 
 def test_reference_check_catches_selector_mismatch(objects: list[Obj]) -> None:

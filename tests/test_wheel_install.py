@@ -60,6 +60,7 @@ def test_readme_example_synthesizes_from_wheel_in_fresh_venv(tmp_path: Path) -> 
         names = set(zf.namelist())
     assert top == {"redis_constructs"}
     assert "redis_constructs/_imports/crds/monitoring.coreos.com.yaml" in names
+    assert "redis_constructs/_imports/crds/strict-schemas.json" in names
     assert "redis_constructs/_imports/com/bitnami/_jsii/combitnami@0.0.0.jsii.tgz" in names
 
     venv = tmp_path / "venv"
