@@ -255,12 +255,16 @@ class RedisClientBinding(constructs.Construct):
 
         # -- the old Redis --
         seen: set[str] = set()
+        app_path = app.node.path
         for obj in old_redis:
-            if not cdk8s.ApiObject.is_api_object(obj) or obj.node.path == app.node.path:
+            if not cdk8s.ApiObject.is_api_object(obj):
                 raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
-            if obj.node.path in seen:
-                raise PropError("old_redis", obj.node.path, "no duplicates")
-            seen.add(obj.node.path)
+            path = obj.node.path
+            if path == app_path:
+                raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
+            if path in seen:
+                raise PropError("old_redis", path, "no duplicates")
+            seen.add(path)
         self.old_redis = old_redis
 
         # -- time --
@@ -515,12 +519,13 @@ class BeersystemRedisBinding(RedisClientBinding):
         ``data_copy``: Default: :data:`BEERSYSTEM_DATA_COPY` (the old password from Secret ``beersystem-redis`` in
         Redis's namespace); ``None`` copies nothing. ``data_copy_scope``: as for :class:`RedisClientBinding`.
         """
-        objects = [o for inc in manifests for o in inc.api_objects]
+        # (kind, name, object), read once: each read of .kind or .name is a round trip to jsii.
+        objects = [(o.kind, o.name, o) for inc in manifests for o in inc.api_objects]
 
         def pick(kinds: tuple[str, ...], name: str) -> cdk8s.ApiObject:
-            found = [o for o in objects if o.kind in kinds and o.name == name]
+            found = [o for kind, n, o in objects if kind in kinds and n == name]
             if len(found) != 1:
-                have = sorted(f"{o.kind} {o.name}" for o in objects)
+                have = sorted(f"{kind} {n}" for kind, n, _ in objects)
                 raise PropError("manifests", have, f"exactly one {' or '.join(kinds)} named {name!r}")
             return found[0]
 

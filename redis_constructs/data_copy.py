@@ -38,7 +38,7 @@ from .images import PYTHON_IMAGE
 from .job_run import JobRun
 from .pod_security import resources
 from .redis_shared import RedisShared, SecretKeyRef
-from .rendering import dns_egress_rule, secret_files_volume
+from .rendering import dns_egress_rule, int_or_string, secret_files_volume
 
 # ARGOCD_HOOK, ARGOCD_HOOK_DELETE_POLICY and SYNC_WAVE stay importable from here; redis_constructs.gitops holds them.
 __all__ = [
@@ -150,7 +150,7 @@ def _ns_peer(namespace: str, labels: Mapping[str, str]) -> k8s.NetworkPolicyPeer
 
 
 def _tcp(port: int) -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(port), protocol="TCP")
+    return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
 
 
 class RedisDataCopy(constructs.Construct):

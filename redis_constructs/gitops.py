@@ -51,8 +51,13 @@ def argocd_hook(phase: str, *, wave: int | None = None) -> dict[str, str]:
 
 
 def annotations_of(obj: cdk8s.ApiObject) -> Mapping[str, str]:
-    """The annotations ``obj`` renders with now (those of its manifest and every patch so far)."""
-    return (obj.to_json().get("metadata") or {}).get("annotations") or {}
+    """The annotations on ``obj``'s metadata now (given at construction or added since).
+
+    Read from the metadata alone, not the whole rendered object (one jsii round trip instead of a full
+    ``toJson``): this library never sets annotations by JSON patch, and one that a user adds by patch is applied
+    after the metadata at synth, so it wins over an annotation added here anyway.
+    """
+    return obj.metadata.to_json().get("annotations") or {}
 
 
 def set_sync_wave(obj: cdk8s.ApiObject, wave: int) -> None:
@@ -94,9 +99,12 @@ def add_sync_waves(
     Objects that already carry a wave keep it. Flux ignores the annotation (it orders with ``dependsOn``).
     """
     for child in scope.node.find_all():
-        if not cdk8s.ApiObject.is_api_object(child):
+        if isinstance(child, cdk8s.ApiObject):  # built in Python: no round trip to ask jsii
+            obj = child
+        elif cdk8s.ApiObject.is_api_object(child):
+            obj = cdk8s.ApiObject.of(child)
+        else:
             continue
-        obj = cdk8s.ApiObject.of(child)
         if SYNC_WAVE in annotations_of(obj):
             continue
         set_sync_wave(obj, by_kind.get(obj.kind, default))

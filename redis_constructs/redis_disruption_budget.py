@@ -6,6 +6,7 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from .redis_names import RedisNames
+from .rendering import int_or_string
 
 #: Voluntary disruptions (a drain, an eviction) take at most this many Redis pods at a time.
 MAX_UNAVAILABLE = 1
@@ -30,7 +31,7 @@ class RedisDisruptionBudget(constructs.Construct):
             "Resource",
             metadata=names.meta(names.name),
             spec=k8s.PodDisruptionBudgetSpec(
-                max_unavailable=k8s.IntOrString.from_number(MAX_UNAVAILABLE),
+                max_unavailable=int_or_string(MAX_UNAVAILABLE),
                 selector=k8s.LabelSelector(match_labels=names.labels()),
             ),
         )

@@ -17,7 +17,7 @@ from cdk8s_plus_28 import k8s
 
 from .late import LateNetworkPolicy
 from .redis_names import METRICS_PORT, REDIS_PORT, RedisNames
-from .rendering import dns_egress_rule
+from .rendering import dns_egress_rule, int_or_string
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,7 +39,7 @@ class NetworkPolicySpec:
 
 
 def _port(port: int) -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(port), protocol="TCP")
+    return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
 
 
 def _namespace(name: str) -> k8s.NetworkPolicyPeer:

@@ -21,6 +21,7 @@ from cdk8s_plus_28 import k8s
 from .redis_config import Role
 from .redis_names import METRICS_PORT, REDIS_PORT, RedisNames
 from .redis_props import LoadBalancer
+from .rendering import int_or_string
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -37,17 +38,13 @@ class ServicesSpec:
 
     def redis_ports(self) -> list[k8s.ServicePort]:
         """The plaintext port and, with TLS, the TLS port."""
-        ports = [
-            k8s.ServicePort(
-                name="redis", port=REDIS_PORT, target_port=k8s.IntOrString.from_string("redis"), protocol="TCP"
-            )
-        ]
+        ports = [k8s.ServicePort(name="redis", port=REDIS_PORT, target_port=int_or_string("redis"), protocol="TCP")]
         if self.tls_port is not None:
             ports.append(
                 k8s.ServicePort(
                     name="redis-tls",
                     port=self.tls_port,
-                    target_port=k8s.IntOrString.from_string("redis-tls"),
+                    target_port=int_or_string("redis-tls"),
                     protocol="TCP",
                 )
             )
@@ -120,7 +117,7 @@ class RedisServices(constructs.Construct):
                     k8s.ServicePort(
                         name="metrics",
                         port=METRICS_PORT,
-                        target_port=k8s.IntOrString.from_string("metrics"),
+                        target_port=int_or_string("metrics"),
                         protocol="TCP",
                     )
                 ],

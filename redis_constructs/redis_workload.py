@@ -31,7 +31,7 @@ from .redis_config import (
 from .redis_configuration import CONFIG_CHECKSUM_ANNOTATION
 from .redis_names import METRICS_PORT, REDIS_PORT, RedisNames
 from .redis_props import RedisCredentials, Resources, checkov_skips
-from .rendering import secret_files_volume
+from .rendering import int_or_string, quantity, secret_files_volume
 from .scripts import PROBE_TIMEOUT_SECONDS
 from .tls import Tls
 
@@ -89,9 +89,7 @@ def _probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
 
 
 def _memory_volume(name: str) -> k8s.Volume:
-    return k8s.Volume(
-        name=name, empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))
-    )
+    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")))
 
 
 class RedisWorkload(constructs.Construct):
@@ -142,9 +140,7 @@ class RedisWorkload(constructs.Construct):
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=spec.storage_class,
-                            resources=k8s.ResourceRequirements(
-                                requests={"storage": k8s.Quantity.from_string(spec.storage_size)}
-                            ),
+                            resources=k8s.ResourceRequirements(requests={"storage": quantity(spec.storage_size)}),
                         ),
                     )
                 ],
@@ -241,7 +237,7 @@ class RedisWorkload(constructs.Construct):
             secret_files_volume("credentials", spec.credentials.by_file()),
             _memory_volume("runtime"),
             _memory_volume("exporter-auth"),
-            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string("64Mi"))),
+            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity("64Mi"))),
         ]
         sidecars = []
         if tls is not None:
@@ -288,7 +284,7 @@ class RedisWorkload(constructs.Construct):
 
     def _exporter(self, spec: WorkloadSpec) -> k8s.Container:
         """The redis_exporter sidecar: the exporter user, its password from a file, TLS with the CA alone."""
-        health = k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics"))
+        health = k8s.HttpGetAction(path="/health", port=int_or_string("metrics"))
         return k8s.Container(
             name="metrics",
             image=spec.exporter_image,

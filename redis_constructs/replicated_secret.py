@@ -15,7 +15,6 @@ from cdk8s_plus_28 import k8s
 
 from . import validation as v
 from ._imports.com import bitnami
-from ._imports.io import external_secrets as eso
 from .errors import PropError, names_construct, names_construct_in
 from .manifest_checks import ExternalRefs
 from .redis_props import SecretKeyRef
@@ -353,6 +352,9 @@ class ReplicatedSecret(constructs.Construct):
         return sorted(data.items())
 
     def _render_external(self, s: ExternalSecretSource, ns: str) -> None:
+        # Imported here, its only user: a synth without ExternalSecrets skips loading the binding and its assembly.
+        from ._imports.io import external_secrets as eso
+
         eso.ExternalSecret(
             self,
             f"External-{ns}",

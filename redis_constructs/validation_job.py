@@ -31,7 +31,7 @@ from .images import REDIS_IMAGE
 from .job_run import JobRun
 from .pod_security import resources
 from .redis_shared import REDIS_UID, RedisShared
-from .rendering import dns_egress_rule
+from .rendering import dns_egress_rule, int_or_string
 from .replicated_secret import ReplicatedSecret
 
 #: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
@@ -151,7 +151,7 @@ class RedisValidationJob(constructs.Construct):
                                 )
                             )
                         ],
-                        ports=[k8s.NetworkPolicyPort(port=k8s.IntOrString.from_number(redis.port), protocol="TCP")],
+                        ports=[k8s.NetworkPolicyPort(port=int_or_string(redis.port), protocol="TCP")],
                     ),
                 ],
             ),
