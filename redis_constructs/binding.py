@@ -58,6 +58,7 @@ from .manifest_checks import describe
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .redis_shared import RedisShared, SecretKeyRef
 from .replicated_secret import ReplicatedSecret
+from .restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
 from .validation_job import (
     CREDENTIALS_VOLUME,
     DEFAULT_VALIDATION,
@@ -98,10 +99,9 @@ __all__ = [
 #: How long the old Redis stays rendered (and rollback stays one commit away) after the cutover.
 DECOMMISSION_DELAY = dt.timedelta(hours=24)
 
-#: Pod template annotations added in CUTOVER (and kept in DECOMMISSIONED); they change with the credentials'
-#: version and the target, so the pods roll onto the new Redis and again on every rotation.
-CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
-TARGET_ANNOTATION = "redis-shared/target"
+# Pod template annotations added in CUTOVER (and kept in DECOMMISSIONED): CREDENTIALS_VERSION_ANNOTATION and
+# TARGET_ANNOTATION (restart_annotations.py) change with the credentials' version and the target, so the pods
+# roll onto the new Redis and again on every rotation.
 
 
 class MigrationPhase(enum.Enum):

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from .restart_annotations import RESTART_ANNOTATIONS
+
 Obj = dict[str, Any]
 #: (API group, kind, namespace, name): the identity of an object in the cluster.
 Key = tuple[str, str, str, str]
@@ -47,12 +49,6 @@ JOB_IMMUTABLE = frozenset({"template", "selector", "completionMode", "podFailure
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 #: Removing these loses data or everything in them.
 STATEFUL = frozenset({"PersistentVolumeClaim", "Namespace", "StatefulSet"})
-#: Pod-template annotations whose change is a deliberate restart, and what they mean.
-RESTART_ANNOTATIONS = {
-    "redis-shared/config-checksum": "config checksum (redis.conf, ACL template or scripts changed)",
-    "redis-shared/credentials-version": "credentials version (a password was rotated or re-sealed)",
-    "redis-shared/target": "Redis target (host:port the app connects to)",
-}
 _ANNOTATIONS = ("metadata", "annotations")
 _MAX_TEXT = 80
 

@@ -28,9 +28,6 @@ from .redis_names import RedisNames
 from .scripts import render_scripts
 from .tls import Tls
 
-#: The pod template annotation carrying :attr:`RedisConfiguration.checksum`.
-CONFIG_CHECKSUM_ANNOTATION = "redis-shared/config-checksum"
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConfigurationSpec:

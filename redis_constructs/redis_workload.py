@@ -28,10 +28,10 @@ from .redis_config import (
     SECRETS_DIR,
     Role,
 )
-from .redis_configuration import CONFIG_CHECKSUM_ANNOTATION
 from .redis_names import METRICS_PORT, REDIS_PORT, RedisNames
 from .redis_props import RedisCredentials, Resources, checkov_skips
 from .rendering import int_or_string, quantity, secret_files_volume
+from .restart_annotations import CONFIG_CHECKSUM_ANNOTATION, CREDENTIALS_VERSION_ANNOTATION
 from .scripts import PROBE_TIMEOUT_SECONDS
 from .tls import Tls
 
@@ -39,8 +39,6 @@ REDIS_UID = 10001
 EXPORTER_UID = 59000
 #: The redis_exporter image's own binary; the command is set explicitly so no ENTRYPOINT is assumed.
 EXPORTER_BINARY = "/redis_exporter"
-#: The pod template annotation carrying the credentials version (rolls the pods when it changes).
-CREDENTIALS_VERSION_ANNOTATION = "redis-shared/credentials-version"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
