@@ -21,18 +21,24 @@ import cdk8s
 import pytest
 from cryptography import x509
 from podrunner import Cluster, Pod
+from redis_pods import (
+    CLIENT_PW,
+    CLIENT_USER,
+    PASSWORDS_BY_FILE,
+    PRIMARY,
+    REPLICA,
+    TLS_PORT,
+    Ca,
+    metrics,
+    out_of_band_secrets,
+)
 from redis_pods import TLS_NAMES as NAMES
-from redis_pods import Ca, out_of_band_secrets
-from test_redis_runtime import CLIENT_PW, CLIENT_USER, CREDENTIALS, metrics
 
 from redis_constructs import RedisShared, RedisSharedProps
 from redis_constructs.tls import ExistingTlsSecret, Tls
 
 pytestmark = pytest.mark.runtime
 
-PRIMARY = "redis-shared-master-0"
-REPLICA = "redis-shared-replicas-0"
-TLS_PORT = 6380
 SECRET = "redis-lan-tls"
 
 
@@ -58,7 +64,7 @@ def ca() -> Ca:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, ca: Ca) -> Iterator[Cluster]:
     objects = tls_objects()
-    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}, ca=ca)
+    secrets = out_of_band_secrets(objects, PASSWORDS_BY_FILE, ca=ca)
     with Cluster(objects, tmp_path_factory.mktemp("redis-tls"), secrets=secrets) as c:
         c.start(wait_ready=True, timeout=40)
         yield c
