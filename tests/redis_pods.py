@@ -128,6 +128,17 @@ def raw_replies(ip: str, payload: bytes, replies: int, timeout: float = 2.0) -> 
     return buf.split(b"\r\n")[:replies]
 
 
+def aof_settled(pod: Pod) -> bool:
+    """No AOF rewrite runs or waits on ``pod``.
+
+    A replica rewrites its AOF right after each full sync, and a SIGTERM meanwhile is refused ("Writing initial AOF,
+    can't exit"): the pod then lives until the grace period ends. A test that stops a pod to set up its scenario
+    waits for this first.
+    """
+    persistence = info(pod, "persistence")
+    return not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"])
+
+
 #: The rendered config leaves ``repl-diskless-sync-delay`` at Redis's default: a primary waits this long before
 #: it streams a full sync, for more replicas to share the transfer.
 REDIS_DEFAULT_SYNC_DELAY_SECONDS = 5

@@ -31,6 +31,7 @@ from redis_pods import (
     PASSWORDS_BY_FILE,
     PRIMARY,
     REPLICA,
+    aof_settled,
     connect,
     info,
     link_up,
@@ -181,6 +182,7 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     assert cluster.apply(site_objects(REPLICA)) == [PRIMARY]
     assert old.probe("redis", "readiness")
     # Restarted with its old spec again, it now learns it from the ConfigMap before asking anyone.
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(old), timeout=15)  # it refuses SIGTERM meanwhile
     old.stop(grace=15)
     old.start()
     old.wait_ready(30)
@@ -250,6 +252,7 @@ def test_a_primary_unsure_of_its_peer_starts_fenced_until_a_replica_follows(clus
 def test_promoting_a_replica_that_never_synced_is_refused(cluster: Cluster) -> None:
     """Redis 7 writes an empty AOF (manifest + BASE) on its first start: Redis's files are not a dataset."""
     replica, primary = cluster.pod(REPLICA), cluster.pod(PRIMARY)
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(replica), timeout=15)  # it refuses SIGTERM meanwhile
     replica.stop(grace=15)
     replica.wipe_pvc("data")
     primary.stop(grace=15)
@@ -303,6 +306,7 @@ def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cl
     # The old primary's mounted ConfigMap names the promoted pod now: a demoted replica, Ready once it follows
     # it again (the controller waits for that; OrderedReady replaces only Ready pods).
     cluster.pod(PRIMARY).wait_ready(30)
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(cluster.pod(PRIMARY)), timeout=15)
     demoted = cluster.roll(PRIMARY, grace=15)  # wave 2
     demoted.wait_ready(30)
     assert master_service_pod(cluster) is promoted

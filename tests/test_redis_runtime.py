@@ -35,6 +35,7 @@ from redis_pods import (
     REPL_PW,
     REPL_USER,
     REPLICA,
+    aof_settled,
     connect,
     info,
     link_up,
@@ -315,6 +316,7 @@ def test_a_new_replica_is_not_ready_until_its_first_sync(primary: Pod, replica: 
     """A replica with a fresh volume answers PING at once but has no data until the primary's full sync."""
     write_keys(primary, "fresh", 5)
     set_sync_delay(primary, REDIS_DEFAULT_SYNC_DELAY_SECONDS)  # as rendered: the window this test looks into
+    wait_for("the replica's AOF rewrite after its last sync", lambda: aof_settled(replica), timeout=15)
     replica.stop(grace=15)
     replica.wipe_pvc("data")
     replica.start()
