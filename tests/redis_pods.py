@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from podrunner import Pod
+from podrunner import Cluster, Pod
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -144,24 +144,33 @@ def aof_settled(pod: Pod) -> bool:
 REDIS_DEFAULT_SYNC_DELAY_SECONDS = 5
 
 
-def set_sync_delay(primary: Pod, seconds: int) -> None:
+def set_sync_delay(primary: Pod, seconds: int, *, admin_password: str = ADMIN_PW) -> None:
     """``CONFIG SET repl-diskless-sync-delay`` on the running ``primary`` (as the admin user, as an operator would).
 
     Redis re-reads the delay on every check, so a full sync already waiting starts at once at 0. A restart of the
     primary reads the rendered config again.
     """
-    with connect(primary, ADMIN_USER, ADMIN_PW) as admin:
+    with connect(primary, ADMIN_USER, admin_password) as admin:
         assert admin.config_set("repl-diskless-sync-delay", str(seconds)) is True
 
 
-def sync_at_once(primary: Pod) -> None:
+def sync_at_once(primary: Pod, *, admin_password: str = ADMIN_PW) -> None:
     """Let ``primary`` stream a replica's full sync without the 5 s delay.
 
     With one replica the delay only postpones the sync (there is nothing to batch), and the scenarios wait for a
     dozen full syncs; what they assert does not depend on it. The test that needs the window sets the delay back
     (test_a_new_replica_is_not_ready_until_its_first_sync).
     """
-    set_sync_delay(primary, 0)
+    set_sync_delay(primary, 0, admin_password=admin_password)
+
+
+def start_primary_first(
+    cluster: Cluster, others: Sequence[str] = (REPLICA,), *, admin_password: str = ADMIN_PW, timeout: float = 30
+) -> None:
+    """Start the primary, let it sync at once (:func:`sync_at_once`), then ``others``: each must become Ready."""
+    cluster.start([PRIMARY], timeout=timeout)
+    sync_at_once(cluster.pod(PRIMARY), admin_password=admin_password)
+    cluster.start(list(others), timeout=timeout)
 
 
 def write_keys(pod: Pod, prefix: str, n: int) -> list[str]:

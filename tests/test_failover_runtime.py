@@ -38,6 +38,7 @@ from redis_pods import (
     metrics,
     missing_keys,
     out_of_band_secrets,
+    start_primary_first,
     sync_at_once,
     wait_for,
     write_keys,
@@ -72,9 +73,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mounts: list[Path]) -> Ite
         tmp_path_factory.mktemp("failover"),
         secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE),
     ) as c:
-        c.start([PRIMARY], wait_ready=True, timeout=30)
-        sync_at_once(c.pod(PRIMARY))
-        c.start([REPLICA], wait_ready=True, timeout=30)
+        start_primary_first(c)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
         kubelet_probes(c)
         yield c

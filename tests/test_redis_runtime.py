@@ -45,6 +45,7 @@ from redis_pods import (
     raw_replies,
     resp,
     set_sync_delay,
+    start_primary_first,
     sync_at_once,
     wait_for,
     write_keys,
@@ -66,9 +67,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         decoy_dirs(mount_paths(objects)),
     ):
         # Hermetic: the whole module runs on a host with dirs (holding a file) at every path the pods mount.
-        c.start([PRIMARY], wait_ready=True, timeout=30)
-        sync_at_once(c.pod(PRIMARY))
-        c.start([REPLICA], wait_ready=True, timeout=30)
+        start_primary_first(c)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
         yield c
 
