@@ -15,7 +15,7 @@ RUN_PY      := env -u PYTHONDONTWRITEBYTECODE $(PY)
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: setup synth imports test lint typecheck pytest checkov bench clean preflight plan
+.PHONY: setup synth imports test lint typecheck pytest pytest-other pytest-runtime checkov bench clean preflight plan
 
 setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
@@ -62,8 +62,17 @@ typecheck: setup
 preflight: setup
 	@$(PY) tests/preflight.py
 
+# The runtime tests (marker runtime: rendered pods run as processes, one cluster at a time under the host lock) mostly
+# wait for pods; the others mostly compute. So the two sets run side by side, each in a pytest process of its own,
+# each set's output printed together when it ends. PYTEST_ARGS reach both (e.g. PYTEST_ARGS='-x --durations=20').
 pytest: setup preflight
-	$(PY) -m pytest -q
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-other pytest-runtime
+
+pytest-other: setup preflight
+	$(PY) -m pytest -q -m 'not runtime' $(PYTEST_ARGS)
+
+pytest-runtime: setup preflight
+	$(PY) -m pytest -q -m runtime $(PYTEST_ARGS)
 
 test: preflight lint typecheck checkov pytest
 

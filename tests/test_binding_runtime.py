@@ -24,7 +24,7 @@ from podrunner import Cluster
 from podrunner.k8s import Objects, PodIdentity, container_env, volume_contents
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis_pods import tls_secrets
+from redis_pods import start_primary_first, tls_secrets
 
 import main
 from redis_constructs.binding import MigrationPhase
@@ -57,7 +57,7 @@ def cluster(site_objects: list[Obj], tmp_path_factory: pytest.TempPathFactory) -
     redis_objects = [o for o in site_objects if o["metadata"].get("namespace") == "redis" or o["kind"] == "Namespace"]
     secrets = SECRETS | tls_secrets(redis_objects)
     with Cluster(redis_objects, tmp_path_factory.mktemp("redis-shared"), secrets=secrets) as c:
-        c.start(wait_ready=True, timeout=30)
+        start_primary_first(c, admin_password=SYSTEM["admin-password"])
         yield c
 
 

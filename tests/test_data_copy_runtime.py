@@ -24,7 +24,7 @@ import pytest
 from binding_world import World
 from copy_data import as_statefulset, big_commands, hooks, keyspace, load, odd_commands
 from podrunner import Cluster
-from redis_pods import tls_secrets
+from redis_pods import start_primary_first, tls_secrets
 
 import main
 from redis_constructs.binding import BEERSYSTEM_DATA_COPY, MigrationPhase
@@ -116,7 +116,9 @@ def cluster(
     # The site serves TLS too: cert-manager's Secret, issued here by a test CA.
     secrets = SECRETS | tls_secrets(cutover["redis-shared"])
     with Cluster(objects, tmp_path_factory.mktemp("data-copy"), secrets=secrets) as c:
-        c.start(["redis-shared-master-0", "redis-shared-replicas-0", OLD_POD], wait_ready=True, timeout=60)
+        start_primary_first(
+            c, ["redis-shared-replicas-0", OLD_POD], admin_password=SYSTEM["admin-password"], timeout=60
+        )
         with connect(c, OLD_POD, OLD_PW) as conn:
             load(conn, [*keyspace(KEYS), *odd_commands(), *big_commands(1, 30 << 20)])
             load(conn, [["HSET", "big:hash2", "f", b"x" * (12 << 20)]])

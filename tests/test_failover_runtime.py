@@ -21,21 +21,25 @@ from typing import Any
 import pytest
 import redis
 from podrunner import Cluster, Pod, PodError, load_manifests
-from redis_pods import out_of_band_secrets
-from test_redis_runtime import (
+from redis_pods import (
     ADMIN_PW,
     ADMIN_USER,
     CLIENT_PW,
     CLIENT_USER,
-    CREDENTIALS,
     MANIFESTS,
+    NS,
+    PASSWORDS_BY_FILE,
     PRIMARY,
     REPLICA,
+    aof_settled,
     connect,
     info,
     link_up,
     metrics,
     missing_keys,
+    out_of_band_secrets,
+    start_primary_first,
+    sync_at_once,
     wait_for,
     write_keys,
 )
@@ -46,7 +50,6 @@ from redis_constructs.synth import chart_objects
 
 pytestmark = pytest.mark.runtime
 
-NS = "redis"
 MASTER_SERVICE = "redis-shared-master.redis.svc.cluster.local"
 ROLE_LABEL = "redis-shared/role"
 #: Keys by what happened to them, shared by the steps of the scenario.
@@ -68,9 +71,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mounts: list[Path]) -> Ite
     with Cluster(
         objects,
         tmp_path_factory.mktemp("failover"),
-        secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
+        secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE),
     ) as c:
-        c.start(wait_ready=True, timeout=30)
+        start_primary_first(c)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
         kubelet_probes(c)
         yield c
@@ -104,7 +107,7 @@ def test_first_install_replica_is_ready_before_its_primary_pod_exists(tmp_path: 
     Runs before the module's cluster exists (one cluster per host at a time).
     """
     objects = load_manifests(MANIFESTS)
-    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()})
+    secrets = out_of_band_secrets(objects, PASSWORDS_BY_FILE)
     first_wave = [o for o in objects if (o["kind"], o["metadata"]["name"]) != ("StatefulSet", "redis-shared-master")]
     with Cluster(first_wave, tmp_path, secrets=secrets) as c:
         replica = c.pod(REPLICA)
@@ -163,6 +166,7 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     # First even before the commit reached the cluster: its mounted ConfigMap still names it the primary, so only
     # asking the other pod (over the TLS replication port) tells it that it was demoted.
     assert cluster.apply(load_manifests(MANIFESTS)) == [REPLICA]
+    sync_at_once(new_primary)
     old.start()
     wait_for("the old primary to answer", lambda: old.probe("redis", "liveness"), timeout=20)
     assert "already acts as primary" in old.logs("redis")
@@ -177,6 +181,7 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     assert cluster.apply(site_objects(REPLICA)) == [PRIMARY]
     assert old.probe("redis", "readiness")
     # Restarted with its old spec again, it now learns it from the ConfigMap before asking anyone.
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(old), timeout=15)  # it refuses SIGTERM meanwhile
     old.stop(grace=15)
     old.start()
     old.wait_ready(30)
@@ -209,6 +214,7 @@ def test_failback_to_the_original_pod(cluster: Cluster) -> None:
     assert demoted.ready()
     original = cluster.roll(PRIMARY, grace=15)
     original.wait_ready(30)
+    sync_at_once(original)
     assert "NOT STARTING AS PRIMARY" not in original.logs("redis")
     assert master_service_pod(cluster) is original
     assert (original.labels[ROLE_LABEL], demoted.labels[ROLE_LABEL]) == ("master", "replica")
@@ -233,6 +239,7 @@ def test_a_primary_unsure_of_its_peer_starts_fenced_until_a_replica_follows(clus
         assert not primary.probe("redis", "readiness")
         with connect(primary, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ResponseError, match="NOREPLICAS"):
             c.set("fenced:write", "x")
+        sync_at_once(primary)
     finally:
         replica.kill(signal.SIGCONT)
     # The replica follows it again: proof that it is no primary; writes and readiness come back by themselves.
@@ -244,6 +251,7 @@ def test_a_primary_unsure_of_its_peer_starts_fenced_until_a_replica_follows(clus
 def test_promoting_a_replica_that_never_synced_is_refused(cluster: Cluster) -> None:
     """Redis 7 writes an empty AOF (manifest + BASE) on its first start: Redis's files are not a dataset."""
     replica, primary = cluster.pod(REPLICA), cluster.pod(PRIMARY)
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(replica), timeout=15)  # it refuses SIGTERM meanwhile
     replica.stop(grace=15)
     replica.wipe_pvc("data")
     primary.stop(grace=15)
@@ -279,9 +287,10 @@ def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cl
     with pytest.raises(PodError, match="not Ready"):
         cluster.roll(REPLICA)
     refused.stop(grace=15)
+    primary = cluster.pod(PRIMARY)
+    sync_at_once(primary)
     replica = cluster.roll(REPLICA)
     replica.wait_ready(30)  # empty volume: Ready only after its first sync
-    primary = cluster.pod(PRIMARY)
     keys = write_keys(primary, "before-switchover", 200)
     with connect(primary, ADMIN_USER, ADMIN_PW) as admin:
         assert admin.execute_command("FAILOVER", "TIMEOUT", "10000") in (True, "OK")
@@ -291,10 +300,12 @@ def test_planned_switchover_runs_failover_then_commits_the_promotion(cluster: Cl
     assert cluster.apply(site_objects(REPLICA)) == [PRIMARY, REPLICA]
     promoted = cluster.roll(REPLICA, grace=15)  # wave 1: configured primary, and the other pod is a replica
     promoted.wait_ready(30)
+    sync_at_once(promoted)
     assert "NOT STARTING AS PRIMARY" not in promoted.logs("redis")
     # The old primary's mounted ConfigMap names the promoted pod now: a demoted replica, Ready once it follows
     # it again (the controller waits for that; OrderedReady replaces only Ready pods).
     cluster.pod(PRIMARY).wait_ready(30)
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(cluster.pod(PRIMARY)), timeout=15)
     demoted = cluster.roll(PRIMARY, grace=15)  # wave 2
     demoted.wait_ready(30)
     assert master_service_pod(cluster) is promoted

@@ -20,16 +20,25 @@ import redis
 from podrunner import Cluster, Pod, load_manifests
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis_pods import out_of_band_secrets
-from test_redis_runtime import ADMIN_PW, ADMIN_USER, CLIENT_PW, CLIENT_USER, CREDENTIALS, MANIFESTS, connect, resp
+from redis_pods import (
+    ADMIN_PW,
+    ADMIN_USER,
+    CLIENT_PW,
+    CLIENT_USER,
+    MANIFESTS,
+    PASSWORDS_BY_FILE,
+    PORT,
+    PRIMARY,
+    TLS_PORT,
+    connect,
+    out_of_band_secrets,
+    resp,
+)
 
 from redis_constructs.redis_config import CONNECTION_BUDGET_BYTES, derive_client_limits
 
 pytestmark = pytest.mark.runtime
 
-PRIMARY = "redis-shared-master-0"
-PORT = 6379
-TLS_PORT = 6380
 MiB = 1024**2
 
 
@@ -39,7 +48,7 @@ def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     with Cluster(
         objects,
         tmp_path_factory.mktemp("redis-hardening"),
-        secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
+        secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE),
         cgroup_limits=True,
     ) as c:
         c.start([PRIMARY], wait_ready=True, timeout=30)

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from podrunner import HOST_IP, Cluster, load_manifests
 from podrunner.k8s import selector_matches
-from redis_pods import out_of_band_secrets
+from redis_pods import out_of_band_secrets, start_primary_first
 
 pytestmark = pytest.mark.runtime
 
@@ -60,7 +60,7 @@ def _seconds(duration: str) -> int:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
     with Cluster(objects, tmp_path_factory.mktemp("mon"), secrets=out_of_band_secrets(objects, PASSWORDS)) as c:
-        c.start(wait_ready=True, timeout=60)
+        start_primary_first(c, admin_password=PASSWORDS["admin-password"], timeout=60)
         yield c
 
 

@@ -9,11 +9,9 @@ last one deliberately leaves the primary down.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,109 +19,39 @@ import pytest
 import redis
 from podrunner import Cluster, Pod, load_manifests
 from podrunner.host import decoy_dirs
-from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
-from redis.retry import Retry
-from redis_pods import out_of_band_secrets
+from redis_pods import (
+    ADMIN_PW,
+    ADMIN_USER,
+    CLIENT_PW,
+    CLIENT_USER,
+    CREDENTIALS,
+    EXPORTER_PW,
+    EXPORTER_USER,
+    MANIFESTS,
+    PASSWORDS_BY_FILE,
+    PRIMARY,
+    REDIS_DEFAULT_SYNC_DELAY_SECONDS,
+    REPL_PW,
+    REPL_USER,
+    REPLICA,
+    aof_settled,
+    connect,
+    info,
+    link_up,
+    metrics,
+    missing_keys,
+    out_of_band_secrets,
+    raw_replies,
+    resp,
+    set_sync_delay,
+    start_primary_first,
+    sync_at_once,
+    wait_for,
+    write_keys,
+)
 
 pytestmark = pytest.mark.runtime
-
-ROOT = Path(__file__).resolve().parent.parent
-# Override only to check that these tests catch a broken rendering (mutation checks).
-MANIFESTS = Path(os.environ.get("REDIS_SHARED_MANIFESTS", ROOT / "dist" / "redis-shared" / "manifests.yaml"))
-NS = "redis"
-PRIMARY = "redis-shared-master-0"
-REPLICA = "redis-shared-replicas-0"
-PORT = 6379
-METRICS_PORT = 9121
-# Credential file (as mounted at /opt/redis-shared/secrets) -> (ACL user, password used in these tests).
-CREDENTIALS = {
-    "client-password": ("default", "client-Pw-7f3a9c"),
-    "replication-password": ("replication", "repl-Pw-52be01"),
-    "exporter-password": ("exporter", "exp-Pw-c0ffee"),
-    "admin-password": ("admin", "admin-Pw-9d8e7f"),
-    "migration-password": ("migration", "migration-Pw-1a2b3c"),
-}
-CLIENT_USER, CLIENT_PW = CREDENTIALS["client-password"]
-ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
-REPL_USER, REPL_PW = CREDENTIALS["replication-password"]
-EXPORTER_USER, EXPORTER_PW = CREDENTIALS["exporter-password"]
-Obj = dict[str, Any]
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
-    """Poll ``check`` until true (bounded by ``timeout``); seconds it took."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-    return time.monotonic() - start
-
-
-def connect(pod: Pod, user: str | None, password: str | None, **kw: Any) -> redis.Redis:
-    """A client without retries (redis-py 8 retries auth errors with backoff by default)."""
-    return redis.Redis(
-        host=pod.ip,
-        port=PORT,
-        username=user,
-        password=password,
-        protocol=2,
-        retry=Retry(NoBackoff(), 0),
-        socket_timeout=5,
-        socket_connect_timeout=2,
-        decode_responses=True,
-        **kw,
-    )
-
-
-def info(pod: Pod, section: str) -> dict[str, Any]:
-    with connect(pod, ADMIN_USER, ADMIN_PW) as admin:
-        return dict(admin.info(section))
-
-
-def link_up(replica: Pod) -> bool:
-    try:
-        return bool(info(replica, "replication").get("master_link_status") == "up")
-    except redis.ConnectionError:
-        return False
-
-
-def metrics(pod: Pod) -> dict[str, list[tuple[str, float]]]:
-    """The exporter's /metrics, fetched with curl inside the pod's network namespace."""
-    url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
-    proc = pod.netns_exec(["curl", "-sS", "--noproxy", "*", "--max-time", "5", url], timeout=10)
-    assert proc.returncode == 0, proc.stderr
-    out: dict[str, list[tuple[str, float]]] = {}
-    for line in proc.stdout.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        name, _, labels = series.partition("{")
-        out.setdefault(name, []).append(("{" + labels if labels else "", float(value)))
-    return out
-
-
-def resp(*args: str) -> bytes:
-    parts = [f"*{len(args)}\r\n".encode()]
-    for a in args:
-        data = a.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-def raw_replies(ip: str, payload: bytes, replies: int, timeout: float = 2.0) -> list[bytes]:
-    """Send ``payload`` on a fresh connection and read ``replies`` single-line replies."""
-    with socket.create_connection((ip, PORT), timeout=timeout) as sock:
-        sock.sendall(payload)
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while buf.count(b"\r\n") < replies and time.monotonic() < deadline:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-    return buf.split(b"\r\n")[:replies]
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +61,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         Cluster(
             objects,
             tmp_path_factory.mktemp("redis-shared"),
-            secrets=out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}),
+            secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE),
             cgroup_limits=True,
         ) as c,
         decoy_dirs(mount_paths(objects)),
     ):
         # Hermetic: the whole module runs on a host with dirs (holding a file) at every path the pods mount.
-        c.start(wait_ready=True, timeout=30)
+        start_primary_first(c)
         wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
         yield c
 
@@ -170,9 +98,11 @@ def replica(cluster: Cluster) -> Pod:
     return cluster.pod(REPLICA)
 
 
-def restart_and_wait(pod: Pod) -> None:
+def restart_primary(pod: Pod) -> None:
+    """Recreate the primary and wait until it is Ready; the replica's resync then starts at once."""
     pod.restart(grace=15)
     pod.wait_ready(30)
+    sync_at_once(pod)
 
 
 # --- replication --------------------------------------------------------------------------------------------
@@ -333,32 +263,12 @@ def test_exporter_reports_each_pod_with_only_its_own_credentials(primary: Pod, r
 # --- durability (SC-007) ----------------------------------------------------------------------------------------
 
 
-def write_keys(pod: Pod, prefix: str, n: int) -> list[str]:
-    """N acknowledged writes (each pipeline reply checked)."""
-    keys = [f"{prefix}:{i}" for i in range(n)]
-    with connect(pod, CLIENT_USER, CLIENT_PW) as c:
-        for start in range(0, n, 500):
-            pipe = c.pipeline(transaction=False)
-            for k in keys[start : start + 500]:
-                pipe.set(k, k)
-            assert all(r is True for r in pipe.execute())
-    return keys
-
-
-def missing_keys(pod: Pod, keys: list[str]) -> list[str]:
-    with connect(pod, CLIENT_USER, CLIENT_PW) as c:
-        values: list[str | None] = []
-        for start in range(0, len(keys), 1000):
-            values += c.mget(keys[start : start + 1000])
-    return [k for k, v in zip(keys, values, strict=True) if v != k]
-
-
 def test_sc007_sigterm_loses_no_acknowledged_write(primary: Pod) -> None:
     keys = write_keys(primary, "sc007-term", 5000)
     primary.kill(signal.SIGTERM)
     assert primary.wait_exit(15) == 0
     assert "ready to exit" in primary.logs("redis")
-    restart_and_wait(primary)
+    restart_primary(primary)
     assert missing_keys(primary, keys) == []
 
 
@@ -367,7 +277,7 @@ def test_sc007_sigkill_loses_nothing_written_more_than_a_second_earlier(primary:
     time.sleep(1.5)  # appendfsync everysec: older writes are on disk
     primary.kill(signal.SIGKILL)
     assert primary.wait_exit(5) == 128 + signal.SIGKILL
-    restart_and_wait(primary)
+    restart_primary(primary)
     assert missing_keys(primary, keys) == []
 
 
@@ -394,8 +304,7 @@ def test_sc002_replica_keeps_serving_reads_while_the_primary_is_down(primary: Po
             time.sleep(0.005)
     assert reads >= 100
     assert replica.running("redis")
-    primary.restart(grace=15)
-    primary.wait_ready(30)
+    restart_primary(primary)
     wait_for("the replica to reconnect", lambda: link_up(replica), timeout=20)
     write_keys(primary, "sc002-after", 10)
     with connect(replica, CLIENT_USER, CLIENT_PW) as r:
@@ -405,6 +314,8 @@ def test_sc002_replica_keeps_serving_reads_while_the_primary_is_down(primary: Po
 def test_a_new_replica_is_not_ready_until_its_first_sync(primary: Pod, replica: Pod) -> None:
     """A replica with a fresh volume answers PING at once but has no data until the primary's full sync."""
     write_keys(primary, "fresh", 5)
+    set_sync_delay(primary, REDIS_DEFAULT_SYNC_DELAY_SECONDS)  # as rendered: the window this test looks into
+    wait_for("the replica's AOF rewrite after its last sync", lambda: aof_settled(replica), timeout=15)
     replica.stop(grace=15)
     replica.wipe_pvc("data")
     replica.start()
@@ -412,6 +323,7 @@ def test_a_new_replica_is_not_ready_until_its_first_sync(primary: Pod, replica: 
     # The primary waits repl-diskless-sync-delay (5 s) before it sends the data: the window is wide.
     assert not link_up(replica)
     assert not replica.probe("redis", "readiness")
+    sync_at_once(primary)  # seen unready while it waited: the sync may start now
     wait_for("the first sync", lambda: link_up(replica), timeout=30)
     assert replica.probe("redis", "readiness")
     with connect(replica, CLIENT_USER, CLIENT_PW) as r:

@@ -21,18 +21,26 @@ import cdk8s
 import pytest
 from cryptography import x509
 from podrunner import Cluster, Pod
+from redis_pods import (
+    CLIENT_PW,
+    CLIENT_USER,
+    PASSWORDS_BY_FILE,
+    PRIMARY,
+    REPLICA,
+    TLS_PORT,
+    Ca,
+    metrics,
+    out_of_band_secrets,
+    start_primary_first,
+    wait_for,
+)
 from redis_pods import TLS_NAMES as NAMES
-from redis_pods import Ca, out_of_band_secrets
-from test_redis_runtime import CLIENT_PW, CLIENT_USER, CREDENTIALS, metrics
 
 from redis_constructs import RedisShared, RedisSharedProps
 from redis_constructs.tls import ExistingTlsSecret, Tls
 
 pytestmark = pytest.mark.runtime
 
-PRIMARY = "redis-shared-master-0"
-REPLICA = "redis-shared-replicas-0"
-TLS_PORT = 6380
 SECRET = "redis-lan-tls"
 
 
@@ -58,9 +66,9 @@ def ca() -> Ca:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, ca: Ca) -> Iterator[Cluster]:
     objects = tls_objects()
-    secrets = out_of_band_secrets(objects, {f: pw for f, (_, pw) in CREDENTIALS.items()}, ca=ca)
+    secrets = out_of_band_secrets(objects, PASSWORDS_BY_FILE, ca=ca)
     with Cluster(objects, tmp_path_factory.mktemp("redis-tls"), secrets=secrets) as c:
-        c.start(wait_ready=True, timeout=40)
+        start_primary_first(c, timeout=40)
         yield c
 
 
@@ -138,7 +146,18 @@ def test_the_exporter_scrapes_over_tls(cluster: Cluster) -> None:
         assert m["redis_up"] == [("", 1.0)], name
 
 
+def reload_rounds(pod: Pod) -> int:
+    """When the reload sidecar's loop last went round (its heartbeat: epoch seconds, written as a round begins)."""
+    beat = pod.exec("tls-reload", ["cat", "/run/tls-reload/heartbeat"]).stdout.strip()
+    return int(beat) if beat else 0
+
+
 def test_a_renewed_certificate_is_loaded_without_a_restart(primary: Pod, ca: Ca) -> None:
+    # The sidecar's first CONFIG SET may come before Redis listens (it retries next round, silently when that
+    # works): wait until a round began and ended after Redis was up, so what follows is a renewal to it.
+    wait_for("the reload loop's first round", lambda: reload_rounds(primary) > 0, timeout=10)
+    began = reload_rounds(primary)
+    wait_for("a whole round of the reload loop", lambda: reload_rounds(primary) >= began + 2, timeout=10)
     pid = primary.container("redis").pid
     before = served_serial(primary, ca.pem)
     crt, key, serial = ca.issue([])
