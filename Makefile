@@ -7,7 +7,7 @@ export JSII_NODE := $(NODE_BIN)/node
 export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 # The project's own modules (and its big generated _imports bindings) get bytecode caches in __pycache__, as the
 # site-packages ones got from pip (and an installed wheel gets on install): with PYTHONDONTWRITEBYTECODE set in the
-# shell every synth would compile them from source again (~0.4 s). synth and plan run with this Python.
+# shell every synth would compile them from source again (~0.4 s). synth, plan and pytest run with this Python.
 RUN_PY      := env -u PYTHONDONTWRITEBYTECODE $(PY)
 
 # checkov pins dependencies that conflict with pytest's, so it gets a venv of its own. 0 failed checks over every
@@ -69,10 +69,10 @@ pytest: setup preflight
 	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-other pytest-runtime
 
 pytest-other: setup preflight
-	$(PY) -m pytest -q -m 'not runtime' $(PYTEST_ARGS)
+	$(RUN_PY) -m pytest -q -m 'not runtime' $(PYTEST_ARGS)
 
 pytest-runtime: setup preflight
-	$(PY) -m pytest -q -m runtime $(PYTEST_ARGS)
+	$(RUN_PY) -m pytest -q -m runtime $(PYTEST_ARGS)
 
 test: preflight lint typecheck checkov pytest
 
