@@ -299,7 +299,7 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
     "tls.reload_interval_seconds": bad(
         st.integers(max_value=0), st.integers(min_value=3601), st.floats(), st.just("60"), st.none()
     ).map(lambda v: RedisSharedProps(tls=replace(SELF_SIGNED, reload_interval_seconds=v))),
-    "tls.certificates.issuer_name": not_a_label(253).map(
+    "tls.certificates.issuer_name": not_a_subdomain().map(
         lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerCertificate(issuer_name=v)))
     ),
     "tls.certificates.issuer_kind": bad(st.none(), st.sampled_from(["Issuer", "ClusterIssuer"]), st.integers()).map(
@@ -314,7 +314,7 @@ INVALID: dict[str, st.SearchStrategy[RedisSharedProps]] = {
     "tls.certificates.ca_duration": BAD_HOURS.map(
         lambda v: RedisSharedProps(tls=Tls(certificates=CertManagerSelfSignedCa(ca_duration=v)))
     ),
-    "tls.certificates.secret_name": not_a_label(253).map(
+    "tls.certificates.secret_name": not_a_subdomain().map(
         lambda v: RedisSharedProps(tls=Tls(certificates=ExistingTlsSecret(secret_name=v)))
     ),
     "credentials.client": bad(st.none(), st.text(max_size=5), st.just(("redis-shared-client", "password"))).map(
