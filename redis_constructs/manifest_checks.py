@@ -160,14 +160,15 @@ def load_crd_schemas(crd_dir: Path = CRD_DIR) -> dict[tuple[str, str], dict[str,
     """``(apiVersion, kind)`` → strict JSON schema, from every CRD file in ``crd_dir``.
 
     Read from :data:`CRD_SCHEMA_CACHE` when it was made from exactly these files (same digest), else parsed
-    from the YAML (:func:`crd_schemas_from_yaml`, the same schemas, only slower).
+    from the YAML (:func:`crd_schemas_from_yaml`, the same schemas, only slower). A cache that is missing,
+    unreadable or malformed (a truncated file, a merge conflict in it) counts as stale.
     """
     try:
         cache = json.loads((crd_dir / CRD_SCHEMA_CACHE).read_text())
-    except FileNotFoundError:
-        cache = None
-    if isinstance(cache, dict) and cache.get("digest") == crd_files_digest(crd_dir):
-        return {(e["apiVersion"], e["kind"]): e["schema"] for e in cache["schemas"]}
+        if isinstance(cache, dict) and cache.get("digest") == crd_files_digest(crd_dir):
+            return {(e["apiVersion"], e["kind"]): e["schema"] for e in cache["schemas"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     return crd_schemas_from_yaml(crd_dir)
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,23 @@ def test_crd_schema_cache_of_other_files_is_not_used(tmp_path: Path) -> None:
     assert "retryInterval" not in schema["properties"]["spec"]["properties"]
     (tmp_path / CRD_SCHEMA_CACHE).unlink()
     assert load_crd_schemas.__wrapped__(tmp_path)[key] == schema
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda body: body[: len(body) // 2],  # truncated
+        lambda body: "<<<<<<< HEAD\n" + body,  # a merge conflict
+        lambda body: body.replace('"schemas"', '"schemes"'),  # the right digest, a wrong shape
+        lambda body: body.replace('"schema":', '"schema_":', 1),
+    ],
+)
+def test_a_damaged_crd_schema_cache_falls_back_to_the_yaml(tmp_path: Path, damage: Callable[[str], str]) -> None:
+    crd = tmp_path / "kustomize.toolkit.fluxcd.io_kustomizations.yaml"
+    shutil.copy(CRD_DIR / crd.name, crd)
+    cache = write_crd_schema_cache(tmp_path)
+    cache.write_text(damage(cache.read_text()))
+    assert load_crd_schemas.__wrapped__(tmp_path) == crd_schemas_from_yaml(tmp_path)
 
 
 def test_reference_check_catches_selector_mismatch(objects: list[Obj]) -> None:
