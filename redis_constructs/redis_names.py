@@ -100,6 +100,18 @@ class RedisNames:
         """Selects the pods that have ``role`` now (moves with a promotion), whichever StatefulSet holds them."""
         return {**self.labels(), ROLE_LABEL: role.value}
 
+    def metrics_selector(self) -> dict[str, str]:
+        """Labels of the metrics Service that a ServiceMonitor selects it by (the Service carries them all).
+
+        Not ``app.kubernetes.io/instance``: ArgoCD's label tracking rewrites it on every object's metadata with
+        the Application's name.
+        """
+        return {
+            "app.kubernetes.io/name": "redis",
+            "app.kubernetes.io/part-of": self.name,
+            "app.kubernetes.io/component": "metrics",
+        }
+
     def object_labels(self, role: Role | None = None) -> dict[str, str]:
         """The labels on every object's metadata: the selector labels plus managed-by and part-of."""
         return {**self.labels(role), "app.kubernetes.io/managed-by": "cdk8s", "app.kubernetes.io/part-of": self.name}

@@ -108,7 +108,7 @@ class RedisServices(constructs.Construct):
             metadata=k8s.ObjectMeta(
                 name=names.metrics_service_name,
                 namespace=names.namespace,
-                labels={**names.object_labels(), "app.kubernetes.io/component": "metrics"},
+                labels={**names.object_labels(), **names.metrics_selector()},
             ),
             spec=k8s.ServiceSpec(
                 type="ClusterIP",

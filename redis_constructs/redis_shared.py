@@ -190,13 +190,8 @@ class RedisShared(constructs.Construct):
         self.client_password_key = p.credentials.client.key
         self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
         self.monitoring_namespace = p.monitoring_namespace
-        #: Labels of the metrics Service, for a ServiceMonitor's selector. Not ``app.kubernetes.io/instance``:
-        #: ArgoCD's label tracking rewrites it on every object's metadata with the Application's name.
-        self.metrics_service_labels = {
-            "app.kubernetes.io/name": "redis",
-            "app.kubernetes.io/part-of": self.name,
-            "app.kubernetes.io/component": "metrics",
-        }
+        #: Labels of the metrics Service, for a ServiceMonitor's selector (:meth:`RedisNames.metrics_selector`).
+        self.metrics_service_labels = self.names.metrics_selector()
 
         self._compose()
 

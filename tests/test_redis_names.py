@@ -46,3 +46,16 @@ def test_redis_shared_exposes_the_same_names() -> None:
     assert redis.pod_host(Role.PRIMARY, 0) == NAMES.pod_host(Role.PRIMARY, 0)
     assert redis.statefulset_name(Role.REPLICA) == NAMES.statefulset_name(Role.REPLICA)
     assert redis.pod_labels == NAMES.labels()
+
+
+def test_metrics_selector_avoids_the_label_argocd_rewrites_and_the_metrics_service_carries_it() -> None:
+    assert NAMES.metrics_selector() == {
+        "app.kubernetes.io/name": "redis",
+        "app.kubernetes.io/part-of": "cache",
+        "app.kubernetes.io/component": "metrics",
+    }
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+    redis = RedisShared(chart, "R", RedisSharedProps(name="cache", namespace="shared"))
+    service = next(o for o in chart.to_json() if o["kind"] == "Service" and o["metadata"]["name"] == "cache-metrics")
+    assert redis.metrics_service_labels == NAMES.metrics_selector()
+    assert NAMES.metrics_selector().items() <= service["metadata"]["labels"].items()
