@@ -38,7 +38,7 @@ from .images import PYTHON_IMAGE
 from .job_run import JobRun
 from .pod_security import resources
 from .redis_shared import RedisShared, SecretKeyRef
-from .rendering import dns_egress_rule, int_or_string, secret_files_volume
+from .rendering import dns_egress_rule, namespace_peer, secret_files_volume, tcp_port
 
 # ARGOCD_HOOK, ARGOCD_HOOK_DELETE_POLICY and SYNC_WAVE stay importable from here; redis_constructs.gitops holds them.
 __all__ = [
@@ -142,17 +142,6 @@ def job_digest(job: Mapping[str, Any], program: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def _ns_peer(namespace: str, labels: Mapping[str, str]) -> k8s.NetworkPolicyPeer:
-    return k8s.NetworkPolicyPeer(
-        namespace_selector=k8s.LabelSelector(match_labels={"kubernetes.io/metadata.name": namespace}),
-        pod_selector=k8s.LabelSelector(match_labels=dict(labels)),
-    )
-
-
-def _tcp(port: int) -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
-
-
 class RedisDataCopy(constructs.Construct):
     """The data-copy Job between an old Redis and :class:`RedisShared`, with its program and NetworkPolicies.
 
@@ -245,9 +234,11 @@ class RedisDataCopy(constructs.Construct):
                 egress=[
                     dns,
                     k8s.NetworkPolicyEgressRule(
-                        to=[_ns_peer(redis.namespace, redis.pod_labels)], ports=[_tcp(redis.port)]
+                        to=[namespace_peer(redis.namespace, redis.pod_labels)], ports=[tcp_port(redis.port)]
                     ),
-                    k8s.NetworkPolicyEgressRule(to=[_ns_peer(old.namespace, old.pod_labels)], ports=[_tcp(old.port)]),
+                    k8s.NetworkPolicyEgressRule(
+                        to=[namespace_peer(old.namespace, old.pod_labels)], ports=[tcp_port(old.port)]
+                    ),
                 ],
             ),
         )
@@ -263,7 +254,9 @@ class RedisDataCopy(constructs.Construct):
                     pod_selector=k8s.LabelSelector(match_labels=dict(selected)),
                     policy_types=["Ingress"],
                     ingress=[
-                        k8s.NetworkPolicyIngressRule(from_=[_ns_peer(self.namespace, labels)], ports=[_tcp(port)])
+                        k8s.NetworkPolicyIngressRule(
+                            from_=[namespace_peer(self.namespace, labels)], ports=[tcp_port(port)]
+                        )
                     ],
                 ),
             )

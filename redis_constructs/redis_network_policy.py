@@ -17,7 +17,7 @@ from cdk8s_plus_28 import k8s
 
 from .late import LateNetworkPolicy
 from .redis_names import METRICS_PORT, REDIS_PORT, RedisNames
-from .rendering import dns_egress_rule, int_or_string
+from .rendering import dns_egress_rule, namespace_peer, tcp_port
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,22 +38,12 @@ class NetworkPolicySpec:
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
-def _port(port: int) -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
-
-
-def _namespace(name: str) -> k8s.NetworkPolicyPeer:
-    return k8s.NetworkPolicyPeer(
-        namespace_selector=k8s.LabelSelector(match_labels={"kubernetes.io/metadata.name": name})
-    )
-
-
 def network_policy_spec(spec: NetworkPolicySpec) -> k8s.NetworkPolicySpec:
     """The policy as of now (the client namespaces ``spec.client_namespaces()`` returns)."""
     names, tls_port = spec.names, spec.tls_port
     redis_pods = k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.labels()))
     redis_from: list[k8s.NetworkPolicyPeer] = [redis_pods]
-    redis_from += [_namespace(ns) for ns in spec.client_namespaces()]
+    redis_from += [namespace_peer(ns) for ns in spec.client_namespaces()]
     lan = [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in spec.lan_networks]
     # With TLS the LAN reaches only the TLS port; plaintext stays for the Redis pods and client namespaces.
     tls_from = [*redis_from, *lan]
@@ -61,18 +51,18 @@ def network_policy_spec(spec: NetworkPolicySpec) -> k8s.NetworkPolicySpec:
         redis_from += lan
     redis_ports = [REDIS_PORT] if tls_port is None else [REDIS_PORT, tls_port]
     ingress = [
-        k8s.NetworkPolicyIngressRule(from_=redis_from, ports=[_port(REDIS_PORT)]),
-        k8s.NetworkPolicyIngressRule(from_=[_namespace(spec.monitoring_namespace)], ports=[_port(METRICS_PORT)]),
+        k8s.NetworkPolicyIngressRule(from_=redis_from, ports=[tcp_port(REDIS_PORT)]),
+        k8s.NetworkPolicyIngressRule(from_=[namespace_peer(spec.monitoring_namespace)], ports=[tcp_port(METRICS_PORT)]),
     ]
     if tls_port is not None:
-        ingress.append(k8s.NetworkPolicyIngressRule(from_=tls_from, ports=[_port(tls_port)]))
+        ingress.append(k8s.NetworkPolicyIngressRule(from_=tls_from, ports=[tcp_port(tls_port)]))
     return k8s.NetworkPolicySpec(
         pod_selector=k8s.LabelSelector(match_labels=names.labels()),
         policy_types=["Ingress", "Egress"],
         ingress=ingress,
         egress=[
             dns_egress_rule(spec.dns_namespace, dict(spec.dns_pod_labels)),
-            k8s.NetworkPolicyEgressRule(to=[redis_pods], ports=[_port(port) for port in redis_ports]),
+            k8s.NetworkPolicyEgressRule(to=[redis_pods], ports=[tcp_port(port) for port in redis_ports]),
         ],
     )
 

@@ -72,14 +72,25 @@ def checkov_skip_annotations(skips: Iterable[tuple[str, str]]) -> dict[str, str]
     return out
 
 
+def namespace_peer(namespace: str, pod_labels: Mapping[str, str] | None = None) -> k8s.NetworkPolicyPeer:
+    """A NetworkPolicy peer: the pods of ``namespace`` (by its immutable ``kubernetes.io/metadata.name`` label).
+
+    ``pod_labels``: only the pods carrying these. Default: - every pod of the namespace.
+    """
+    return k8s.NetworkPolicyPeer(
+        namespace_selector=k8s.LabelSelector(match_labels={"kubernetes.io/metadata.name": namespace}),
+        pod_selector=k8s.LabelSelector(match_labels=dict(pod_labels)) if pod_labels is not None else None,
+    )
+
+
+def tcp_port(port: int) -> k8s.NetworkPolicyPort:
+    """A NetworkPolicy port: TCP ``port``."""
+    return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
+
+
 def dns_egress_rule(namespace: str, pod_labels: Mapping[str, str]) -> k8s.NetworkPolicyEgressRule:
     """Egress to the cluster DNS pods only (``pod_labels`` in ``namespace``), UDP and TCP 53."""
     return k8s.NetworkPolicyEgressRule(
-        to=[
-            k8s.NetworkPolicyPeer(
-                namespace_selector=k8s.LabelSelector(match_labels={"kubernetes.io/metadata.name": namespace}),
-                pod_selector=k8s.LabelSelector(match_labels=dict(pod_labels)),
-            )
-        ],
+        to=[namespace_peer(namespace, pod_labels)],
         ports=[k8s.NetworkPolicyPort(port=int_or_string(DNS_PORT), protocol=p) for p in ("UDP", "TCP")],
     )

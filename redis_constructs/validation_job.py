@@ -31,7 +31,7 @@ from .images import REDIS_IMAGE
 from .job_run import JobRun
 from .pod_security import resources
 from .redis_shared import REDIS_UID, RedisShared
-from .rendering import dns_egress_rule, int_or_string
+from .rendering import dns_egress_rule, namespace_peer, tcp_port
 from .replicated_secret import ReplicatedSecret
 
 #: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
@@ -144,14 +144,8 @@ class RedisValidationJob(constructs.Construct):
                 egress=[
                     dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
                     k8s.NetworkPolicyEgressRule(
-                        to=[
-                            k8s.NetworkPolicyPeer(
-                                namespace_selector=k8s.LabelSelector(
-                                    match_labels={"kubernetes.io/metadata.name": redis.namespace}
-                                )
-                            )
-                        ],
-                        ports=[k8s.NetworkPolicyPort(port=int_or_string(redis.port), protocol="TCP")],
+                        to=[namespace_peer(redis.namespace)],
+                        ports=[tcp_port(redis.port)],
                     ),
                 ],
             ),

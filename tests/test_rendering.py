@@ -5,7 +5,7 @@ from __future__ import annotations
 import cdk8s
 from cdk8s_plus_28 import k8s
 
-from redis_constructs.rendering import int_or_string, quantity
+from redis_constructs.rendering import int_or_string, namespace_peer, quantity, tcp_port
 
 
 def test_quantity_is_made_once_per_value_and_renders_it(chart: cdk8s.Chart) -> None:
@@ -49,3 +49,28 @@ def test_int_or_string_keeps_numbers_and_names_apart(chart: cdk8s.Chart) -> None
     )
     (svc,) = chart.to_json()
     assert [p["targetPort"] for p in svc["spec"]["ports"]] == [6379, "6379", "redis"]
+
+
+def test_network_policy_peers_and_ports_select_by_the_immutable_namespace_label() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+    k8s.KubeNetworkPolicy(
+        chart,
+        "P",
+        spec=k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(),
+            ingress=[
+                k8s.NetworkPolicyIngressRule(
+                    from_=[namespace_peer("apps"), namespace_peer("redis", {"app": "redis"})], ports=[tcp_port(6379)]
+                )
+            ],
+        ),
+    )
+    (rule,) = chart.to_json()[0]["spec"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "apps"}}},
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}},
+            "podSelector": {"matchLabels": {"app": "redis"}},
+        },
+    ]
+    assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
