@@ -37,7 +37,7 @@ import cdk8s
 import constructs
 
 from . import validation as v
-from .data_copy import CopyDirection, DataCopy, OldRedisEndpoint, RedisDataCopy
+from .data_copy import CopyDirection, DataCopy, OldRedisEndpoint, RedisDataCopy, require_migration_user
 from .errors import PropError, names_construct
 from .gitops import (
     APP_SYNC_WAVE,
@@ -257,10 +257,7 @@ class RedisClientBinding(constructs.Construct):
         seen: set[str] = set()
         app_path = app.node.path
         for obj in old_redis:
-            if not cdk8s.ApiObject.is_api_object(obj):
-                raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
-            path = obj.node.path
-            if path == app_path:
+            if not cdk8s.ApiObject.is_api_object(obj) or (path := obj.node.path) == app_path:
                 raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
             if path in seen:
                 raise PropError("old_redis", path, "no duplicates")
@@ -277,13 +274,8 @@ class RedisClientBinding(constructs.Construct):
         if data_copy is not None:
             # Checked in every phase, not only in the one that renders the Job.
             data_copy.job.validate("data_copy.job")
-            if redis.credentials.migration is None:
-                raise PropError(
-                    "redis.credentials.migration",
-                    None,
-                    "the migration user's password for the data copy (key migration-password of the system credentials)",
-                )
-            v.dns_label("data_copy.old_password.name", data_copy.old_password.name, max_length=253)
+            require_migration_user(redis)
+            v.secret_name("data_copy.old_password.name", data_copy.old_password.name)
             v.secret_key("data_copy.old_password.key", data_copy.old_password.key)
             for pattern in data_copy.reverse_match:
                 v.text("data_copy.reverse_match", pattern, max_length=200)

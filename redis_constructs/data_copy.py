@@ -142,6 +142,16 @@ def job_digest(job: Mapping[str, Any], program: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def require_migration_user(redis: RedisShared) -> None:
+    """Refuse a copy for ``redis`` without its ``migration`` ACL user (the copy runs as that user)."""
+    if redis.credentials.migration is None:
+        raise PropError(
+            "redis.credentials.migration",
+            None,
+            "a SecretKeyRef to the migration user's password (key migration-password of the system credentials)",
+        )
+
+
 class RedisDataCopy(constructs.Construct):
     """The data-copy Job between an old Redis and :class:`RedisShared`, with its program and NetworkPolicies.
 
@@ -192,12 +202,7 @@ class RedisDataCopy(constructs.Construct):
         if not old.pod_labels:
             raise PropError("old.pod_labels", dict(old.pod_labels), "at least one label of the old Redis's pods")
         job.validate("job")
-        if redis.credentials.migration is None:
-            raise PropError(
-                "redis.credentials.migration",
-                None,
-                "a SecretKeyRef to the migration user's password (key migration-password of the system credentials)",
-            )
+        require_migration_user(redis)
         self.redis = redis
         self.old = old
         self.name = name

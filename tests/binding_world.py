@@ -57,7 +57,13 @@ def env_of(container: Obj) -> dict[str, Obj]:
 class World:
     """RedisShared + its client credentials in one chart, the included beersystem manifests in another."""
 
-    def __init__(self, *, replicated_to: tuple[str, ...] = ("redis", NS), admitted: tuple[str, ...] = (NS,)) -> None:
+    def __init__(
+        self,
+        *,
+        replicated_to: tuple[str, ...] = ("redis", NS),
+        admitted: tuple[str, ...] = (NS,),
+        system_keys: tuple[str, ...] = main.SYSTEM_KEYS,
+    ) -> None:
         self.app = cdk8s.App()
         shared = cdk8s.Chart(self.app, "redis-shared", disable_resource_name_hashes=True)
         self.client = ReplicatedSecret(
@@ -73,8 +79,8 @@ class World:
             "System",
             name="redis-shared-system",
             namespaces=("redis",),
-            keys=main.SYSTEM_KEYS,
-            source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in main.SYSTEM_KEYS}),
+            keys=system_keys,
+            source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in system_keys}),
         )
         self.redis = RedisShared(
             shared,

@@ -189,6 +189,15 @@ def test_fails_bad_job_props_in_every_phase(world: World, phase: MigrationPhase)
         world.bind(phase=phase, data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=DataCopyJob(batch=0)))
 
 
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_a_copy_needs_the_migration_user_in_every_phase(phase: MigrationPhase) -> None:
+    without = World(system_keys=tuple(k for k in main.SYSTEM_KEYS if k != "migration-password"))
+    assert without.redis.credentials.migration is None
+    with pytest.raises(PropError, match=r"^redis.credentials.migration: got None; expected a SecretKeyRef to the migr"):
+        without.bind(phase=phase, data_copy=BEERSYSTEM_DATA_COPY)
+    without.bind(phase=phase, data_copy=None)  # no copy, no migration user needed
+
+
 def test_fails_bad_old_password_ref(world: World) -> None:
     bad = DataCopy(old_password=SecretKeyRef(name="Old_Secret", key="password"))
     with pytest.raises(PropError, match=r"^data_copy.old_password.name: got 'Old_Secret'"):
