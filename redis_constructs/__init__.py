@@ -1,7 +1,8 @@
 """redis_constructs: cdk8s constructs for a shared, highly available Redis 7 on a homelab K3s cluster.
 
 Constructs: :class:`RedisShared`, :class:`ReplicatedSecret`, :class:`RedisMonitoring`,
-:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`, :class:`RedisValidationJob`; :func:`synthesize` writes checked manifests.
+:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`, :class:`RedisValidationJob`;
+:func:`synthesize` writes checked manifests.
 Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
 start jsii and Node. Importing the package points jsii at Node 22 (``_node.py``): import it before ``cdk8s``.
 """

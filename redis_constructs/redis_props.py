@@ -3,8 +3,9 @@
 ``RedisSharedProps`` and the records it holds (:class:`RedisCredentials`, :class:`SecretKeyRef`,
 :class:`LoadBalancer`, :class:`Resources`), and :data:`CHECKOV_SKIPS`, the policy exceptions RedisShared renders.
 Nothing here renders an object; RedisShared validates these values once, at construction
-(``validation.py`` rules), and hands its child constructs only what each needs. Every name is re-exported from
-``redis_constructs.redis_shared`` and ``redis_constructs``.
+(``validation.py`` rules), and hands its child constructs only what each needs. The props and records are
+re-exported from ``redis_constructs.redis_shared`` and ``redis_constructs``; ``CheckovSkip``, ``CHECKOV_SKIPS``
+from ``redis_constructs.redis_shared``.
 """
 
 from __future__ import annotations

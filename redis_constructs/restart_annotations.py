@@ -1,8 +1,9 @@
 """Pod-template annotations whose change restarts pods on purpose, and what each change means.
 
-One place for their names: the constructs put them on pod templates (:mod:`redis_constructs.redis_workload`,
-:mod:`redis_constructs.redis_configuration`, :mod:`redis_constructs.binding`) and ``make plan``
-(:mod:`redis_constructs.plan`) explains a restart by them. Pure: no cdk8s, no jsii.
+One place for their names. The constructs put them on pod templates: :mod:`redis_constructs.redis_workload` the
+config checksum (computed by :mod:`redis_constructs.redis_configuration`) and the credentials version on the
+Redis pods, :mod:`redis_constructs.binding` the credentials version and the target on the bound app's pods.
+``make plan`` (:mod:`redis_constructs.plan`) explains a restart by them. Pure: no cdk8s, no jsii.
 """
 
 from __future__ import annotations

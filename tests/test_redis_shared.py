@@ -173,7 +173,7 @@ def test_every_public_name_keeps_its_import_paths() -> None:
     assert redis_constructs.RedisShared is redis_shared.RedisShared
 
 
-def test_add_client_namespace_extends_the_policy() -> None:
+def test_add_client_namespace_refuses_a_namespace_added_already() -> None:
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "t", disable_resource_name_hashes=True)
     redis = RedisShared(chart, "Redis", RedisSharedProps(client_namespaces=("a",)))
