@@ -21,12 +21,9 @@ whole rendered spec and the program: a Job's template is immutable, so a changed
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import constructs
 from cdk8s_plus_28 import k8s
@@ -57,7 +54,6 @@ __all__ = [
     "DataCopyJob",
     "OldRedisEndpoint",
     "RedisDataCopy",
-    "job_digest",
 ]
 
 #: The program, as shipped in the package (rendered verbatim into the ConfigMap).
@@ -134,12 +130,6 @@ class DataCopyJob(JobRun):
 
 #: The copy Job the bindings render unless told otherwise.
 DEFAULT_DATA_COPY = DataCopyJob()
-
-
-def job_digest(job: Mapping[str, Any], program: str) -> str:
-    """Eight hex digits over a Job's whole rendered spec and the program it runs: the suffix of its name."""
-    text = json.dumps(job.get("spec"), sort_keys=True, separators=(",", ":")) + "\n" + program
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def require_migration_user(redis: RedisShared) -> None:
@@ -341,8 +331,7 @@ class RedisDataCopy(constructs.Construct):
                 ("CKV_K8S_15", "IfNotPresent with a version-pinned tag"),
             )
         )
-        rendered = k8s.KubeJob.manifest(metadata=k8s.ObjectMeta(name=name), spec=spec)
-        self.job_name = f"{name}-{job_digest(rendered, PROGRAM)}"
+        self.job_name = job.hashed_name(name, spec, PROGRAM)
         k8s.KubeJob(self, "Job", metadata=hook_meta(self.job_name, self.namespace, 0, extra), spec=spec)
 
 

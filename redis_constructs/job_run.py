@@ -9,8 +9,11 @@ service links, Pod Security ``restricted``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cdk8s_plus_28 import k8s
 
@@ -54,6 +57,21 @@ class JobRun:
         v.int_in_range(
             prop + ".ttl_seconds_after_finished", self.ttl_seconds_after_finished, *TTL_SECONDS_AFTER_FINISHED_RANGE
         )
+
+    @staticmethod
+    def hashed_name(name: str, spec: k8s.JobSpec, *inputs: str) -> str:
+        """``<name>-<8 hex digits>`` over the Job's whole rendered ``spec`` and ``inputs`` (what else it runs on).
+
+        A Job's pod template is immutable: the name changes with any change of the rendered spec (image, digest,
+        resources, deadlines, command) or of an input (the program it runs, a credentials version), so Flux applies
+        a new Job and prunes the old one instead of failing on the update; ArgoCD's BeforeHookCreation recreates a
+        hook anyway. Every Job of this library is harmless to run again.
+        """
+        rendered: Mapping[str, Any] = k8s.KubeJob.manifest(spec=spec)
+        text = json.dumps(rendered.get("spec"), sort_keys=True, separators=(",", ":")) + "".join(
+            "\n" + i for i in inputs
+        )
+        return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     def checkov_skips(self, skips: Iterable[tuple[str, str]]) -> dict[str, str]:
         """checkov's inline ``skips`` while the image has no digest; none once ``image_digest`` pins it."""

@@ -16,11 +16,8 @@ Job its Kustomization waits for. Two objects:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
-import cdk8s
 import constructs
 from cdk8s_plus_28 import k8s
 
@@ -150,42 +147,39 @@ class RedisValidationJob(constructs.Construct):
                 ],
             ),
         )
+        spec = props.job_spec(
+            labels=labels,
+            uid=REDIS_UID,
+            container="validate",
+            command=["sh", "-c", VALIDATE_SCRIPT],
+            env=[
+                k8s.EnvVar(name="REDIS_HOST", value=redis.master_host),
+                k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
+                k8s.EnvVar(name="REDIS_USER", value=redis.client_username),
+                k8s.EnvVar(name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{PASSWORD_FILE}"),
+                k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
+                k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
+            ],
+            volume_mounts=[
+                k8s.VolumeMount(name=CREDENTIALS_VOLUME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True),
+            ],
+            volumes=[
+                k8s.Volume(
+                    name=CREDENTIALS_VOLUME,
+                    secret=k8s.SecretVolumeSource(
+                        secret_name=secret_ref.name,
+                        default_mode=0o440,
+                        items=[k8s.KeyToPath(key=secret_ref.key, path=PASSWORD_FILE)],
+                    ),
+                )
+            ],
+            resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
+        )
+        # The name hashes the whole rendered spec and the credential version (JobRun.hashed_name).
+        self.job_name = props.hashed_name(name, spec, credentials.version)
         self.job = k8s.KubeJob(
             self,
             "Resource",
-            metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=labels, annotations=annotations),
-            spec=props.job_spec(
-                labels=labels,
-                uid=REDIS_UID,
-                container="validate",
-                command=["sh", "-c", VALIDATE_SCRIPT],
-                env=[
-                    k8s.EnvVar(name="REDIS_HOST", value=redis.master_host),
-                    k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
-                    k8s.EnvVar(name="REDIS_USER", value=redis.client_username),
-                    k8s.EnvVar(name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{PASSWORD_FILE}"),
-                    k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
-                    k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
-                ],
-                volume_mounts=[
-                    k8s.VolumeMount(name=CREDENTIALS_VOLUME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True),
-                ],
-                volumes=[
-                    k8s.Volume(
-                        name=CREDENTIALS_VOLUME,
-                        secret=k8s.SecretVolumeSource(
-                            secret_name=secret_ref.name,
-                            default_mode=0o440,
-                            items=[k8s.KeyToPath(key=secret_ref.key, path=PASSWORD_FILE)],
-                        ),
-                    )
-                ],
-                resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
-            ),
+            metadata=k8s.ObjectMeta(name=self.job_name, namespace=namespace, labels=labels, annotations=annotations),
+            spec=spec,
         )
-        # A Job's spec.template is immutable: the name changes with any change of the rendered spec (image, digest,
-        # resources, deadlines, script, target) or of the credential version, so Flux applies a new Job and prunes
-        # the old one instead of failing on the update (ArgoCD's BeforeHookCreation would recreate it anyway).
-        rendered = json.dumps([credentials.version, self.job.to_json()["spec"]], sort_keys=True)
-        self.job_name = f"{name}-{hashlib.sha256(rendered.encode()).hexdigest()[:8]}"
-        self.job.add_json_patch(cdk8s.JsonPatch.replace("/metadata/name", self.job_name))

@@ -137,3 +137,26 @@ def test_checkov_skips_only_while_the_image_has_no_digest() -> None:
     skips = (("CKV_K8S_43", "no digest yet"),)
     assert Probe().checkov_skips(skips) == {"checkov.io/skip1": "CKV_K8S_43=no digest yet"}
     assert Probe(image_digest=DIGEST).checkov_skips(skips) == {}
+
+
+def _spec(job: JobRun) -> k8s.JobSpec:
+    return job.job_spec(
+        labels={"app": "probe"},
+        uid=10042,
+        container="probe",
+        command=["true"],
+        env=[],
+        volume_mounts=[],
+        volumes=[],
+        resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
+    )
+
+
+def test_hashed_name_changes_with_any_change_of_the_spec_or_an_input_and_only_then() -> None:
+    name = JobRun.hashed_name("probe", _spec(Probe()), "program v1")
+    assert name.startswith("probe-") and len(name) == len("probe-") + 8
+    assert JobRun.hashed_name("probe", _spec(Probe()), "program v1") == name
+    assert JobRun.hashed_name("probe", _spec(Probe(backoff_limit=4)), "program v1") != name
+    assert JobRun.hashed_name("probe", _spec(Probe(image_digest=DIGEST)), "program v1") != name
+    assert JobRun.hashed_name("probe", _spec(Probe()), "program v2") != name
+    assert JobRun.hashed_name("probe", _spec(Probe())) != name

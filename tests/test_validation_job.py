@@ -41,6 +41,7 @@ def test_the_binding_adds_it_as_child_validate_with_the_job_as_default_child(wor
     default = check.node.default_child
     assert default is not None and default.node.path == check.job.node.path
     assert binding.validation_job_name == check.job_name == only_job(world.beersystem())["metadata"]["name"]
+    assert check.job.name == check.job_name  # the Job is created with its final name, not renamed by a patch
 
 
 def test_it_stands_alone_and_renders_what_the_binding_renders(world: World) -> None:
