@@ -141,7 +141,7 @@ class RedisValidationJob(constructs.Construct):
                 egress=[
                     dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
                     k8s.NetworkPolicyEgressRule(
-                        to=[namespace_peer(redis.namespace)],
+                        to=[namespace_peer(redis.namespace, redis.pod_labels)],
                         ports=[tcp_port(redis.port)],
                     ),
                 ],

@@ -201,7 +201,17 @@ def test_validation_job_gets_its_own_network_policy(world: World) -> None:
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in policy
     redis_rule = policy["egress"][1]
-    assert redis_rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}}}]
+    # Only the Redis pods of Redis's namespace (both StatefulSets carry these labels), not every pod there.
+    assert redis_rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}},
+            "podSelector": {"matchLabels": world.redis.pod_labels},
+        }
+    ]
+    sts = [o for o in world.objects() if o["kind"] == "StatefulSet"]
+    assert len(sts) == 2
+    for s in sts:
+        assert world.redis.pod_labels.items() <= s["spec"]["template"]["metadata"]["labels"].items()
     assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
 
 
