@@ -32,9 +32,8 @@ ROLE_LABEL = "redis-shared/role"
 #: ConfigMaps are applied before (kind order) or with the first StatefulSet. The bound app comes after both.
 REPLICAS_STATEFULSET_WAVE = 1
 MASTER_STATEFULSET_WAVE = 2
+#: Aliases of :mod:`redis_constructs.gitops` names, importable from here as before.
 ARGOCD_SYNC_WAVE = gitops.SYNC_WAVE
-#: On both StatefulSets: Flux never prunes them when they move between its Kustomizations (the master
-#: StatefulSet is applied by its own Kustomization, after the one holding everything else).
 FLUX_PRUNE = gitops.FLUX_PRUNE
 
 

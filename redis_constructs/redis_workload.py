@@ -16,7 +16,8 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from . import tls as tls_mod
-from .failover import FLUX_PRUNE, ROLE_LABEL, role_of
+from .failover import ROLE_LABEL, role_of
+from .gitops import FLUX_PRUNE
 from .pod_security import resources, restricted_container, restricted_pod
 from .redis_config import (
     CONF_DIR,
@@ -112,6 +113,8 @@ class RedisWorkload(constructs.Construct):
         self.pod_role = role_of(role, spec.primary)
         #: The StatefulSet's own (immutable selector) labels plus the role its pods have now.
         self.pod_labels = {**names.labels(role), ROLE_LABEL: self.pod_role.value}
+        # Flux never prunes a StatefulSet when it moves between its Kustomizations (the master StatefulSet is
+        # applied by its own Kustomization, after the one holding everything else).
         annotations = {FLUX_PRUNE: "disabled"} | checkov_skips(
             "StatefulSet", tls=spec.tls is not None, digests_pinned=spec.digests_pinned
         )
