@@ -7,8 +7,13 @@ export JSII_NODE := $(NODE_BIN)/node
 export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 # The project's own modules (and its big generated _imports bindings) get bytecode caches in __pycache__, as the
 # site-packages ones got from pip (and an installed wheel gets on install): with PYTHONDONTWRITEBYTECODE set in the
-# shell every synth would compile them from source again (~0.4 s). synth, plan and pytest run with this Python.
+# shell every synth would compile them from source again (~0.4 s). pytest runs with this Python, synth and plan with:
 RUN_PY      := env -u PYTHONDONTWRITEBYTECODE $(PY)
+# synth and plan run optimized (-O): jsii's generated bindings then skip their Python-side argument type checks
+# (typeguard behind `if __debug__`, aws/jsii#3660; ~0.1 s a synth), as jsii documents; the jsii kernel still
+# validates every value it is handed. The tests run unoptimized, so those checks still run on every code path the
+# site's synth takes. The package has no assert that guards a runtime condition (only type narrowing).
+SYNTH_PY    := $(RUN_PY) -O
 
 # checkov pins dependencies that conflict with pytest's, so it gets a venv of its own. 0 failed checks over every
 # chart folder in dist/; what cannot apply is skipped inline on the object (README "Policy checks (checkov)").
@@ -37,7 +42,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 synth: setup
-	$(RUN_PY) main.py
+	$(SYNTH_PY) main.py
 
 # The bindings, then the strict CRD schemas synth validates custom resources against, pre-parsed from the CRD
 # files (manifest_checks.CRD_SCHEMA_CACHE; tests/test_synth.py checks it is current).
@@ -82,7 +87,7 @@ checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
 # exit 1 when the API server would refuse a change in place. dist/ is not written.
 plan: $(VENV)/.installed node_modules/.installed
-	@$(RUN_PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
+	@$(SYNTH_PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
 
 bench: setup
 	$(PY) -m benchmarks.synth_bench
