@@ -61,7 +61,11 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: flo
 
 
 def connect(pod: Pod, user: str | None, password: str | None, **kw: Any) -> redis.Redis:
-    """A client without retries (redis-py 8 retries auth errors with backoff by default)."""
+    """A client without retries (redis-py 8 retries auth errors with backoff by default).
+
+    ``kw``: further ``redis.Redis`` options, overriding the defaults here (5 s socket timeout, decoded replies).
+    """
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 2, "decode_responses": True}
     return redis.Redis(
         host=pod.ip,
         port=PORT,
@@ -69,10 +73,7 @@ def connect(pod: Pod, user: str | None, password: str | None, **kw: Any) -> redi
         password=password,
         protocol=2,
         retry=Retry(NoBackoff(), 0),
-        socket_timeout=5,
-        socket_connect_timeout=2,
-        decode_responses=True,
-        **kw,
+        **(options | kw),
     )
 
 

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 from podrunner import Cluster, Pod, load_manifests
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from redis_pods import (
     ADMIN_PW,
     ADMIN_USER,
@@ -278,15 +276,7 @@ def test_a_value_of_tens_of_mb_round_trips_through_set_get_dump_and_restore(prim
     # DUMP payloads of the app's largest values with its own user; admin stands in for it here).
     value = os.urandom(48 * MiB)  # incompressible: the DUMP payload is as large as the value
     with connect(primary, CLIENT_USER, CLIENT_PW) as bystander, connect(primary, ADMIN_USER, ADMIN_PW) as admin:
-        raw = redis.Redis(
-            host=primary.ip,
-            port=PORT,
-            username=ADMIN_USER,
-            password=ADMIN_PW,
-            protocol=2,
-            retry=Retry(NoBackoff(), 0),
-            socket_timeout=30,
-        )
+        raw = connect(primary, ADMIN_USER, ADMIN_PW, socket_timeout=30, decode_responses=False)  # bytes values
         with raw:
             assert raw.set("large", value)
             assert raw.get("large") == value
