@@ -45,7 +45,7 @@ synth: setup
 	$(SYNTH_PY) main.py
 
 # The bindings, then the strict CRD schemas synth validates custom resources against, pre-parsed from the CRD
-# files (manifest_checks.CRD_SCHEMA_CACHE; tests/test_synth.py checks it is current).
+# files (manifest_checks.CRD_SCHEMA_CACHE; tests/unit/gitops/test_synth.py checks it is current).
 imports: setup
 	npx cdk8s import --language python --output redis_constructs/_imports
 	$(PY) -c 'from redis_constructs.manifest_checks import write_crd_schema_cache as w; print(w())'
@@ -65,7 +65,7 @@ typecheck: setup
 
 # One line naming what to install when the host lacks a tool the tests run (or root), before anything runs.
 preflight: setup
-	@$(PY) tests/preflight.py
+	@$(PY) tests/support/preflight.py
 
 # The runtime tests (marker runtime: rendered pods run as processes, one cluster at a time under the host lock) mostly
 # wait for pods; the others mostly compute. So the two sets run side by side, each in a pytest process of its own,

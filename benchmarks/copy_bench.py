@@ -1,11 +1,11 @@
 """Data-copy throughput and the downtime it adds: the rendered copy Job between beersystem's old Redis and redis-shared.
 
-Runs, as local processes (tests/podrunner), the site's CUTOVER render: the redis-shared primary (no replica: on
+Runs, as local processes (tests/support/podrunner), the site's CUTOVER render: the redis-shared primary (no replica: on
 this 2-core machine it would compete for CPU, which it does not on the cluster), the old Redis pod from
 apps/beersystem/redis.yaml and the copy Job's pod, with redis-shared's memory limit raised to 4 GiB so that
 1 GB fits under its maxmemory. Two data sets, each into an empty redis-shared:
 
-1. 100,000 keys of every kind (tests/copy_data.py, ~70 MB with one 30 MB value);
+1. 100,000 keys of every kind (tests/support/copy_data.py, ~70 MB with one 30 MB value);
 2. 1 GiB in 1,024 random 1 MiB strings.
 
 For each: the Job's wall time (pod start to exit: what it adds to the downtime), its copy and verify phases, and as
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 sys.path.insert(0, str(ROOT))
 
 from copy_data import as_statefulset, hooks, keyspace, load, odd_commands  # noqa: E402
@@ -34,10 +34,10 @@ from podrunner import Cluster  # noqa: E402
 from redis_pods import tls_secrets  # noqa: E402
 
 import main  # noqa: E402
-from redis_constructs.binding import MigrationPhase  # noqa: E402
-from redis_constructs.copy_program import Command, Connection, scan  # noqa: E402
-from redis_constructs.redis_shared import Resources  # noqa: E402
-from redis_constructs.synth import chart_objects  # noqa: E402
+from redis_constructs.gitops.synth import chart_objects  # noqa: E402
+from redis_constructs.migration.binding import MigrationPhase  # noqa: E402
+from redis_constructs.migration.copy_program import Command, Connection, scan  # noqa: E402
+from redis_constructs.server.props import Resources  # noqa: E402
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 OLD_PW = "bench-Old_0123456789abc"

@@ -1,6 +1,6 @@
 """redis-benchmark against the rendered primary pod and a stock redis-server, in the same run.
 
-Runs the synthesized redis-shared pods as local processes (tests/podrunner: a network namespace per pod,
+Runs the synthesized redis-shared pods as local processes (tests/support/podrunner: a network namespace per pod,
 the rendered config, ACL users, AOF and an attached replica), then, inside the primary pod's network
 namespace over loopback:
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from podrunner import Cluster, Pod, load_manifests  # noqa: E402
 from redis_pods import out_of_band_secrets  # noqa: E402

@@ -1,100 +1,125 @@
 """redis_constructs: cdk8s constructs for a shared, highly available Redis 7 on a homelab K3s cluster.
 
-Constructs: :class:`RedisShared`, :class:`ReplicatedSecret`, :class:`RedisMonitoring`,
-:class:`RedisClientBinding` / :class:`BeersystemRedisBinding`, :class:`RedisValidationJob`;
-:func:`synthesize` writes checked manifests.
+The package is one sub-package per concern; imports run one way, each only to those listed before it:
+:mod:`~redis_constructs.core` (errors, validation, rendering helpers), :mod:`~redis_constructs.gitops` (Argo CD
+and Flux, synthesis, checks, plan), :mod:`~redis_constructs.credentials` (ReplicatedSecret, sealing),
+:mod:`~redis_constructs.server` (RedisShared), then :mod:`~redis_constructs.migration` (the app bindings, the
+data copy) and :mod:`~redis_constructs.monitoring` (alerts, dashboard). The root hands on what an app needs.
 Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
-start jsii and Node. Importing the package points jsii at Node 22 (``_node.py``): import it before ``cdk8s``.
+start jsii and Node. Importing the package points jsii at Node 22 (``core/_node.py``): import it before ``cdk8s``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._node import use_bundled_node
+from ._moved import install_moved_modules
+from .core._node import use_bundled_node
+from .core.lazy import lazy_exports
 
 use_bundled_node()
+install_moved_modules()
 
 if TYPE_CHECKING:
-    from .binding import BeersystemRedisBinding as BeersystemRedisBinding
-    from .binding import MigrationPhase as MigrationPhase
-    from .binding import RedisClientBinding as RedisClientBinding
-    from .errors import PropError as PropError
-    from .manifest_checks import ExternalRefs as ExternalRefs
+    from .core import IncludeFile as IncludeFile
+    from .core import PropError as PropError
+    from .core import SecretKeyRef as SecretKeyRef
+    from .credentials import ReplicatedSecret as ReplicatedSecret
+    from .credentials import SecretSource as SecretSource
+    from .credentials import SecretStoreKind as SecretStoreKind
+    from .credentials import read_sealed_file as read_sealed_file
+    from .gitops import ExternalRefs as ExternalRefs
+    from .gitops import FluxUnit as FluxUnit
+    from .gitops import SynthError as SynthError
+    from .gitops import add_sync_waves as add_sync_waves
+    from .gitops import flux_kustomizations as flux_kustomizations
+    from .gitops import flux_split_patches as flux_split_patches
+    from .gitops import synthesize as synthesize
+    from .migration import BEERSYSTEM_DATA_COPY as BEERSYSTEM_DATA_COPY
+    from .migration import BeersystemRedisBinding as BeersystemRedisBinding
+    from .migration import DataCopy as DataCopy
+    from .migration import MigrationPhase as MigrationPhase
+    from .migration import RedisClientBinding as RedisClientBinding
+    from .migration import RedisDataCopy as RedisDataCopy
+    from .migration import RedisEnv as RedisEnv
+    from .migration import RedisValidationJob as RedisValidationJob
+    from .migration import ValidationJob as ValidationJob
+    from .migration import utc_now as utc_now
     from .monitoring import RedisMonitoring as RedisMonitoring
     from .monitoring import RedisMonitoringProps as RedisMonitoringProps
-    from .redis_config import EvictionPolicy as EvictionPolicy
-    from .redis_config import Role as Role
-    from .redis_env import HostPortPasswordRedisEnv as HostPortPasswordRedisEnv
-    from .redis_env import PasswordFileRedisEnv as PasswordFileRedisEnv
-    from .redis_env import RedisEnv as RedisEnv
-    from .redis_env import UrlRedisEnv as UrlRedisEnv
-    from .redis_props import LoadBalancer as LoadBalancer
-    from .redis_props import RedisCredentials as RedisCredentials
-    from .redis_props import RedisSharedProps as RedisSharedProps
-    from .redis_props import Resources as Resources
-    from .redis_props import SecretKeyRef as SecretKeyRef
-    from .redis_shared import RedisShared as RedisShared
-    from .replicated_secret import ExistingSecretSource as ExistingSecretSource
-    from .replicated_secret import ExternalSecretSource as ExternalSecretSource
-    from .replicated_secret import PlaintextSecretSource as PlaintextSecretSource
-    from .replicated_secret import ReplicatedSecret as ReplicatedSecret
-    from .replicated_secret import SealedSecretSource as SealedSecretSource
-    from .replicated_secret import SecretSource as SecretSource
-    from .replicated_secret import SecretStoreKind as SecretStoreKind
-    from .synth import SynthError as SynthError
-    from .synth import synthesize as synthesize
-    from .validation_job import RedisValidationJob as RedisValidationJob
-    from .validation_job import ValidationJob as ValidationJob
+    from .server import CertManagerCertificate as CertManagerCertificate
+    from .server import CertManagerSelfSignedCa as CertManagerSelfSignedCa
+    from .server import EvictionPolicy as EvictionPolicy
+    from .server import ExistingTlsSecret as ExistingTlsSecret
+    from .server import LoadBalancer as LoadBalancer
+    from .server import RedisCredentials as RedisCredentials
+    from .server import RedisShared as RedisShared
+    from .server import RedisSharedProps as RedisSharedProps
+    from .server import Resources as Resources
+    from .server import Role as Role
+    from .server import TenantCommands as TenantCommands
+    from .server import Tls as Tls
+    from .server import add_rollout_order as add_rollout_order
 
 _WHERE = {
-    "BeersystemRedisBinding": "binding",
-    "EvictionPolicy": "redis_config",
-    "ExternalRefs": "manifest_checks",
-    "LoadBalancer": "redis_props",
-    "MigrationPhase": "binding",
-    "PropError": "errors",
-    "RedisClientBinding": "binding",
-    "RedisCredentials": "redis_props",
-    "RedisEnv": "redis_env",
-    "HostPortPasswordRedisEnv": "redis_env",
-    "UrlRedisEnv": "redis_env",
-    "PasswordFileRedisEnv": "redis_env",
-    "ExistingSecretSource": "replicated_secret",
-    "SealedSecretSource": "replicated_secret",
-    "ExternalSecretSource": "replicated_secret",
-    "PlaintextSecretSource": "replicated_secret",
-    "RedisMonitoring": "monitoring",
-    "RedisMonitoringProps": "monitoring",
-    "RedisShared": "redis_shared",
-    "RedisSharedProps": "redis_props",
-    "ReplicatedSecret": "replicated_secret",
-    "Resources": "redis_props",
-    "Role": "redis_config",
-    "SecretKeyRef": "redis_props",
-    "SecretSource": "replicated_secret",
-    "SecretStoreKind": "replicated_secret",
-    "SynthError": "synth",
-    "ValidationJob": "validation_job",
-    "RedisValidationJob": "validation_job",
-    "synthesize": "synth",
+    "BEERSYSTEM_DATA_COPY": ".migration",
+    "BeersystemRedisBinding": ".migration",
+    "CertManagerCertificate": ".server",
+    "CertManagerSelfSignedCa": ".server",
+    "DataCopy": ".migration",
+    "EvictionPolicy": ".server",
+    "ExistingTlsSecret": ".server",
+    "ExternalRefs": ".gitops",
+    "FluxUnit": ".gitops",
+    "IncludeFile": ".core",
+    "LoadBalancer": ".server",
+    "MigrationPhase": ".migration",
+    "PropError": ".core",
+    "RedisClientBinding": ".migration",
+    "RedisCredentials": ".server",
+    "RedisDataCopy": ".migration",
+    "RedisEnv": ".migration",
+    "RedisMonitoring": ".monitoring",
+    "RedisMonitoringProps": ".monitoring",
+    "RedisShared": ".server",
+    "RedisSharedProps": ".server",
+    "RedisValidationJob": ".migration",
+    "ReplicatedSecret": ".credentials",
+    "Resources": ".server",
+    "Role": ".server",
+    "SecretKeyRef": ".core",
+    "SecretSource": ".credentials",
+    "SecretStoreKind": ".credentials",
+    "SynthError": ".gitops",
+    "TenantCommands": ".server",
+    "Tls": ".server",
+    "utc_now": ".migration",
+    "ValidationJob": ".migration",
+    "add_rollout_order": ".server",
+    "add_sync_waves": ".gitops",
+    "flux_kustomizations": ".gitops",
+    "flux_split_patches": ".gitops",
+    "read_sealed_file": ".credentials",
+    "synthesize": ".gitops",
 }
 
 __all__ = [
+    "BEERSYSTEM_DATA_COPY",
     "BeersystemRedisBinding",
+    "CertManagerCertificate",
+    "CertManagerSelfSignedCa",
+    "DataCopy",
     "EvictionPolicy",
-    "ExistingSecretSource",
+    "ExistingTlsSecret",
     "ExternalRefs",
-    "ExternalSecretSource",
-    "HostPortPasswordRedisEnv",
+    "FluxUnit",
+    "IncludeFile",
     "LoadBalancer",
     "MigrationPhase",
-    "PasswordFileRedisEnv",
-    "PlaintextSecretSource",
     "PropError",
     "RedisClientBinding",
     "RedisCredentials",
+    "RedisDataCopy",
     "RedisEnv",
     "RedisMonitoring",
     "RedisMonitoringProps",
@@ -104,18 +129,20 @@ __all__ = [
     "ReplicatedSecret",
     "Resources",
     "Role",
-    "SealedSecretSource",
     "SecretKeyRef",
     "SecretSource",
     "SecretStoreKind",
     "SynthError",
-    "UrlRedisEnv",
+    "TenantCommands",
+    "Tls",
     "ValidationJob",
+    "add_rollout_order",
+    "add_sync_waves",
+    "flux_kustomizations",
+    "flux_split_patches",
+    "read_sealed_file",
     "synthesize",
+    "utc_now",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -20,7 +20,7 @@ from syrupy.assertion import SnapshotAssertion  # noqa: E402
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode  # noqa: E402
 
 import main  # noqa: E402
-from redis_constructs.synth import chart_objects  # noqa: E402
+from redis_constructs.gitops.synth import chart_objects  # noqa: E402
 
 Obj = dict[str, Any]
 
@@ -33,7 +33,7 @@ class YamlSnapshotExtension(SingleFileSnapshotExtension):
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A missing prerequisite stops the run at once with one line naming what to install (tests/preflight.py)."""
+    """A missing prerequisite stops the run at once with one line naming what to install (tests/support/preflight.py)."""
     runtime = any(item.get_closest_marker("runtime") for item in session.items)
     missing = preflight.problems(runtime=runtime)
     if missing and session.items:

@@ -1,0 +1,186 @@
+"""RedisValidationJob: the post-cutover check that an app's namespace reaches RedisShared with its own credential.
+
+A Job in the app's namespace runs ``redis-cli`` PING/SET/GET/DEL (:data:`VALIDATE_SCRIPT`) against
+``redis.master_host:redis.port`` as the client user, with the password the app reads, mounted as a file (never in
+argv or the environment). It is an ArgoCD ``PostSync`` hook (a failed check fails the sync) and, for Flux, a plain
+Job its Kustomization waits for. Two objects:
+
+* NetworkPolicy ``<app>-redis-validate``: the Job's pods may reach DNS and Redis's port in Redis's namespace, and
+  nothing may reach them.
+* Job ``<app>-redis-validate-<hash>``: the hash covers the whole rendered spec and the credentials' version, since
+  a Job's template is immutable (a changed Job is a new Job).
+
+:class:`~redis_constructs.migration.binding.RedisClientBinding` adds one in CUTOVER and DECOMMISSIONED; its props are
+:class:`ValidationJob`, checked when they are built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import constructs
+from cdk8s_plus_28 import k8s
+
+from ..core import validation as v
+from ..core.errors import names_construct
+from ..core.images import REDIS_IMAGE
+from ..core.job_run import JobRun
+from ..core.pod_security import resources
+from ..core.rendering import dns_egress_rule, namespace_peer, tcp_port
+from ..credentials.replicated_secret import ReplicatedSecret
+from ..gitops.sync_annotations import argocd_hook
+from ..server.redis_shared import RedisShared
+from ..server.workload import REDIS_UID
+
+#: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
+VALIDATION_JOB_CHECKOV_SKIPS = (
+    ("CKV_K8S_43", "version-pinned tag; set validation.image_digest to pin the digest"),
+    ("CKV_K8S_15", "IfNotPresent with a version-pinned tag (the image Redis already runs)"),
+)
+#: The client credential as a file: the volume's name and the file's, in this Job's pod and in an app's pod that
+#: reads its password from a file (``RedisEnv.password_file``).
+CREDENTIALS_VOLUME = "redis-shared-credentials"
+PASSWORD_FILE = "password"
+_VALIDATE_PASSWORD_DIR = "/var/run/secrets/redis-shared"
+#: The validation Job's script: the password is read from the mounted file into REDISCLI_AUTH (never argv).
+VALIDATE_SCRIPT = """\
+set -eu
+REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
+export REDISCLI_AUTH
+key="redis-shared:validate:$POD_NAMESPACE:$POD_NAME"
+check() {
+  want="$1"
+  shift
+  got="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" "$@")" || {
+    echo "FAIL: $1 could not reach $REDIS_HOST:$REDIS_PORT" >&2
+    exit 1
+  }
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $1 returned '$got', expected '$want'" >&2
+    exit 1
+  fi
+  echo "ok: $1"
+}
+check PONG PING
+check OK SET "$key" "$key" EX 300
+check "$key" GET "$key"
+check 1 DEL "$key"
+echo "redis-shared at $REDIS_HOST:$REDIS_PORT works with this namespace's credential"
+"""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ValidationJob(JobRun):
+    """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis.
+
+    Running it twice is harmless (one short-lived key), so a Flux re-apply after ``ttl_seconds_after_finished``
+    just checks again.
+    """
+
+    #: Default: :data:`images.REDIS_IMAGE`, the current patched 7.4 release, the image RedisShared runs by default.
+    image: str = REDIS_IMAGE
+    #: Default: 120 (from 10 to 3600); the Job fails (and the ArgoCD sync or Flux Kustomization with it) after this
+    #: long.
+    active_deadline_seconds: int = 120
+
+    def __post_init__(self) -> None:
+        # At construction, in every phase: a bad value fails the commit that sets it, not the cutover.
+        self.check_run("validation", deadline=(10, 3600))
+
+
+#: The validation Job the bindings render unless told otherwise.
+DEFAULT_VALIDATION = ValidationJob()
+
+
+class RedisValidationJob(constructs.Construct):
+    """The validation Job and its NetworkPolicy in an app's namespace (see the module docstring).
+
+    The Job is the construct's ``Resource`` child (``node.default_child``), created after its NetworkPolicy.
+
+    Example::
+
+        RedisValidationJob(chart, "Validate", redis=redis, credentials=client, namespace="beersystem",
+                           app_name="beersystem", props=ValidationJob(active_deadline_seconds=300))
+    """
+
+    @names_construct
+    def __init__(
+        self,
+        scope: constructs.Construct,
+        id: str,
+        *,
+        redis: RedisShared,
+        credentials: ReplicatedSecret,
+        namespace: str,
+        app_name: str,
+        props: ValidationJob = DEFAULT_VALIDATION,
+    ) -> None:
+        """``namespace``: the app's (``credentials`` must be replicated there). ``app_name``: prefix of the names.
+
+        ``props``: Default: :data:`DEFAULT_VALIDATION` (a :class:`ValidationJob` with its defaults).
+        """
+        super().__init__(scope, id)
+        v.instance("props", props, ValidationJob, "a ValidationJob")
+        v.dns_label("namespace", namespace)
+        secret_ref = credentials.key_ref(redis.client_password_key, namespace=namespace)
+        self.namespace = namespace
+        # The NetworkPolicy's name; the Job's gets a hash of its rendered spec below (see there).
+        name = f"{app_name[:40]}-redis-validate"
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": app_name}
+        annotations = argocd_hook("PostSync") | props.checkov_skips(VALIDATION_JOB_CHECKOV_SKIPS)
+
+        def field(path: str) -> k8s.EnvVarSource:
+            return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
+
+        self.network_policy = k8s.KubeNetworkPolicy(
+            self,
+            "NetworkPolicy",
+            metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=labels),
+            spec=k8s.NetworkPolicySpec(
+                pod_selector=k8s.LabelSelector(match_labels=labels),
+                policy_types=["Ingress", "Egress"],
+                egress=[
+                    dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
+                    k8s.NetworkPolicyEgressRule(
+                        to=[namespace_peer(redis.namespace, redis.pod_labels)],
+                        ports=[tcp_port(redis.port)],
+                    ),
+                ],
+            ),
+        )
+        spec = props.job_spec(
+            labels=labels,
+            uid=REDIS_UID,
+            container="validate",
+            command=["sh", "-c", VALIDATE_SCRIPT],
+            env=[
+                k8s.EnvVar(name="REDIS_HOST", value=redis.master_host),
+                k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
+                k8s.EnvVar(name="REDIS_USER", value=redis.client_username),
+                k8s.EnvVar(name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{PASSWORD_FILE}"),
+                k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
+                k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
+            ],
+            volume_mounts=[
+                k8s.VolumeMount(name=CREDENTIALS_VOLUME, mount_path=_VALIDATE_PASSWORD_DIR, read_only=True),
+            ],
+            volumes=[
+                k8s.Volume(
+                    name=CREDENTIALS_VOLUME,
+                    secret=k8s.SecretVolumeSource(
+                        secret_name=secret_ref.name,
+                        default_mode=0o440,
+                        items=[k8s.KeyToPath(key=secret_ref.key, path=PASSWORD_FILE)],
+                    ),
+                )
+            ],
+            resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
+        )
+        # The name hashes the whole rendered spec and the credential version (JobRun.hashed_name).
+        self.job_name = props.hashed_name(name, spec, credentials.version)
+        self.job = k8s.KubeJob(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(name=self.job_name, namespace=namespace, labels=labels, annotations=annotations),
+            spec=spec,
+        )

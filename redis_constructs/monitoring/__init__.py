@@ -1,0 +1,23 @@
+"""Monitoring: :class:`RedisMonitoring` — the ServiceMonitor, the alerts and the Grafana dashboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .redis_monitoring import RedisMonitoring as RedisMonitoring
+    from .redis_monitoring import RedisMonitoringProps as RedisMonitoringProps
+
+_WHERE = {
+    "RedisMonitoring": ".redis_monitoring",
+    "RedisMonitoringProps": ".redis_monitoring",
+}
+
+__all__ = [
+    "RedisMonitoring",
+    "RedisMonitoringProps",
+]
+
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -1,0 +1,79 @@
+"""RedisConfiguration: the two ConfigMaps of RedisShared's pods and the checksum the pods roll on.
+
+ConfigMap ``<name>-configuration`` holds ``common.conf`` (with TLS, its listener lines), ``master.conf``,
+``replica.conf`` and the ACL template ``users.acl.tmpl``; ConfigMap ``<name>-scripts`` the start,
+render-config and probe scripts (with TLS, ``tls-reload.sh``). The text comes from the pure renderers
+(``redis_config``, ``scripts``, ``tls``); this construct only puts it into objects and hashes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import constructs
+from cdk8s_plus_28 import k8s
+
+from . import tls as tls_mod
+from .names import RedisNames
+from .redis_conf import (
+    AclUser,
+    Role,
+    ServerSettings,
+    TenantCommands,
+    render_acl_template,
+    render_common_conf,
+    render_role_conf,
+)
+from .scripts import render_scripts
+from .tls import Tls
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfigurationSpec:
+    """What the configuration needs, validated by RedisShared."""
+
+    names: RedisNames
+    #: Everything redis.conf depends on (both roles).
+    settings: ServerSettings
+    #: What the tenants' user may run beyond data commands.
+    tenant_commands: TenantCommands
+    #: The ACL users rendered (``migration`` only when its credential is set).
+    users: tuple[AclUser, ...]
+    #: Default: - no TLS lines and no reload script.
+    tls: Tls | None = None
+
+
+class RedisConfiguration(constructs.Construct):
+    """ConfigMaps ``<name>-configuration`` (redis.conf per role, ACL template) and ``<name>-scripts``.
+
+    :attr:`checksum` hashes both ConfigMaps' data: on the pod template it rolls the pods whenever their
+    configuration or scripts change (a ConfigMap mounted as a volume updates in place, but Redis reads
+    redis.conf only at start).
+
+    Example::
+
+        config = RedisConfiguration(chart, "Configuration", spec)
+        config.config_map_name  # 'redis-shared-configuration'
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, spec: ConfigurationSpec) -> None:
+        super().__init__(scope, id)
+        names, tls = spec.names, spec.tls
+        self.config_map_name = names.config_map_name
+        self.scripts_config_map_name = names.scripts_config_map_name
+        config_data = {
+            "common.conf": render_common_conf(spec.settings) + (tls_mod.render_tls_conf(tls) if tls else ""),
+            "users.acl.tmpl": render_acl_template(spec.tenant_commands, users=spec.users),
+            **{f"{role.value}.conf": render_role_conf(role, spec.settings) for role in Role},
+        }
+        scripts_data = render_scripts(users=spec.users)
+        if tls is not None:
+            scripts_data["tls-reload.sh"] = tls_mod.render_reload_script()
+        #: ConfigMap ``<name>-configuration`` (``node.default_child``).
+        self.resource = k8s.KubeConfigMap(self, "Resource", metadata=names.meta(self.config_map_name), data=config_data)
+        self.scripts = k8s.KubeConfigMap(
+            self, "Scripts", metadata=names.meta(self.scripts_config_map_name), data=scripts_data
+        )
+        #: SHA-256 over both ConfigMaps' data; the pods roll when it changes.
+        self.checksum = hashlib.sha256(repr(sorted({**config_data, **scripts_data}.items())).encode()).hexdigest()

@@ -1,0 +1,329 @@
+"""RedisShared: a Redis 7 primary and its replicas for several tenants, hardened for a homelab K3s cluster.
+
+RedisShared validates its props once and composes child constructs, each in a module of its own (read any one
+alone; README "Layout"), created in the order their objects are rendered:
+
+* :class:`~redis_constructs.server.namespace.RedisNamespace` (``Namespace``): the namespace and ServiceAccount;
+* :class:`~redis_constructs.server.config_maps.RedisConfiguration` (``Configuration``): the two ConfigMaps
+  and the config checksum the pods roll on;
+* :class:`~redis_constructs.server.services.HeadlessService` (``HeadlessService``), the StatefulSets' governing
+  Service;
+* :class:`~redis_constructs.server.workload.RedisWorkload` per :class:`Role` (``Primary``, ``Replicas``);
+* :class:`~redis_constructs.server.services.RedisServices` (``Services``): role, metrics and LAN Services;
+* :class:`~redis_constructs.server.disruption_budget.RedisDisruptionBudget` (``DisruptionBudget``);
+* :class:`~redis_constructs.server.network_policy.RedisNetworkPolicy` (``NetworkPolicy``), built at synth;
+* :class:`~redis_constructs.server.certificates.RedisCertificates` (``Tls``) with cert-manager TLS.
+
+Why these rooms: the Namespace and the ServiceAccount are one (the identity every pod runs under; nothing else
+reads them); the cert-manager objects are one (they exist only with cert-manager TLS and need the Service and
+pod names, nothing of the pods). The headless Service lives in the services module but is a construct of its
+own: it is rendered before the StatefulSets it governs, the other Services after them, and dist/ keeps that
+order.
+
+Each child gets a small frozen value naming what it needs (:class:`~redis_constructs.server.names.RedisNames`
+and a ``*Spec``), never the props. The props and records live in :mod:`redis_constructs.server.props`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import constructs
+
+from ..core import validation as v
+from ..core.errors import PropError, names_construct, names_construct_in
+from ..core.refs import SecretKeyRef
+from ..core.rendering import image_ref
+from ..credentials.replicated_secret import ReplicatedSecret
+from . import tls as tls_mod
+from .certificates import CertificatesSpec, RedisCertificates
+from .config_maps import ConfigurationSpec, RedisConfiguration
+from .disruption_budget import RedisDisruptionBudget
+from .names import METRICS_PORT, REDIS_PORT, RedisNames
+from .namespace import RedisNamespace
+from .network_policy import NetworkPolicySpec, RedisNetworkPolicy
+from .props import LoadBalancer, RedisCredentials, RedisSharedProps, Resources
+from .redis_conf import (
+    ADMIN_USERNAME,
+    CLIENT_USERNAME,
+    MIGRATION_USERNAME,
+    EvictionPolicy,
+    Role,
+    ServerSettings,
+    TenantCommands,
+    derive_client_limits,
+    derive_maxmemory,
+)
+from .roles import primary_statefulset
+from .services import HeadlessService, RedisServices, ServicesSpec
+from .tls import Tls
+from .workload import RedisWorkload, WorkloadSpec
+
+MAX_NAME_LENGTH = 40  # "<name>-replicas" plus the controller-revision-hash suffix must fit 63
+
+
+class RedisShared(constructs.Construct):
+    """A Redis 7 primary with replicas, shared by several namespaces.
+
+    Creates the namespace (Pod Security ``restricted``), one StatefulSet per role with a redis_exporter
+    sidecar, headless/primary/replica/metrics Services and, when ``load_balancer`` is set, a MetalLB
+    LoadBalancer for the LAN; ConfigMaps with redis.conf, the ACL template and the start/probe scripts;
+    a ServiceAccount without a token, a PodDisruptionBudget and a NetworkPolicy. Each of these is a child
+    construct of its own module (see the module docstring); RedisShared validates and composes.
+
+    Example::
+
+        redis = RedisShared(chart, "Redis", RedisSharedProps(client_namespaces=("beersystem",)))
+        redis.master_host  # 'redis-shared-master.redis.svc.cluster.local'
+    """
+
+    @names_construct
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisSharedProps | None = None) -> None:
+        super().__init__(scope, id)
+        p = props if props is not None else RedisSharedProps()
+        # Every prop is checked here, once, before any object exists; the children only render.
+        v.instance("props", p, RedisSharedProps, "a RedisSharedProps")
+        v.instance("resources", p.resources, Resources, "a Resources")
+        v.instance("credentials", p.credentials, RedisCredentials, "a RedisCredentials")
+        if p.load_balancer is not None:
+            v.instance("load_balancer", p.load_balancer, LoadBalancer, "None or a LoadBalancer")
+        if p.tls is not None:
+            v.instance("tls", p.tls, Tls, "None or a Tls(certificates=...)")
+        v.instance("tenant_commands", p.tenant_commands, TenantCommands, "a TenantCommands")
+        v.boolean("tenant_commands.allow_scripting", p.tenant_commands.allow_scripting)
+        v.boolean("tenant_commands.allow_restore", p.tenant_commands.allow_restore)
+        self._props = p
+        self.name = v.dns_1035_label("name", p.name, max_length=MAX_NAME_LENGTH)
+        self.namespace = v.dns_label("namespace", p.namespace)
+        #: The names and labels every child derives its objects from.
+        self.names = RedisNames(name=self.name, namespace=self.namespace)
+        self.replicas = v.int_in_range("replicas", p.replicas, 0, 8)
+        #: The StatefulSet whose pod is the primary (the master one unless ``primary_pod`` promoted the replica).
+        self.primary_statefulset = primary_statefulset(self.name, self.replicas, p.primary_pod)
+        self.primary_pod = f"{self.statefulset_name(self.primary_statefulset)}-0"
+        v.int_in_range("min_replicas_to_write", p.min_replicas_to_write, 0, self.replicas)
+        v.int_in_range("min_replicas_max_lag_seconds", p.min_replicas_max_lag_seconds, 1, 3600)
+        v.pinned_image("image", p.image)
+        v.image_digest("image_digest", p.image_digest)
+        v.pinned_image("exporter_image", p.exporter_image)
+        v.image_digest("exporter_image_digest", p.exporter_image_digest)
+        v.dns_label("storage_class", p.storage_class, max_length=253)
+        v.storage_size("storage_size", p.storage_size, minimum_bytes=1024**3)
+        memory_limit = v.memory_bytes("resources.memory_limit", p.resources.memory_limit)
+        cpu_request = v.cpu_millis("resources.cpu_request", p.resources.cpu_request)
+        cpu_limit = v.cpu_millis("resources.cpu_limit", p.resources.cpu_limit)
+        if cpu_request > cpu_limit:
+            raise PropError(
+                "resources.cpu_request", p.resources.cpu_request, f"at most cpu_limit {p.resources.cpu_limit!r}"
+            )
+        self.maxmemory_bytes = derive_maxmemory(memory_limit, prop="resources.memory_limit")
+        #: Per-client and all-client memory bounds and maxclients, derived from the memory limit.
+        self.client_limits = derive_client_limits(memory_limit)
+        self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
+        v.int_in_range("shutdown_timeout_seconds", p.shutdown_timeout_seconds, 1, 300)
+        v.int_in_range(
+            "termination_grace_period_seconds",
+            p.termination_grace_period_seconds,
+            p.shutdown_timeout_seconds + 10,
+            3600,
+        )
+        v.dns_label("monitoring_namespace", p.monitoring_namespace)
+        v.dns_label("dns_namespace", p.dns_namespace)
+        #: The cluster DNS pods every pod of this Redis (and a client's validation Job) may query.
+        self.dns_namespace = p.dns_namespace
+        self.dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
+        self._lan_networks = self._validate_load_balancer(p.load_balancer)
+        self._validate_credentials(p.credentials)
+        self.credentials = p.credentials
+        if p.tls is not None:
+            p.tls.validate(REDIS_PORT)
+        self.tls = p.tls
+        #: The TLS port, when ``tls`` is set. Default: - None.
+        self.tls_port = p.tls.port if p.tls else None
+        self._client_namespaces: list[str] = []
+        for ns in v.unique("client_namespaces", p.client_namespaces):
+            self.add_client_namespace(ns)
+
+        self.port = REDIS_PORT
+        self.metrics_port = METRICS_PORT
+        self.headless_service_name = self.names.headless_service_name
+        self.master_service_name = self.names.master_service_name
+        self.replicas_service_name = self.names.replicas_service_name
+        self.metrics_service_name = self.names.metrics_service_name
+        self.external_service_name = self.names.external_service_name
+        self.master_host = self.names.master_host
+        self.replicas_host = self.names.replicas_host
+        self.service_account_name = self.names.service_account_name
+        self.config_map_name = self.names.config_map_name
+        self.scripts_config_map_name = self.names.scripts_config_map_name
+        self.client_username = CLIENT_USERNAME
+        self.admin_username = ADMIN_USERNAME
+        self.migration_username = MIGRATION_USERNAME
+        #: Labels on every Redis pod (primary and replicas), for NetworkPolicies of other objects.
+        self.pod_labels = self.names.labels()
+        self.client_secret_name = p.credentials.client.name
+        self.client_password_key = p.credentials.client.key
+        self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
+        self.monitoring_namespace = p.monitoring_namespace
+        #: Labels of the metrics Service, for a ServiceMonitor's selector (:meth:`RedisNames.metrics_selector`).
+        self.metrics_service_labels = self.names.metrics_selector()
+
+        self._compose()
+
+    # -- validation -------------------------------------------------------------------------------------
+    def _validate_load_balancer(
+        self, lb: LoadBalancer | None
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        if lb is None:
+            return ()
+        address = v.ip_address("load_balancer.ip", lb.ip)
+        if not lb.source_ranges:
+            raise PropError(
+                "load_balancer.source_ranges", lb.source_ranges, "at least one CIDR, e.g. ('192.168.4.0/24',)"
+            )
+        networks = tuple(
+            v.cidr("load_balancer.source_ranges", r) for r in v.unique("load_balancer.source_ranges", lb.source_ranges)
+        )
+        v.boolean("load_balancer.allow_any_source", lb.allow_any_source)
+        for network in networks:
+            if network.prefixlen == 0 and not lb.allow_any_source:
+                raise PropError(
+                    "load_balancer.source_ranges",
+                    str(network),
+                    "LAN networks only; admitting every address needs allow_any_source=True",
+                )
+        if not any(address in n for n in networks):
+            raise PropError(
+                "load_balancer.ip",
+                lb.ip,
+                "an address inside load_balancer.source_ranges " + repr(tuple(str(n) for n in networks)),
+            )
+        if lb.address_pool is not None:
+            v.dns_label("load_balancer.address_pool", lb.address_pool)
+        return networks
+
+    def _validate_credentials(self, creds: RedisCredentials) -> None:
+        for file_name, ref in creds.by_file().items():
+            prop = "credentials." + file_name.removesuffix("-password")
+            v.instance(prop, ref, SecretKeyRef, "a SecretKeyRef(name=..., key=...)")
+            v.secret_name(prop + ".name", ref.name)
+            v.secret_key(prop + ".key", ref.key)
+        v.version("credentials.version", creds.version)
+        if creds.client_secret is not None:
+            v.instance("credentials.client_secret", creds.client_secret, ReplicatedSecret, "None or a ReplicatedSecret")
+
+    @names_construct_in
+    def add_client_namespace(self, namespace: str) -> None:
+        """Make ``namespace`` a client: everything a tenant needs follows from this one call.
+
+        Its pods are admitted to the Redis port (the NetworkPolicy is built at synth from the current list) and,
+        with :meth:`RedisCredentials.from_replicated`, the client Secret gets a copy there, so a
+        :class:`RedisClientBinding` in that namespace is accepted. The Redis pods do not roll. Raises, changing
+        nothing, when the namespace is invalid or taken, or when its copy cannot be made (sealed values lack it).
+        """
+        v.dns_label("client_namespaces", namespace)
+        if namespace in self._client_namespaces:
+            raise PropError("client_namespaces", namespace, "a namespace not added yet")
+        if namespace == self._props.namespace:
+            raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+        secret = self.credentials.client_secret
+        if secret is not None and namespace not in secret.namespaces:
+            secret.add_namespace(namespace)
+        self._client_namespaces.append(namespace)
+
+    @property
+    def client_namespaces(self) -> tuple[str, ...]:
+        """Namespaces admitted to 6379, in the order they were added."""
+        return tuple(self._client_namespaces)
+
+    # -- composition ------------------------------------------------------------------------------------
+    def _compose(self) -> None:
+        """The child constructs, in the order their objects have always been rendered (dist/ is pre-order)."""
+        p, names = self._props, self.names
+        RedisNamespace(self, "Namespace", names)
+        settings = ServerSettings(
+            port=REDIS_PORT,
+            maxmemory_bytes=self.maxmemory_bytes,
+            eviction_policy=self.eviction_policy,
+            shutdown_timeout_seconds=p.shutdown_timeout_seconds,
+            primary_host=self.primary_host,
+            min_replicas_to_write=p.min_replicas_to_write,
+            min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
+            client_limits=self.client_limits,
+            replication_port=self.tls_port,
+        )
+        #: The ConfigMaps and the config checksum.
+        self.configuration = RedisConfiguration(
+            self,
+            "Configuration",
+            ConfigurationSpec(
+                names=names,
+                settings=settings,
+                tenant_commands=p.tenant_commands,
+                users=self.credentials.acl_users(),
+                tls=self.tls,
+            ),
+        )
+        services = ServicesSpec(
+            names=names, tls_port=self.tls_port, load_balancer=p.load_balancer, lan_networks=self._lan_networks
+        )
+        HeadlessService(self, "HeadlessService", services)
+        workload = WorkloadSpec(
+            names=names,
+            replicas=self.replicas,
+            primary=self.primary_statefulset,
+            image=image_ref(p.image, p.image_digest),
+            exporter_image=image_ref(p.exporter_image, p.exporter_image_digest),
+            digests_pinned=p.image_digest is not None and p.exporter_image_digest is not None,
+            resources=p.resources,
+            termination_grace_period_seconds=p.termination_grace_period_seconds,
+            storage_class=p.storage_class,
+            storage_size=p.storage_size,
+            credentials=self.credentials,
+            config_checksum=self.configuration.checksum,
+            tls=self.tls,
+        )
+        #: One StatefulSet construct per role (ids ``Primary``, ``Replicas``).
+        self.workloads = {
+            role: RedisWorkload(self, "Primary" if role is Role.PRIMARY else "Replicas", workload, role=role)
+            for role in Role
+        }
+        #: The StatefulSet of each role (``failover.add_rollout_order`` annotates them).
+        self.statefulsets = {role: w.statefulset for role, w in self.workloads.items()}
+        #: The role, metrics and LAN Services.
+        self.services = RedisServices(self, "Services", services)
+        RedisDisruptionBudget(self, "DisruptionBudget", names)
+        RedisNetworkPolicy(
+            self,
+            "NetworkPolicy",
+            NetworkPolicySpec(
+                names=names,
+                client_namespaces=lambda: self.client_namespaces,
+                monitoring_namespace=p.monitoring_namespace,
+                dns_namespace=self.dns_namespace,
+                dns_pod_labels=tuple(self.dns_pod_labels.items()),
+                tls_port=self.tls_port,
+                lan_networks=self._lan_networks,
+            ),
+        )
+        if self.tls is not None and not isinstance(self.tls.certificates, tls_mod.ExistingTlsSecret):
+            RedisCertificates(
+                self,
+                "Tls",
+                CertificatesSpec(
+                    names=names, tls=self.tls, replicas=self.replicas, load_balancer_ip=self.load_balancer_ip
+                ),
+            )
+
+    def statefulset_name(self, role: Role) -> str:
+        """``<name>-master`` or ``<name>-replicas``."""
+        return self.names.statefulset_name(role)
+
+    @property
+    def primary_host(self) -> str:
+        """Stable DNS name of the primary pod (``primary_pod``), which every replica follows."""
+        return self.pod_host(self.primary_statefulset, 0)
+
+    def pod_host(self, role: Role, ordinal: int) -> str:
+        """Stable DNS name of one pod through the headless Service (resolves also while not Ready)."""
+        return self.names.pod_host(role, ordinal)

@@ -1,0 +1,156 @@
+"""RedisShared's Services: the headless one the StatefulSets name, and those clients and Prometheus use.
+
+* :class:`HeadlessService` ``<name>-headless``: every Redis pod, not-ready ones included, so each pod has a
+  stable DNS name (``<statefulset>-<n>.<name>-headless...``) that replication and the certificate use.
+* :class:`RedisServices`: ``<name>-master`` and ``<name>-replicas`` select the pods by the role they have now
+  (``redis-shared/role``, moved by a promotion), ``<name>-metrics`` every pod's exporter, and, with a
+  :class:`LoadBalancer`, ``<name>-external`` for the LAN (the primary only; with TLS, the TLS port only).
+
+They are two constructs because the headless Service is rendered before the StatefulSets (their governing
+Service) and the others after them, the order dist/ has always had.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import constructs
+from cdk8s_plus_28 import k8s
+
+from ..core.rendering import int_or_string
+from .names import METRICS_PORT, REDIS_PORT, RedisNames
+from .props import LoadBalancer
+from .redis_conf import Role
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServicesSpec:
+    """What the Services need, validated by RedisShared."""
+
+    names: RedisNames
+    #: Default: - no TLS port.
+    tls_port: int | None = None
+    #: Default: - no LoadBalancer Service.
+    load_balancer: LoadBalancer | None = None
+    #: ``load_balancer.source_ranges`` as parsed networks (normalized spelling).
+    lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def redis_ports(self) -> list[k8s.ServicePort]:
+        """The plaintext port and, with TLS, the TLS port."""
+        ports = [k8s.ServicePort(name="redis", port=REDIS_PORT, target_port=int_or_string("redis"), protocol="TCP")]
+        if self.tls_port is not None:
+            ports.append(
+                k8s.ServicePort(
+                    name="redis-tls",
+                    port=self.tls_port,
+                    target_port=int_or_string("redis-tls"),
+                    protocol="TCP",
+                )
+            )
+        return ports
+
+
+class HeadlessService(constructs.Construct):
+    """Service ``<name>-headless``: the StatefulSets' governing Service, publishing not-ready pods too.
+
+    Example::
+
+        HeadlessService(chart, "HeadlessService", ServicesSpec(names=names))
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, spec: ServicesSpec) -> None:
+        super().__init__(scope, id)
+        names = spec.names
+        self.service_name = names.headless_service_name
+        #: The Service (``node.default_child``).
+        self.resource = k8s.KubeService(
+            self,
+            "Resource",
+            metadata=names.meta(self.service_name),
+            spec=k8s.ServiceSpec(
+                cluster_ip="None",
+                # The replica reaches the primary by its pod DNS name even before the primary is Ready.
+                publish_not_ready_addresses=True,
+                selector=names.labels(),
+                ports=spec.redis_ports(),
+            ),
+        )
+
+
+class RedisServices(constructs.Construct):
+    """The role Services (master, replicas), the metrics Service and, with a LoadBalancer, the LAN's Service.
+
+    Example::
+
+        services = RedisServices(chart, "Services", ServicesSpec(names=names, tls_port=6380))
+        services.role_services[Role.PRIMARY]  # the KubeService redis-shared-master
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, spec: ServicesSpec) -> None:
+        super().__init__(scope, id)
+        names = spec.names
+        #: Service ``<name>-master`` and ``<name>-replicas`` by the role they select.
+        self.role_services = {
+            role: k8s.KubeService(
+                self,
+                "MasterService" if role is Role.PRIMARY else "ReplicasService",
+                metadata=names.meta(
+                    names.master_service_name if role is Role.PRIMARY else names.replicas_service_name, role=role
+                ),
+                spec=k8s.ServiceSpec(type="ClusterIP", selector=names.role_selector(role), ports=spec.redis_ports()),
+            )
+            for role in Role
+        }
+        self.metrics_service = k8s.KubeService(
+            self,
+            "MetricsService",
+            metadata=k8s.ObjectMeta(
+                name=names.metrics_service_name,
+                namespace=names.namespace,
+                labels={**names.object_labels(), **names.metrics_selector()},
+            ),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                selector=names.labels(),
+                ports=[
+                    k8s.ServicePort(
+                        name="metrics",
+                        port=METRICS_PORT,
+                        target_port=int_or_string("metrics"),
+                        protocol="TCP",
+                    )
+                ],
+            ),
+        )
+        #: Service ``<name>-external``. Default: - None without a LoadBalancer.
+        self.external_service = (
+            self._external_service(spec, spec.load_balancer) if spec.load_balancer is not None else None
+        )
+
+    def _external_service(self, spec: ServicesSpec, lb: LoadBalancer) -> k8s.KubeService:
+        names = spec.names
+        annotations = {
+            # Both spellings: metallb.io (>= 0.14.9) wins when both are present; the older one keeps
+            # MetalLB 0.12-0.14.8 working. spec.loadBalancerIP is deprecated and conflicts with them.
+            "metallb.universe.tf/loadBalancerIPs": lb.ip,
+            "metallb.io/loadBalancerIPs": lb.ip,
+        }
+        if lb.address_pool is not None:
+            annotations["metallb.io/address-pool"] = lb.address_pool
+        return k8s.KubeService(
+            self,
+            "ExternalService",
+            metadata=names.meta(names.external_service_name, role=Role.PRIMARY, annotations=annotations),
+            spec=k8s.ServiceSpec(
+                type="LoadBalancer",
+                selector=names.role_selector(Role.PRIMARY),
+                # With TLS the LAN gets the TLS port only: no password crosses the LAN in clear.
+                ports=spec.redis_ports()[-1:],
+                load_balancer_source_ranges=[str(n) for n in spec.lan_networks],
+                # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
+                external_traffic_policy="Local",
+                # MetalLB needs no node ports: don't open 6379 on a NodePort of every node.
+                allocate_load_balancer_node_ports=False,
+            ),
+        )

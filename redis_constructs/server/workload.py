@@ -1,0 +1,319 @@
+"""RedisWorkload: one StatefulSet of RedisShared, instantiated once per :class:`~redis_constructs.Role`.
+
+Both StatefulSets share one pod template, rendered for the role their pods have now (``primary_pod`` moves
+it): an init container renders redis.conf and the ACL file from the ConfigMaps and the mounted passwords, the
+``redis`` container runs start.sh with startup/liveness/readiness probes on the local Redis, the ``metrics``
+redis_exporter sidecar serves 9121 and, with TLS, the ``tls-reload`` sidecar makes Redis load a renewed
+certificate. Each pod gets a ``data`` PVC (retained when the StatefulSet is deleted or scaled down) and its own
+node (required anti-affinity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import constructs
+from cdk8s_plus_28 import k8s
+
+from ..core.pod_security import resources, restricted_container, restricted_pod
+from ..core.rendering import int_or_string, quantity, secret_files_volume
+from ..core.restart_annotations import CONFIG_CHECKSUM_ANNOTATION, CREDENTIALS_VERSION_ANNOTATION
+from ..gitops.sync_annotations import FLUX_PRUNE
+from . import tls as tls_mod
+from .checkov_skips import checkov_skips
+from .names import METRICS_PORT, REDIS_PORT, RedisNames
+from .props import RedisCredentials, Resources
+from .redis_conf import (
+    CONF_DIR,
+    DATA_DIR,
+    EXPORTER_RUN_DIR,
+    EXPORTER_USERNAME,
+    RUN_DIR,
+    SCRIPTS_DIR,
+    SECRETS_DIR,
+    Role,
+)
+from .roles import ROLE_LABEL, role_of
+from .scripts import PROBE_TIMEOUT_SECONDS
+from .tls import Tls
+
+REDIS_UID = 10001
+EXPORTER_UID = 59000
+#: The redis_exporter image's own binary; the command is set explicitly so no ENTRYPOINT is assumed.
+EXPORTER_BINARY = "/redis_exporter"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkloadSpec:
+    """What both StatefulSets need, validated by RedisShared; :class:`RedisWorkload` adds the role."""
+
+    names: RedisNames
+    #: Pods of the replicas StatefulSet.
+    replicas: int
+    #: The StatefulSet whose pod is the primary.
+    primary: Role
+    #: Image references as rendered (``image@digest`` when a digest is pinned).
+    image: str
+    exporter_image: str
+    #: Both images carry a digest (checkov's digest and pull-policy checks then pass by themselves).
+    digests_pinned: bool
+    resources: Resources
+    termination_grace_period_seconds: int
+    storage_class: str
+    storage_size: str
+    credentials: RedisCredentials
+    #: :attr:`RedisConfiguration.checksum`: the pods roll when it changes.
+    config_checksum: str
+    #: Default: - no TLS port, volumes or reload sidecar.
+    tls: Tls | None = None
+
+    @property
+    def tls_port(self) -> int | None:
+        return self.tls.port if self.tls is not None else None
+
+    def exporter_uri(self) -> str:
+        """What the exporter dials: the TLS port by name ``localhost`` (a SAN of the certificate) with TLS."""
+        if self.tls_port is not None:
+            return f"rediss://localhost:{self.tls_port}"
+        return f"redis://localhost:{REDIS_PORT}"
+
+
+def _probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
+    return k8s.Probe(
+        exec=k8s.ExecAction(command=["sh", f"{SCRIPTS_DIR}/probe.sh", mode]),
+        period_seconds=period,
+        timeout_seconds=PROBE_TIMEOUT_SECONDS,
+        failure_threshold=failures,
+        success_threshold=1,
+    )
+
+
+def _memory_volume(name: str) -> k8s.Volume:
+    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")))
+
+
+class RedisWorkload(constructs.Construct):
+    """StatefulSet ``<name>-master`` (``role=Role.PRIMARY``) or ``<name>-replicas`` (``Role.REPLICA``).
+
+    ``role`` names the StatefulSet, not the role its pods have: after a promotion (``spec.primary`` is
+    ``Role.REPLICA``) the replicas StatefulSet's pod is the primary. The selector, service name and PVC template
+    never change with the role (they are immutable); the pod labels and ``REDIS_ROLE`` do.
+
+    Example::
+
+        workload = RedisWorkload(chart, "Primary", spec, role=Role.PRIMARY)
+        workload.statefulset_name  # 'redis-shared-master'
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, spec: WorkloadSpec, *, role: Role) -> None:
+        super().__init__(scope, id)
+        names = spec.names
+        self.role = role
+        self.statefulset_name = names.statefulset_name(role)
+        #: The role this StatefulSet's pods have now.
+        self.pod_role = role_of(role, spec.primary)
+        #: The StatefulSet's own (immutable selector) labels plus the role its pods have now.
+        self.pod_labels = {**names.labels(role), ROLE_LABEL: self.pod_role.value}
+        # Flux never prunes a StatefulSet when it moves between its Kustomizations (the master StatefulSet is
+        # applied by its own Kustomization, after the one holding everything else).
+        annotations = {FLUX_PRUNE: "disabled"} | checkov_skips(
+            "StatefulSet", tls=spec.tls is not None, digests_pinned=spec.digests_pinned
+        )
+        #: The StatefulSet (``node.default_child``).
+        self.statefulset = k8s.KubeStatefulSet(
+            self,
+            "Resource",
+            # Flux prunes nothing here when the StatefulSet moves between its Kustomizations (failover.py).
+            metadata=names.meta(self.statefulset_name, role=role, annotations=annotations),
+            spec=k8s.StatefulSetSpec(
+                replicas=1 if role is Role.PRIMARY else spec.replicas,
+                service_name=names.headless_service_name,
+                # Immutable: the StatefulSet's identity, never the role (which the pod labels carry).
+                selector=k8s.LabelSelector(match_labels=names.labels(role)),
+                pod_management_policy="OrderedReady",
+                update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                template=self._template(spec),
+                volume_claim_templates=[
+                    k8s.KubePersistentVolumeClaimProps(
+                        metadata=k8s.ObjectMeta(name="data", labels=names.labels(role)),
+                        spec=k8s.PersistentVolumeClaimSpec(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=spec.storage_class,
+                            resources=k8s.ResourceRequirements(requests={"storage": quantity(spec.storage_size)}),
+                        ),
+                    )
+                ],
+            ),
+        )
+
+    def _redis_env(self, spec: WorkloadSpec) -> list[k8s.EnvVar]:
+        names = spec.names
+        pods = [(Role.PRIMARY, 0), *((Role.REPLICA, i) for i in range(spec.replicas))]
+        promoted = self.role is Role.REPLICA and self.pod_role is Role.PRIMARY
+        return [
+            k8s.EnvVar(name="REDIS_ROLE", value=self.pod_role.value),
+            # A promoted replica with an empty volume refuses to start (nothing there to promote).
+            k8s.EnvVar(name="REDIS_PROMOTED", value=str(promoted).lower()),
+            k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT)),
+            # Pod to pod (replication, start.sh's peer checks): the TLS port with TLS, verified against the CA.
+            k8s.EnvVar(name="REDIS_REPLICATION_PORT", value=str(spec.tls_port or REDIS_PORT)),
+            k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=f"{tls_mod.TLS_DIR}/ca.crt" if spec.tls else ""),
+            # start.sh compares it with the primary the mounted (kubelet-refreshed) replica.conf names.
+            k8s.EnvVar(
+                name="REDIS_POD_NAME",
+                value_from=k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path="metadata.name")),
+            ),
+            k8s.EnvVar(
+                name="REDIS_REPLICA_HOSTS",
+                value=" ".join(names.pod_host(r, i) for r, i in pods if (r, i) != (spec.primary, 0)),
+            ),
+            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=spec.exporter_uri()),
+        ]
+
+    def _template(self, spec: WorkloadSpec) -> k8s.PodTemplateSpec:
+        names, tls = spec.names, spec.tls
+        redis_env = self._redis_env(spec)
+        config_mounts = [
+            k8s.VolumeMount(name="configuration", mount_path=CONF_DIR, read_only=True),
+            k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
+            k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
+        ]
+        init = k8s.Container(
+            name="config",
+            image=spec.image,
+            image_pull_policy="IfNotPresent",
+            command=["sh", f"{SCRIPTS_DIR}/render-config.sh"],
+            env=redis_env,
+            volume_mounts=[
+                *config_mounts,
+                k8s.VolumeMount(name="runtime", mount_path=RUN_DIR),
+                k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR),
+            ],
+            resources=resources(cpu=("10m", "100m"), memory=("32Mi", "32Mi")),
+            security_context=restricted_container(REDIS_UID),
+        )
+        redis = k8s.Container(
+            name="redis",
+            image=spec.image,
+            image_pull_policy="IfNotPresent",
+            command=["sh", f"{SCRIPTS_DIR}/start.sh"],
+            env=redis_env,
+            ports=[
+                k8s.ContainerPort(name="redis", container_port=REDIS_PORT, protocol="TCP"),
+                *(
+                    [k8s.ContainerPort(name="redis-tls", container_port=spec.tls_port, protocol="TCP")]
+                    if spec.tls_port is not None
+                    else []
+                ),
+            ],
+            volume_mounts=[
+                *config_mounts,
+                k8s.VolumeMount(name="runtime", mount_path=RUN_DIR, read_only=True),
+                k8s.VolumeMount(name="data", mount_path=DATA_DIR),
+                k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                *([k8s.VolumeMount(name="tls", mount_path=tls_mod.TLS_DIR, read_only=True)] if tls else []),
+            ],
+            resources=resources(
+                cpu=(spec.resources.cpu_request, spec.resources.cpu_limit),
+                memory=(spec.resources.memory_limit, spec.resources.memory_limit),
+            ),
+            security_context=restricted_container(REDIS_UID),
+            # Loading a large AOF can take minutes: 15 min budget before liveness takes over.
+            startup_probe=_probe("startup", period=10, failures=90),
+            liveness_probe=_probe("liveness", period=10, failures=3),
+            readiness_probe=_probe("readiness", period=5, failures=2),
+        )
+        exporter = self._exporter(spec)
+        volumes = [
+            k8s.Volume(
+                name="configuration",
+                config_map=k8s.ConfigMapVolumeSource(name=names.config_map_name, default_mode=0o440),
+            ),
+            k8s.Volume(
+                name="scripts",
+                config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map_name, default_mode=0o550),
+            ),
+            secret_files_volume("credentials", spec.credentials.by_file()),
+            _memory_volume("runtime"),
+            _memory_volume("exporter-auth"),
+            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity("64Mi"))),
+        ]
+        sidecars = []
+        if tls is not None:
+            volumes += [
+                *tls_mod.volumes(tls, names.name),
+                # The TLS reload sidecar's credentials: ``admin-password`` alone.
+                secret_files_volume(
+                    tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": spec.credentials.by_file()["admin-password"]}
+                ),
+            ]
+            sidecars.append(tls_mod.reload_container(tls, image=spec.image, uid=REDIS_UID, env=redis_env))
+        return k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(
+                labels=self.pod_labels,
+                annotations={
+                    CONFIG_CHECKSUM_ANNOTATION: spec.config_checksum,
+                    CREDENTIALS_VERSION_ANNOTATION: spec.credentials.version,
+                    "kubectl.kubernetes.io/default-container": "redis",
+                },
+            ),
+            spec=k8s.PodSpec(
+                service_account_name=names.service_account_name,
+                automount_service_account_token=False,
+                enable_service_links=False,
+                termination_grace_period_seconds=spec.termination_grace_period_seconds,
+                security_context=restricted_pod(REDIS_UID, fs_group_change_policy="OnRootMismatch"),
+                affinity=k8s.Affinity(
+                    # Required: the primary and each replica on different nodes, or one node failure
+                    # takes both copies of the data.
+                    pod_anti_affinity=k8s.PodAntiAffinity(
+                        required_during_scheduling_ignored_during_execution=[
+                            k8s.PodAffinityTerm(
+                                label_selector=k8s.LabelSelector(match_labels=names.labels()),
+                                topology_key="kubernetes.io/hostname",
+                            )
+                        ]
+                    )
+                ),
+                init_containers=[init],
+                containers=[redis, exporter, *sidecars],
+                volumes=volumes,
+            ),
+        )
+
+    def _exporter(self, spec: WorkloadSpec) -> k8s.Container:
+        """The redis_exporter sidecar: the exporter user, its password from a file, TLS with the CA alone."""
+        health = k8s.HttpGetAction(path="/health", port=int_or_string("metrics"))
+        return k8s.Container(
+            name="metrics",
+            image=spec.exporter_image,
+            image_pull_policy="IfNotPresent",
+            command=[EXPORTER_BINARY],
+            env=[
+                k8s.EnvVar(name="REDIS_ADDR", value=spec.exporter_uri()),
+                *(
+                    [k8s.EnvVar(name="REDIS_EXPORTER_TLS_CA_CERT_FILE", value=f"{tls_mod.TLS_CA_DIR}/ca.crt")]
+                    if spec.tls
+                    else []
+                ),
+                k8s.EnvVar(name="REDIS_USER", value=EXPORTER_USERNAME),
+                k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{EXPORTER_RUN_DIR}/password.json"),
+                # CONFIG GET would return masterauth in clear text; the exporter user may not run it.
+                k8s.EnvVar(name="REDIS_EXPORTER_CONFIG_COMMAND", value="-"),
+                # CLIENT SETNAME is not granted to the exporter user; skip it instead of logging NOPERM.
+                k8s.EnvVar(name="REDIS_EXPORTER_SET_CLIENT_NAME", value="false"),
+                k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
+            ],
+            ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
+            volume_mounts=[
+                k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True),
+                *([k8s.VolumeMount(name="tls-ca", mount_path=tls_mod.TLS_CA_DIR, read_only=True)] if spec.tls else []),
+            ],
+            resources=resources(cpu=("10m", "200m"), memory=("64Mi", "64Mi")),
+            security_context=restricted_container(EXPORTER_UID),
+            liveness_probe=k8s.Probe(http_get=health, period_seconds=15, timeout_seconds=3, failure_threshold=3),
+            readiness_probe=k8s.Probe(http_get=health, period_seconds=15, timeout_seconds=3, failure_threshold=2),
+        )

@@ -1,0 +1,120 @@
+"""The copy program's pure parts (RESP encoding/decoding, digests, TTL comparison, batching, arguments).
+
+Its behaviour against real Redis servers is in tests/runtime/test_data_copy_runtime.py.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from redis_constructs.migration.copy_program import (
+    KeyState,
+    ProtocolError,
+    RespError,
+    by_size,
+    compare,
+    digest,
+    encode,
+    first_keys,
+    parse_args,
+    read_reply,
+    show,
+    value_commands,
+)
+
+
+def test_encode_is_binary_safe() -> None:
+    payload = b"\x00\r\n$3\r\nbad\xff"
+    assert b"".join(encode(["RESTORE", payload, 0])) == (
+        b"*3\r\n$7\r\nRESTORE\r\n$%d\r\n" % len(payload) + payload + b"\r\n$1\r\n0\r\n"
+    )
+
+
+def test_read_reply_parses_every_resp2_type() -> None:
+    stream = io.BytesIO(
+        b"+OK\r\n-BUSYKEY exists\r\n:42\r\n$-1\r\n$5\r\na\r\nb\x00\r\n*2\r\n:1\r\n*1\r\n$0\r\n\r\n*-1\r\n"
+    )
+    assert read_reply(stream) == b"OK"
+    err = read_reply(stream)
+    assert isinstance(err, RespError) and str(err) == "BUSYKEY exists"
+    assert read_reply(stream) == 42
+    assert read_reply(stream) is None
+    assert read_reply(stream) == b"a\r\nb\x00"
+    assert read_reply(stream) == [1, [b""]]
+    assert read_reply(stream) is None
+
+
+@pytest.mark.parametrize("data", [b"", b"+OK", b"$5\r\nab\r\n", b"?x\r\n"])
+def test_read_reply_fails_on_truncated_or_unknown_replies(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        read_reply(io.BytesIO(data))
+
+
+def test_digest_ignores_the_order_of_unordered_collections_only() -> None:
+    assert digest(b"set", [[b"a", b"b"]]) == digest(b"set", [[b"b", b"a"]])
+    assert digest(b"hash", [[b"f", b"1", b"g", b"2"]]) == digest(b"hash", [[b"g", b"2", b"f", b"1"]])
+    assert digest(b"list", [[b"a", b"b"]]) != digest(b"list", [[b"b", b"a"]])
+    assert digest(b"hash", [[b"f", b"1", b"g", b"2"]]) != digest(b"hash", [[b"f", b"2", b"g", b"1"]])
+    # Length-prefixed: element boundaries cannot shift without changing the digest.
+    assert digest(b"list", [[b"ab", b"c"]]) != digest(b"list", [[b"a", b"bc"]])
+    assert digest(b"string", [b"x"]) != digest(b"list", [[b"x"]])
+
+
+def test_value_commands_cover_every_type_and_refuse_others() -> None:
+    for kind in (b"string", b"hash", b"list", b"set", b"zset", b"stream"):
+        assert value_commands(kind, b"k")
+    with pytest.raises(Exception, match="type ReJSON-RL is not supported"):
+        value_commands(b"ReJSON-RL", b"k")
+
+
+def state(kind: bytes = b"string", pttl: int = -1, value: str = "d") -> KeyState:
+    return KeyState(kind=kind, pttl=pttl, digest=value)
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "why"),
+    [
+        (state(), state(), None),
+        (state(pttl=10_000), state(pttl=9_000), None),
+        (state(pttl=10_000), state(pttl=7_999), "ttl 10000 ms vs 7999 ms (tolerance 2000 ms)"),
+        (state(pttl=-1), state(pttl=5_000), "ttl -1 ms != 5000 ms"),
+        (state(value="a"), state(value="b"), "value differs"),
+        (state(kind=b"list"), state(kind=b"set"), "type list != set"),
+        (state(), state(kind=b"none", pttl=-2), "missing"),
+        # Expiring keys: gone on either side within the tolerance is a faithful copy.
+        (state(pttl=50), state(kind=b"none", pttl=-2), None),
+        (state(kind=b"none", pttl=-2), state(pttl=30), None),
+        (state(kind=b"none", pttl=-2), state(pttl=-1), "gone from the source"),
+    ],
+)
+def test_compare(src: KeyState, dst: KeyState, why: str | None) -> None:
+    assert compare(src, dst, 2000) == why
+
+
+def test_by_size_keeps_batches_under_the_budget_and_a_large_key_alone() -> None:
+    keys = [b"a", b"b", b"big", b"c"]
+    assert list(by_size(keys, [10, 10, 100, 10], 25)) == [[b"a", b"b"], [b"big"], [b"c"]]
+
+
+def test_key_names_print_on_one_line_whatever_they_hold() -> None:
+    assert show(b"new\nline \xff 'q'") == "\"new\\nline \\xff 'q'\""
+    assert "\n" not in show(b"a\r\nb")
+    assert first_keys([b"%d" % i for i in range(7)]) == "'0', '1', '2', '3', '4' and 2 more"
+
+
+def test_arguments_require_a_marker_for_copy_and_patterns_for_reverse(capsys: pytest.CaptureFixture[str]) -> None:
+    sides = [
+        "--source-host=a",
+        "--source-password-file=/p",
+        "--target-host=b",
+        "--target-password-file=/q",
+    ]
+    assert parse_args(["copy", *sides, "--marker=m"]).marker == "m"
+    with pytest.raises(SystemExit):
+        parse_args(["copy", *sides])
+    assert "copy needs --marker" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["reverse", *sides])
+    assert "only the app's keys go back" in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""RedisMonitoring: ServiceMonitor, PrometheusRule and dashboard as rendered for the site."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cdk8s
+import pytest
+from conftest import find
+
+from redis_constructs import PropError, RedisShared, RedisSharedProps
+from redis_constructs.gitops.manifest_checks import _matches
+from redis_constructs.monitoring.alerts import render_alert_groups
+from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
+
+Obj = dict[str, Any]
+
+
+def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj]) -> None:
+    monitor = find(site_objects, "ServiceMonitor", "redis-shared", "redis")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["interval"] == "15s"
+    assert int(endpoint["scrapeTimeout"].removesuffix("s")) < 15
+    assert endpoint["port"] == "metrics"
+    assert endpoint["path"] == "/metrics"
+    targets = {r["targetLabel"]: r["sourceLabels"] for r in endpoint["relabelings"]}
+    assert targets == {
+        "role": ["__meta_kubernetes_pod_label_redis_shared_role"],
+        "pod": ["__meta_kubernetes_pod_name"],
+    }
+    service = find(site_objects, "Service", "redis-shared-metrics", "redis")
+    assert _matches(monitor["spec"]["selector"], service["metadata"]["labels"])
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["redis"]}
+    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
+    # The Service's selector takes both roles' pods, so both exporters are targets.
+    for sts in ("redis-shared-master", "redis-shared-replicas"):
+        labels = find(site_objects, "StatefulSet", sts)["spec"]["template"]["metadata"]["labels"]
+        assert _matches({"matchLabels": service["spec"]["selector"]}, labels)
+
+
+def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> None:
+    rule = find(site_objects, "PrometheusRule", "redis-shared", "redis")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=2)
+    assert rule["spec"]["groups"] == expected
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            assert r["labels"]["severity"] in {"critical", "warning"}
+            assert r["annotations"]["summary"] and r["annotations"]["description"] and r["for"]
+
+
+def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: list[Obj]) -> None:
+    cm = find(site_objects, "ConfigMap", "redis-shared-dashboard", "monitoring")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["redis-shared.json"])
+    assert dashboard["refresh"] == "15s"
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    assert exprs
+    assert all('service="redis-shared-metrics"' in e for e in exprs)
+
+
+def render(props: RedisMonitoringProps, replicas: int = 1) -> list[Obj]:
+    app = cdk8s.App()
+    chart = cdk8s.Chart(app, "t", disable_resource_name_hashes=True)
+    redis = RedisShared(chart, "Redis", RedisSharedProps(replicas=replicas))
+    RedisMonitoring(chart, "Monitoring", redis=redis, props=props)
+    return list(chart.to_json())
+
+
+def test_expected_instances_follow_the_replica_count() -> None:
+    objects = render(RedisMonitoringProps(), replicas=2)
+    rules = find(objects, "PrometheusRule", "redis-shared")["spec"]["groups"]
+    expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=3)
+    assert rules == expected
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (RedisMonitoringProps(interval="30s"), r"interval: got '30s'; expected at most '15s'"),
+        (RedisMonitoringProps(interval="15"), r"interval: got '15'; expected a duration in whole seconds or minutes"),
+        (RedisMonitoringProps(interval="15s\n"), r"interval: got '15s\\n'; expected a duration in whole seconds"),
+        (RedisMonitoringProps(scrape_timeout="15s"), r"scrape_timeout: got '15s'; expected less than interval '15s'"),
+        (
+            RedisMonitoringProps(release_label="Kube Prom"),
+            r"release_label: got 'Kube Prom'; expected an RFC 1123 label",
+        ),
+        (
+            RedisMonitoringProps(dashboard_namespace="Mon"),
+            r"dashboard_namespace: got 'Mon'; expected an RFC 1123 label",
+        ),
+    ],
+    ids=[
+        "interval_too_long",
+        "interval_no_unit",
+        "interval_trailing_newline",
+        "timeout_not_below_interval",
+        "bad_release_label",
+        "bad_dashboard_ns",
+    ],
+)
+def test_fails_bad_monitoring_props(props: RedisMonitoringProps, message: str) -> None:
+    with pytest.raises(PropError, match=message):
+        render(props)
