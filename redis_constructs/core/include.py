@@ -7,6 +7,7 @@ parses it) and defines the same ``ApiObject`` s under the same construct ids (``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,18 +15,12 @@ import cdk8s
 import constructs
 import yaml
 
+from .errors import PropError
+from .rendering import sorted_keys
+
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: metadata fields ``cdk8s.ApiObjectMetadata`` takes under the same name; any other goes in with ``metadata.add``.
 _METADATA_FIELDS = ("name", "namespace", "labels", "annotations", "finalizers")
-
-
-def _sorted(value: Any) -> Any:
-    """Keys sorted at every level, as cdk8s renders an ApiObject's props (lists keep their order)."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
 
 
 class Included(Protocol):
@@ -35,14 +30,31 @@ class Included(Protocol):
     def api_objects(self) -> list[cdk8s.ApiObject]: ...
 
 
-class IncludeFile(constructs.Construct):
-    """Every non-empty document of the YAML file ``path`` as a ``cdk8s.ApiObject`` (names kept as they are)."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IncludeFileProps:
+    """What :class:`IncludeFile` loads."""
 
-    def __init__(self, scope: constructs.Construct, id: str, *, path: str | Path) -> None:
+    #: The local YAML file (one or more documents).
+    path: str | Path
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, (str, Path)) or not str(self.path):
+            raise PropError("path", self.path, "the path of a local YAML file")
+
+
+class IncludeFile(constructs.Construct):
+    """Every non-empty document of the YAML file ``props.path`` as a ``cdk8s.ApiObject`` (names kept as they are).
+
+    Example::
+
+        IncludeFile(chart, "App", IncludeFileProps(path="apps/beersystem/app.yaml"))
+    """
+
+    def __init__(self, scope: constructs.Construct, id: str, props: IncludeFileProps) -> None:
         super().__init__(scope, id)
         self._objects: list[cdk8s.ApiObject] = []
         order = 0
-        for doc in yaml.load_all(Path(path).read_text(), Loader=_LOADER):
+        for doc in yaml.load_all(Path(props.path).read_text(), Loader=_LOADER):
             if not doc:
                 continue
             meta: dict[str, Any] = dict(doc.get("metadata") or {})
@@ -60,10 +72,10 @@ class IncludeFile(constructs.Construct):
                 metadata=cdk8s.ApiObjectMetadata(**known),
             )
             for key, value in meta.items():
-                obj.metadata.add(key, _sorted(value))
+                obj.metadata.add(key, sorted_keys(value))
             for key, value in doc.items():
                 if key not in ("apiVersion", "kind", "metadata"):
-                    obj.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", _sorted(value)))
+                    obj.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", sorted_keys(value)))
             self._objects.append(obj)
 
     @property

@@ -8,6 +8,8 @@ from typing import Any
 import constructs
 from cdk8s_plus_28 import k8s
 
+from .rendering import sorted_keys
+
 
 class LateNetworkPolicy(k8s.KubeNetworkPolicy):
     """A NetworkPolicy whose spec is produced again by ``spec()`` each time it is synthesized.
@@ -30,14 +32,5 @@ class LateNetworkPolicy(k8s.KubeNetworkPolicy):
     def to_json(self) -> Any:
         """The manifest with the spec as of now."""
         manifest = super().to_json()
-        manifest["spec"] = _sort_keys(k8s.KubeNetworkPolicy.manifest(spec=self._spec())["spec"])
+        manifest["spec"] = sorted_keys(k8s.KubeNetworkPolicy.manifest(spec=self._spec())["spec"])
         return manifest
-
-
-def _sort_keys(value: Any) -> Any:
-    """Keys sorted at every level, as ``ApiObject.to_json`` renders them (lists keep their order)."""
-    if isinstance(value, dict):
-        return {k: _sort_keys(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sort_keys(item) for item in value]
-    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cdk8s_plus_28 import k8s
 
@@ -52,6 +52,15 @@ def secret_files_volume(name: str, files: Mapping[str, SecretKeyRef]) -> k8s.Vol
             ],
         ),
     )
+
+
+def sorted_keys(value: Any) -> Any:
+    """``value`` with mapping keys sorted at every level, as cdk8s renders an ApiObject (lists keep their order)."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(item) for item in value]
+    return value
 
 
 def image_ref(image: str, digest: str | None) -> str:
