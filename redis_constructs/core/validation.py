@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import TypeVar
 
 from .errors import PropError
@@ -27,18 +28,46 @@ _IMAGE = re.compile(
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-#: Kubernetes quantity suffixes: binary (Ki = 1024) and decimal (k = 1000; ``8G`` is 8·10⁹ bytes, not 8Gi).
-_BINARY_UNITS = {
-    None: 1,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-    "k": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "T": 1000**4,
+#: Kubernetes quantity suffixes (resource.Quantity) and their factors: binary (Ki = 1024) and decimal (k = 1000,
+#: lowercase; ``8G`` is 8·10⁹ bytes, not 8Gi; ``m`` is a thousandth). The one table every quantity rule reads.
+QUANTITY_SUFFIXES: dict[str, Decimal] = {
+    "Ki": Decimal(1024),
+    "Mi": Decimal(1024**2),
+    "Gi": Decimal(1024**3),
+    "Ti": Decimal(1024**4),
+    "Pi": Decimal(1024**5),
+    "Ei": Decimal(1024**6),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(1000),
+    "M": Decimal(1000**2),
+    "G": Decimal(1000**3),
+    "T": Decimal(1000**4),
+    "P": Decimal(1000**5),
+    "E": Decimal(1000**6),
 }
+_QUANTITY = re.compile(
+    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:[eE]([+-]?[0-9]+)|("
+    + "|".join(s for s in QUANTITY_SUFFIXES if s)
+    + r"))?$"
+)
+
+
+def quantity_value(value: object) -> Decimal | None:
+    """A Kubernetes quantity as rendered in a manifest (``500m``, ``1.5Gi``, ``1e3``, ``8G``, a plain number) as an
+    exact Decimal; None when ``value`` is not one. Input rules (:func:`memory_bytes`, :func:`storage_size`) are
+    stricter: they accept the whole numbers and suffixes a user should write."""
+    match = _QUANTITY.fullmatch(str(value).strip()) if isinstance(value, (str, int, float)) else None
+    if match is None:
+        return None
+    number = Decimal(match.group(1))
+    if match.group(2):
+        return number.scaleb(int(match.group(2)))
+    return number * QUANTITY_SUFFIXES[match.group(3) or ""]
+
+
 #: Spellings Kubernetes refuses, and the quantity of the same size it accepts.
 _DECIMAL_HINTS = {"K": "k", "KB": "k", "kB": "k", "MB": "M", "GB": "G", "TB": "T", "mi": "Mi", "gi": "Gi", "ti": "Ti"}
 
@@ -81,7 +110,7 @@ def memory_bytes(prop: str, value: str) -> int:
             "a Kubernetes memory quantity in bytes, binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) units, e.g. '1Gi'",
             fix=_suffix_hint(value, _DECIMAL_HINTS) if isinstance(value, str) else None,
         )
-    return int(match.group(1)) * _BINARY_UNITS[match.group(2)]
+    return int(match.group(1)) * int(QUANTITY_SUFFIXES[match.group(2) or ""])
 
 
 def cpu_millis(prop: str, value: str) -> int:
@@ -108,7 +137,7 @@ def storage_size(prop: str, value: str, *, minimum_bytes: int) -> int:
             "a storage size in Mi, Gi, Ti or decimal M, G, T (at most 15 digits), e.g. '8Gi'",
             fix=_suffix_hint(value, _DECIMAL_HINTS) if isinstance(value, str) else None,
         )
-    size = int(match.group(1)) * _BINARY_UNITS[match.group(2)]
+    size = int(match.group(1)) * int(QUANTITY_SUFFIXES[match.group(2) or ""])
     if size < minimum_bytes:
         raise PropError(prop, value, f"at least {minimum_bytes // 1024**2}Mi")
     return size

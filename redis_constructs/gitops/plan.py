@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 
 from ..core.restart_annotations import RESTART_ANNOTATIONS
+from ..core.validation import quantity_value
+from .manifest_checks import label
 
 Obj = dict[str, Any]
 #: (API group, kind, namespace, name): the identity of an object in the cluster.
@@ -59,11 +61,6 @@ def key_of(obj: Mapping[str, Any]) -> Key:
     group = api.rpartition("/")[0] if "/" in api else ""
     meta = obj.get("metadata") or {}
     return group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name"))
-
-
-def describe(key: Key) -> str:
-    _, kind, ns, name = key
-    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
 
 
 def parse_manifests(files: Mapping[str, str]) -> dict[Key, Obj]:
@@ -333,18 +330,6 @@ def _refusals(key: Key, old: Obj, new: Obj, changes: Sequence[Change]) -> list[R
     return out
 
 
-def _quantity(text: Any) -> float | None:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-    s = str(text)
-    for unit, factor in units.items():
-        if s.endswith(unit):
-            with contextlib.suppress(ValueError):
-                return float(s[: -len(unit)]) * factor
-    with contextlib.suppress(ValueError):
-        return float(s)
-    return None
-
-
 def _pvc_refusal(key: Key, c: Change, new: Obj) -> list[Refusal]:
     _, _, ns, name = key
     field = c.where
@@ -353,7 +338,7 @@ def _pvc_refusal(key: Key, c: Change, new: Obj) -> list[Refusal]:
         " (the data is lost otherwise)"
     )
     if c.path == ("spec", "resources", "requests", "storage"):
-        old_q, new_q = _quantity(c.old), _quantity(c.new)
+        old_q, new_q = quantity_value(c.old), quantity_value(c.new)
         if old_q is not None and new_q is not None and new_q > old_q:
             if (new.get("spec") or {}).get("storageClassName") != "local-path":
                 return []  # an expansion: allowed when the storage class has allowVolumeExpansion
@@ -392,12 +377,12 @@ def _restart_reasons(key: Key, changes: Sequence[Change]) -> tuple[str, ...]:
 def _removal_warning(key: Key, obj: Obj) -> str:
     kind = key[1]
     if kind == "PersistentVolumeClaim":
-        return f"{describe(key)} is removed: with pruning on, its volume and the data on it are deleted"
+        return f"{label(*key[1:])} is removed: with pruning on, its volume and the data on it are deleted"
     if kind == "Namespace":
-        return f"{describe(key)} is removed: everything in it goes, PVCs and their data included"
+        return f"{label(*key[1:])} is removed: everything in it goes, PVCs and their data included"
     policy = (obj.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
     kept = "kept" if policy.get("whenDeleted", "Retain") == "Retain" else "DELETED with it"
-    return f"{describe(key)} is removed: its pods stop (Redis is down); its PVCs are {kept}"
+    return f"{label(*key[1:])} is removed: its pods stop (Redis is down); its PVCs are {kept}"
 
 
 # -- rendering -----------------------------------------------------------------------------------------------
@@ -416,7 +401,7 @@ def render_markdown(plan: Plan, *, base: str) -> str:
     if plan.refused:
         lines += ["### Refused in place", ""]
         for r in plan.refused:
-            lines.append(f"- **{describe(r.key)}** `{r.field}`: {r.change}  ")
+            lines.append(f"- **{label(*r.key[1:])}** `{r.field}`: {r.change}  ")
             lines.append(f"  Safe procedure: {r.procedure}")
         lines.append("")
     if plan.warnings:
@@ -424,15 +409,15 @@ def render_markdown(plan: Plan, *, base: str) -> str:
     if plan.restarts:
         lines += ["### Pods that restart", ""]
         for k, why in plan.restarts.items():
-            lines.append(f"- **{describe(k)}**: {'; '.join(why)}")
+            lines.append(f"- **{label(*k[1:])}**: {'; '.join(why)}")
         lines.append("")
     for title, keys in (("Added", plan.added), ("Removed", plan.removed)):
         if keys:
-            lines += [f"### {title}", "", *(f"- {describe(k)}" for k in keys), ""]
+            lines += [f"### {title}", "", *(f"- {label(*k[1:])}" for k in keys), ""]
     if plan.changed:
         lines += ["### Changed", ""]
         for k, changes in plan.changed.items():
-            lines.append(f"- **{describe(k)}**")
+            lines.append(f"- **{label(*k[1:])}**")
             lines += [f"  - `{c.where}`: {_arrow(c)}" for c in changes]
         lines.append("")
     return "\n".join(lines)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from redis_constructs.core.validation import quantity_value
+
 Obj = Mapping[str, Any]
 SecretData = Mapping[tuple[str, str], Mapping[str, str]]
 
@@ -71,26 +73,13 @@ class Objects:
 
 # --- quantities -------------------------------------------------------------------------------------------
 
-_BIN = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DEC = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1), "k": Decimal(10**3)}
-_DEC.update({"M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15)})
-_DEC["E"] = Decimal(10**18)
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$")
-
 
 def parse_quantity(value: str | int | float) -> Decimal:
-    """A Kubernetes resource.Quantity ("500m", "1.5", "256Mi", "1e3") as an exact Decimal."""
-    text = str(value).strip()
-    match = _QUANTITY.match(text)
-    if match is None:
+    """A Kubernetes resource.Quantity ("500m", "1.5", "256Mi", "1e3") as an exact Decimal (the package's rule)."""
+    quantity = quantity_value(value)
+    if quantity is None:
         raise ManifestError(f"quantity: got {value!r}; expected a Kubernetes quantity such as 500m or 256Mi")
-    number = Decimal(match.group(1))
-    if match.group(2):
-        return number * (Decimal(10) ** int(match.group(2)[1:]))
-    suffix = match.group(3) or ""
-    if suffix in _BIN:
-        return number * _BIN[suffix]
-    return number * _DEC[suffix]
+    return quantity
 
 
 def memory_bytes(value: str | int | float) -> int:

@@ -193,3 +193,35 @@ def test_synth_errors_are_listed_once_and_name_the_real_folder(tmp_path: Path) -
     assert f"{out} was left as it was" in str(e.value)
     assert "dist/" not in str(e.value).splitlines()[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", "0.5"),
+        ("1.5Gi", str(3 * 2**29)),
+        ("1e3", "1000"),
+        ("8G", "8000000000"),
+        ("8Gi", str(8 * 2**30)),
+        ("1k", "1000"),
+        ("2E", str(2 * 10**18)),
+        (".5", "0.5"),
+        (3, "3"),
+    ],
+)
+def test_a_rendered_quantity_is_read_exactly(text: object, value: str) -> None:
+    from decimal import Decimal
+
+    assert v.quantity_value(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["1K", "12 apples", "Gi", "", "1.5.5Mi", None])
+def test_what_is_not_a_quantity_reads_as_none(text: object) -> None:
+    assert v.quantity_value(text) is None
+
+
+def test_input_quantities_and_rendered_ones_share_one_suffix_table() -> None:
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"):
+        assert v.memory_bytes("m", f"3{suffix}") == v.quantity_value(f"3{suffix}"), suffix
+    for suffix in ("Mi", "Gi", "Ti", "M", "G", "T"):
+        assert v.storage_size("s", f"3{suffix}", minimum_bytes=1) == v.quantity_value(f"3{suffix}"), suffix
