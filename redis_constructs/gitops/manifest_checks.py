@@ -51,11 +51,15 @@ class ExternalRefs:
     namespaces: frozenset[str] = frozenset()
 
 
+def label(kind: object, namespace: object, name: object) -> str:
+    """``Kind namespace/name`` (``Kind name`` when cluster-scoped): how every message names an object."""
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 def describe(obj: Obj) -> str:
-    """``Kind namespace/name`` for error messages."""
+    """:func:`label` of a manifest."""
     meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+    return label(obj.get("kind"), meta.get("namespace"), meta.get("name"))
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -214,60 +218,90 @@ def _ns(obj: Obj) -> str:
 _NO_EXTERNAL = ExternalRefs()
 
 
-def reference_errors(objects: Sequence[Obj], external: ExternalRefs = _NO_EXTERNAL) -> list[str]:
-    """Dangling references between the objects (or to the declared external ones)."""
-    errors: list[str] = []
-    by_kind: dict[str, dict[tuple[str, str], Obj]] = {}
-    for obj in objects:
-        by_kind.setdefault(str(obj.get("kind")), {})[(_ns(obj), obj["metadata"]["name"])] = obj
+PodTemplate = tuple[Obj, Mapping[str, Any], Mapping[str, Any]]
 
-    def keys_of(kind: str, ns: str, name: str) -> frozenset[str] | None:
-        obj = by_kind.get(kind, {}).get((ns, name))
+
+class _References:
+    """The objects of one synth, indexed by kind and name, and every reference check over them.
+
+    Each ``*_errors`` method checks one kind of reference and returns its messages; :func:`reference_errors`
+    lists them in a fixed order.
+    """
+
+    def __init__(self, objects: Sequence[Obj], external: ExternalRefs) -> None:
+        self.objects = objects
+        self.external = external
+        self.by_kind: dict[str, dict[tuple[str, str], Obj]] = {}
+        for obj in objects:
+            self.by_kind.setdefault(str(obj.get("kind")), {})[(_ns(obj), obj["metadata"]["name"])] = obj
+        self.pods = _pod_templates(objects)
+
+    # -- what a Secret or ConfigMap holds ------------------------------------------------------------------
+    def keys_of(self, kind: str, ns: str, name: str) -> frozenset[str] | None:
+        obj = self.by_kind.get(kind, {}).get((ns, name))
         if obj is not None:
             return frozenset((obj.get("data") or {}) | (obj.get("stringData") or {}) | (obj.get("binaryData") or {}))
         if kind in {"SealedSecret", "ExternalSecret"}:
             return None
-        ext = external.secrets if kind == "Secret" else external.config_maps
+        ext = self.external.secrets if kind == "Secret" else self.external.config_maps
         return ext.get((ns, name))
 
-    def secret_keys(ns: str, name: str) -> frozenset[str] | None:
-        keys = keys_of("Secret", ns, name)
+    def _external_secret(self, ns: str, name: str) -> Obj | None:
+        """The ExternalSecret named ``name``, or the one whose target Secret is ``name``."""
+        found = self.by_kind.get("ExternalSecret", {}).get((ns, name))
+        for candidate in self.by_kind.get("ExternalSecret", {}).values() if found is None else ():
+            target = ((candidate.get("spec") or {}).get("target") or {}).get("name")
+            if _ns(candidate) == ns and target == name:
+                found = candidate
+        return found
+
+    def secret_keys(self, ns: str, name: str) -> frozenset[str] | None:
+        """The keys Secret ``ns/name`` will hold: rendered, sealed, external, cert-manager's, or declared."""
+        keys = self.keys_of("Secret", ns, name)
         if keys is not None:
             return keys
-        sealed = by_kind.get("SealedSecret", {}).get((ns, name))
+        sealed = self.by_kind.get("SealedSecret", {}).get((ns, name))
         if sealed is not None:
             return frozenset((sealed.get("spec") or {}).get("encryptedData") or {})
-        ext_secret = by_kind.get("ExternalSecret", {}).get((ns, name))
-        if ext_secret is None:
-            for candidate in by_kind.get("ExternalSecret", {}).values():
-                target = ((candidate.get("spec") or {}).get("target") or {}).get("name")
-                if _ns(candidate) == ns and target == name:
-                    ext_secret = candidate
+        ext_secret = self._external_secret(ns, name)
         if ext_secret is not None:
             return frozenset(d["secretKey"] for d in (ext_secret.get("spec") or {}).get("data") or [])
-        for cert in by_kind.get("Certificate", {}).values():  # cert-manager writes a kubernetes.io/tls Secret
+        for cert in self.by_kind.get("Certificate", {}).values():  # cert-manager writes a kubernetes.io/tls Secret
             if _ns(cert) == ns and (cert.get("spec") or {}).get("secretName") == name:
                 return frozenset({"tls.crt", "tls.key", "ca.crt"})
         return None
 
-    def check_key(where: str, kind: str, ns: str, name: str, key: str | None, *, optional: bool) -> None:
-        keys = secret_keys(ns, name) if kind == "Secret" else keys_of("ConfigMap", ns, name)
+    def key_errors(self, where: str, kind: str, ns: str, name: str, key: str | None, *, optional: bool) -> list[str]:
+        keys = self.secret_keys(ns, name) if kind == "Secret" else self.keys_of("ConfigMap", ns, name)
         if keys is None:
-            if not optional:
-                errors.append(f"{where}: {kind} {ns}/{name} is neither rendered nor declared external")
-        elif key is not None and key not in keys:
-            errors.append(f"{where}: {kind} {ns}/{name} has no key {key!r} (has {sorted(keys)})")
+            return [] if optional else [f"{where}: {kind} {ns}/{name} is neither rendered nor declared external"]
+        if key is not None and key not in keys:
+            return [f"{where}: {kind} {ns}/{name} has no key {key!r} (has {sorted(keys)})"]
+        return []
 
-    namespaces = {o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"} | set(external.namespaces)
-    for obj in objects:
-        ns = (obj.get("metadata") or {}).get("namespace")
-        if ns and obj.get("kind") != "Namespace" and ns not in namespaces:
-            errors.append(f"{describe(obj)}: metadata.namespace {ns!r} is neither rendered nor declared external")
+    def _items_errors(self, where: str, kind: str, ns: str, source: Mapping[str, Any], name: str) -> list[str]:
+        """Each ``items`` key of a volume source (or the whole object when it lists none)."""
+        optional = bool(source.get("optional"))
+        return [
+            error
+            for item in source.get("items") or [{"key": None}]
+            for error in self.key_errors(where, kind, ns, name, item["key"], optional=optional)
+        ]
 
-    pods = _pod_templates(objects)
-    for owner, pod_meta, pod in pods:
-        where = describe(owner)
-        ns = _ns(owner)
+    # -- the checks ----------------------------------------------------------------------------------------
+    def namespace_errors(self) -> list[str]:
+        namespaces = {o["metadata"]["name"] for o in self.objects if o.get("kind") == "Namespace"}
+        namespaces |= set(self.external.namespaces)
+        errors = []
+        for obj in self.objects:
+            ns = (obj.get("metadata") or {}).get("namespace")
+            if ns and obj.get("kind") != "Namespace" and ns not in namespaces:
+                errors.append(f"{describe(obj)}: metadata.namespace {ns!r} is neither rendered nor declared external")
+        return errors
+
+    def workload_errors(self, owner: Obj, pod_meta: Mapping[str, Any], pod: Mapping[str, Any]) -> list[str]:
+        """The owner's selector and serviceName, and the pod's service account."""
+        where, ns, errors = describe(owner), _ns(owner), []
         labels = pod_meta.get("labels") or {}
         if owner.get("kind") in {"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"} and not _matches(
             owner["spec"].get("selector"), labels
@@ -275,95 +309,116 @@ def reference_errors(objects: Sequence[Obj], external: ExternalRefs = _NO_EXTERN
             errors.append(f"{where}: spec.selector does not match spec.template.metadata.labels")
         if owner.get("kind") == "StatefulSet":
             svc = owner["spec"].get("serviceName")
-            if (ns, svc) not in by_kind.get("Service", {}):
+            if (ns, svc) not in self.by_kind.get("Service", {}):
                 errors.append(f"{where}: spec.serviceName {svc!r} is not a rendered Service")
         sa = pod.get("serviceAccountName")
-        if sa and (ns, sa) not in by_kind.get("ServiceAccount", {}) and (ns, sa) not in external.service_accounts:
+        if (
+            sa
+            and (ns, sa) not in self.by_kind.get("ServiceAccount", {})
+            and (ns, sa) not in self.external.service_accounts
+        ):
             errors.append(f"{where}: serviceAccountName {sa!r} is neither rendered nor declared external")
-        volume_names = {vol["name"] for vol in pod.get("volumes") or []}
-        volume_names |= {t["metadata"]["name"] for t in (owner.get("spec") or {}).get("volumeClaimTemplates") or []}
+        return errors
+
+    def volume_errors(self, owner: Obj, pod: Mapping[str, Any]) -> list[str]:
+        """The Secrets and ConfigMaps (and their keys) the pod's volumes name."""
+        where, ns, errors = describe(owner), _ns(owner), []
         for vol in pod.get("volumes") or []:
             vwhere = f"{where}: volume {vol['name']!r}"
             if "configMap" in vol:
-                cm = vol["configMap"]
-                for item in cm.get("items") or [{"key": None}]:
-                    check_key(vwhere, "ConfigMap", ns, cm["name"], item["key"], optional=bool(cm.get("optional")))
+                errors += self._items_errors(vwhere, "ConfigMap", ns, vol["configMap"], vol["configMap"]["name"])
             if "secret" in vol:
-                sec = vol["secret"]
-                for item in sec.get("items") or [{"key": None}]:
-                    check_key(vwhere, "Secret", ns, sec["secretName"], item["key"], optional=bool(sec.get("optional")))
+                errors += self._items_errors(vwhere, "Secret", ns, vol["secret"], vol["secret"]["secretName"])
             for source in (vol.get("projected") or {}).get("sources") or []:
                 for kind, src_key in (("Secret", "secret"), ("ConfigMap", "configMap")):
                     if src_key in source:
-                        src = source[src_key]
-                        for item in src.get("items") or [{"key": None}]:
-                            check_key(vwhere, kind, ns, src["name"], item["key"], optional=bool(src.get("optional")))
-        containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
-        for c in containers:
+                        errors += self._items_errors(vwhere, kind, ns, source[src_key], source[src_key]["name"])
+        return errors
+
+    def container_errors(self, owner: Obj, pod: Mapping[str, Any]) -> list[str]:
+        """Each container's volume mounts, env references and named probe ports."""
+        where, ns, errors = describe(owner), _ns(owner), []
+        volume_names = {vol["name"] for vol in pod.get("volumes") or []}
+        volume_names |= {t["metadata"]["name"] for t in (owner.get("spec") or {}).get("volumeClaimTemplates") or []}
+        for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
             cwhere = f"{where}: container {c['name']!r}"
-            port_names = {p.get("name") for p in c.get("ports") or []}
             for mount in c.get("volumeMounts") or []:
                 if mount["name"] not in volume_names:
                     errors.append(f"{cwhere}: volumeMount {mount['name']!r} names no volume")
             for env in c.get("env") or []:
                 ref = env.get("valueFrom") or {}
-                if "secretKeyRef" in ref:
-                    r = ref["secretKeyRef"]
-                    check_key(
-                        f"{cwhere}: env {env['name']}",
-                        "Secret",
-                        ns,
-                        r["name"],
-                        r["key"],
-                        optional=bool(r.get("optional")),
-                    )
-                if "configMapKeyRef" in ref:
-                    r = ref["configMapKeyRef"]
-                    check_key(
-                        f"{cwhere}: env {env['name']}",
-                        "ConfigMap",
-                        ns,
-                        r["name"],
-                        r["key"],
-                        optional=bool(r.get("optional")),
-                    )
+                for kind, ref_key in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    if ref_key in ref:
+                        r = ref[ref_key]
+                        optional = bool(r.get("optional"))
+                        errors += self.key_errors(
+                            f"{cwhere}: env {env['name']}", kind, ns, r["name"], r["key"], optional=optional
+                        )
             for env_from in c.get("envFrom") or []:
                 for kind, src_key in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
                     if src_key in env_from:
                         r = env_from[src_key]
-                        check_key(f"{cwhere}: envFrom", kind, ns, r["name"], None, optional=bool(r.get("optional")))
-            for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
-                probe = c.get(probe_name) or {}
-                for action in ("httpGet", "tcpSocket"):
-                    port = (probe.get(action) or {}).get("port")
-                    if isinstance(port, str) and port not in port_names:
-                        errors.append(f"{cwhere}: {probe_name}.{action}.port {port!r} is not a named container port")
+                        optional = bool(r.get("optional"))
+                        errors += self.key_errors(f"{cwhere}: envFrom", kind, ns, r["name"], None, optional=optional)
+            errors += _probe_port_errors(cwhere, c)
+        return errors
 
-    def pods_selected(ns: str, selector: Mapping[str, Any]) -> list[tuple[Obj, Mapping[str, Any], Mapping[str, Any]]]:
-        return [t for t in pods if _ns(t[0]) == ns and _matches(selector, t[1].get("labels") or {})]
+    def pods_selected(self, ns: str, selector: Mapping[str, Any]) -> list[PodTemplate]:
+        return [t for t in self.pods if _ns(t[0]) == ns and _matches(selector, t[1].get("labels") or {})]
 
-    for (ns, _name), svc in by_kind.get("Service", {}).items():
-        spec = svc.get("spec") or {}
-        selector = spec.get("selector")
-        if not selector:
-            continue
-        selected = pods_selected(ns, {"matchLabels": selector})
-        if not selected:
-            errors.append(f"{describe(svc)}: spec.selector {selector} matches no rendered pod template")
-            continue
-        for port in spec.get("ports") or []:
-            target = port.get("targetPort")
-            if isinstance(target, str):
-                for owner, _, pod in selected:
-                    names = {p.get("name") for c in pod.get("containers") or [] for p in c.get("ports") or []}
-                    if target not in names:
-                        errors.append(f"{describe(svc)}: targetPort {target!r} is not a port of {describe(owner)}")
-    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
-        for (ns, _name), obj in by_kind.get(kind, {}).items():
-            field_name = "selector" if kind == "PodDisruptionBudget" else "podSelector"
-            if not pods_selected(ns, obj["spec"].get(field_name) or {}):
-                errors.append(f"{describe(obj)}: spec.{field_name} matches no rendered pod template")
+    def service_errors(self) -> list[str]:
+        """Each Service selects a pod template, and its named target ports exist there."""
+        errors = []
+        for (ns, _name), svc in self.by_kind.get("Service", {}).items():
+            spec = svc.get("spec") or {}
+            selector = spec.get("selector")
+            if not selector:
+                continue
+            selected = self.pods_selected(ns, {"matchLabels": selector})
+            if not selected:
+                errors.append(f"{describe(svc)}: spec.selector {selector} matches no rendered pod template")
+                continue
+            for port in spec.get("ports") or []:
+                target = port.get("targetPort")
+                if isinstance(target, str):
+                    for owner, _, pod in selected:
+                        names = {p.get("name") for c in pod.get("containers") or [] for p in c.get("ports") or []}
+                        if target not in names:
+                            errors.append(f"{describe(svc)}: targetPort {target!r} is not a port of {describe(owner)}")
+        return errors
+
+    def selector_errors(self) -> list[str]:
+        """Each PodDisruptionBudget and NetworkPolicy selects a pod template."""
+        errors = []
+        for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+            for (ns, _name), obj in self.by_kind.get(kind, {}).items():
+                field_name = "selector" if kind == "PodDisruptionBudget" else "podSelector"
+                if not self.pods_selected(ns, obj["spec"].get(field_name) or {}):
+                    errors.append(f"{describe(obj)}: spec.{field_name} matches no rendered pod template")
+        return errors
+
+
+def _probe_port_errors(where: str, container: Mapping[str, Any]) -> list[str]:
+    port_names = {p.get("name") for p in container.get("ports") or []}
+    errors = []
+    for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container.get(probe_name) or {}
+        for action in ("httpGet", "tcpSocket"):
+            port = (probe.get(action) or {}).get("port")
+            if isinstance(port, str) and port not in port_names:
+                errors.append(f"{where}: {probe_name}.{action}.port {port!r} is not a named container port")
     return errors
+
+
+def reference_errors(objects: Sequence[Obj], external: ExternalRefs = _NO_EXTERNAL) -> list[str]:
+    """Dangling references between the objects (or to the declared external ones)."""
+    refs = _References(objects, external)
+    errors = refs.namespace_errors()
+    for owner, pod_meta, pod in refs.pods:
+        errors += refs.workload_errors(owner, pod_meta, pod)
+        errors += refs.volume_errors(owner, pod)
+        errors += refs.container_errors(owner, pod)
+    return errors + refs.service_errors() + refs.selector_errors()
 
 
 # -- secrets -----------------------------------------------------------------------------------------------
