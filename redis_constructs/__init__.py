@@ -22,6 +22,7 @@ install_moved_modules()
 
 if TYPE_CHECKING:
     from .core import IncludeFile as IncludeFile
+    from .core import IncludeFileProps as IncludeFileProps
     from .core import PropError as PropError
     from .core import SecretKeyRef as SecretKeyRef
     from .credentials import ReplicatedSecret as ReplicatedSecret
@@ -72,6 +73,7 @@ _WHERE = {
     "ExternalRefs": ".gitops",
     "FluxUnit": ".gitops",
     "IncludeFile": ".core",
+    "IncludeFileProps": ".core",
     "LoadBalancer": ".server",
     "MigrationPhase": ".migration",
     "PropError": ".core",
@@ -114,6 +116,7 @@ __all__ = [
     "ExternalRefs",
     "FluxUnit",
     "IncludeFile",
+    "IncludeFileProps",
     "LoadBalancer",
     "MigrationPhase",
     "PropError",

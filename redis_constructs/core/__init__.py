@@ -11,11 +11,13 @@ from .lazy import lazy_exports
 if TYPE_CHECKING:
     from .errors import PropError as PropError
     from .include import IncludeFile as IncludeFile
+    from .include import IncludeFileProps as IncludeFileProps
     from .job_run import JobRun as JobRun
     from .refs import SecretKeyRef as SecretKeyRef
 
 _WHERE = {
     "IncludeFile": ".include",
+    "IncludeFileProps": ".include",
     "JobRun": ".job_run",
     "PropError": ".errors",
     "SecretKeyRef": ".refs",
@@ -23,6 +25,7 @@ _WHERE = {
 
 __all__ = [
     "IncludeFile",
+    "IncludeFileProps",
     "JobRun",
     "PropError",
     "SecretKeyRef",

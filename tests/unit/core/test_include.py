@@ -8,7 +8,8 @@ import cdk8s
 import pytest
 from conftest import ROOT
 
-from redis_constructs.core.include import IncludeFile
+from redis_constructs.core.errors import PropError
+from redis_constructs.core.include import IncludeFile, IncludeFileProps
 
 FILES = sorted((ROOT / "apps" / "beersystem").glob("*.yaml"))
 
@@ -17,7 +18,7 @@ FILES = sorted((ROOT / "apps" / "beersystem").glob("*.yaml"))
 def test_include_file_is_cdk8s_include(path: Path) -> None:
     app = cdk8s.App()
     theirs = cdk8s.Include(cdk8s.Chart(app, "a", disable_resource_name_hashes=True), "M", url=str(path))
-    ours = IncludeFile(cdk8s.Chart(app, "b", disable_resource_name_hashes=True), "M", path=path)
+    ours = IncludeFile(cdk8s.Chart(app, "b", disable_resource_name_hashes=True), "M", IncludeFileProps(path=path))
     assert [o.node.id for o in ours.api_objects] == [o.node.id for o in theirs.api_objects]
     assert [o.to_json() for o in ours.api_objects] == [o.to_json() for o in theirs.api_objects]
     # Key order too: dist/ is YAML with keys as rendered.
@@ -36,7 +37,7 @@ def test_include_file_handles_extra_metadata_and_unnamed_documents(tmp_path: Pat
     )
     # Same chart id in two apps: the generated name of the unnamed object depends on the construct path.
     theirs = cdk8s.Include(cdk8s.Chart(cdk8s.App(), "c"), "M", url=str(path))
-    ours = IncludeFile(cdk8s.Chart(cdk8s.App(), "c"), "M", path=path)
+    ours = IncludeFile(cdk8s.Chart(cdk8s.App(), "c"), "M", IncludeFileProps(path=path))
     assert (
         [o.node.id for o in ours.api_objects]
         == [o.node.id for o in theirs.api_objects]
@@ -46,3 +47,9 @@ def test_include_file_handles_extra_metadata_and_unnamed_documents(tmp_path: Pat
         ]
     )
     assert [o.to_json() for o in ours.api_objects] == [o.to_json() for o in theirs.api_objects]
+
+
+@pytest.mark.parametrize("path", ["", None, 3])
+def test_fails_without_a_path(path: object) -> None:
+    with pytest.raises(PropError, match=r"^path: got .*; expected the path of a local YAML file$"):
+        IncludeFileProps(path=path)  # type: ignore[arg-type]
