@@ -38,6 +38,7 @@ from redis_constructs import (  # noqa: E402
     RedisShared,
     RedisSharedProps,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     Role,
     SecretSource,
     SynthError,
@@ -158,14 +159,18 @@ def build_app(
     client = ReplicatedSecret(
         chart,
         "ClientCredentials",
-        name=CLIENT_SECRET,
-        # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
-        namespaces=(redis.namespace,),
-        keys=("password",),
-        source=source,
+        ReplicatedSecretProps(
+            name=CLIENT_SECRET,
+            # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
+            namespaces=(redis.namespace,),
+            keys=("password",),
+            source=source,
+        ),
     )
     system = ReplicatedSecret(
-        chart, "SystemCredentials", name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source
+        chart,
+        "SystemCredentials",
+        ReplicatedSecretProps(name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source),
     )
     shared = RedisShared(
         chart,

@@ -26,6 +26,7 @@ from redis_constructs import (
     RedisMonitoringProps,
     RedisShared,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     SecretSource,
     SecretStoreKind,
 )
@@ -52,7 +53,7 @@ def secret(**kw: Any) -> ReplicatedSecret:
         "keys": ("password",),
         "source": SecretSource.existing(),
     }
-    return ReplicatedSecret(chart(), "S", **(props | kw))
+    return ReplicatedSecret(chart(), "S", ReplicatedSecretProps(**(props | kw)))
 
 
 def monitoring(**kw: Any) -> RedisMonitoring:

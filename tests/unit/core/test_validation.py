@@ -14,6 +14,7 @@ from redis_constructs import (
     RedisShared,
     RedisSharedProps,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     SecretSource,
     SynthError,
     synthesize,
@@ -87,10 +88,12 @@ def test_secret_name_rule_is_the_same_for_seal_and_constructs(tmp_path: Path) ->
     secret = ReplicatedSecret(
         chart,
         "S",
-        name="redis.client",
-        namespaces=("redis",),
-        keys=("password",),
-        source=SecretSource.sealed(read_sealed_file(values)),
+        ReplicatedSecretProps(
+            name="redis.client",
+            namespaces=("redis",),
+            keys=("password",),
+            source=SecretSource.sealed(read_sealed_file(values)),
+        ),
     )
     assert secret.secret_name == "redis.client"
     with pytest.raises(
@@ -101,7 +104,11 @@ def test_secret_name_rule_is_the_same_for_seal_and_constructs(tmp_path: Path) ->
         )
     with pytest.raises(PropError, match=r"^name: got 'Redis_Client'; expected a Secret name: an RFC 1123 subdomain"):
         ReplicatedSecret(
-            chart, "T", name="Redis_Client", namespaces=("redis",), keys=("password",), source=SecretSource.existing()
+            chart,
+            "T",
+            ReplicatedSecretProps(
+                name="Redis_Client", namespaces=("redis",), keys=("password",), source=SecretSource.existing()
+            ),
         )
 
 
