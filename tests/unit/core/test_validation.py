@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def test_every_duration_prop_uses_the_one_grammar() -> None:
         SecretSource.external(store_name="vault", remote_key="k", refresh_interval="\u0661h")
     from redis_constructs.monitoring.redis_monitoring import RedisMonitoringProps, _seconds
 
-    assert _seconds("interval", RedisMonitoringProps().interval) == 15
+    (default_interval,) = (f.default for f in dataclasses.fields(RedisMonitoringProps) if f.name == "interval")
+    assert isinstance(default_interval, str)
+    assert _seconds("interval", default_interval) == 15
     with pytest.raises(PropError, match=r"^interval: got '0s'; expected a duration in whole seconds or minutes"):
         _seconds("interval", "0s")
 
