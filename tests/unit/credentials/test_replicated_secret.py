@@ -307,3 +307,20 @@ def test_fails_external_without_store_or_key() -> None:
 def test_fails_plaintext_with_other_keys() -> None:
     with pytest.raises(PropError, match=r"source\.plaintext: got \['pw'\]; expected exactly the keys \['password'\]"):
         make(source=SecretSource.plaintext_for_tests({"pw": "x" * 20}))
+
+
+def test_props_validate_themselves_before_any_construct_exists() -> None:
+    labels = {"team": "shop"}
+    props = ReplicatedSecretProps(
+        name="s", namespaces=("redis", "app"), keys=("password",), source=SecretSource.existing(), labels=labels
+    )
+    labels["team"] = "other"
+    assert props.labels == {"team": "shop"}  # a copy: changing the caller's dict later changes nothing
+    with pytest.raises(PropError, match=r"^namespaces: got \(\); expected at least one namespace$"):
+        ReplicatedSecretProps(name="s", namespaces=(), keys=("password",), source=SecretSource.existing())
+
+
+def test_fails_props_that_are_not_replicated_secret_props() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+    with pytest.raises(PropError, match=r"^props: got 'dict'; expected a ReplicatedSecretProps \(construct c/S\)$"):
+        ReplicatedSecret(chart, "S", {"name": "s"})  # type: ignore[arg-type]

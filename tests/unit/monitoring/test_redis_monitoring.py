@@ -100,3 +100,17 @@ def test_expected_instances_follow_the_replica_count() -> None:
 def test_fails_bad_monitoring_props(props: dict[str, Any], message: str) -> None:
     with pytest.raises(PropError, match=message):
         render(**props)
+
+
+def test_props_validate_themselves_before_the_construct() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "t", disable_resource_name_hashes=True)
+    redis = RedisShared(chart, "Redis", RedisSharedProps())
+    with pytest.raises(PropError, match=r"^interval: got '30s'; expected at most '15s'"):
+        RedisMonitoringProps(redis=redis, interval="30s")
+    assert chart.node.try_find_child("Monitoring") is None
+
+
+def test_fails_props_that_are_not_monitoring_props() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "t")
+    with pytest.raises(PropError, match=r"^props: got 'dict'; expected a RedisMonitoringProps \(construct t/M\)$"):
+        RedisMonitoring(chart, "M", {"interval": "15s"})  # type: ignore[arg-type]
