@@ -38,6 +38,7 @@ from redis_constructs import (
     RedisShared,
     RedisSharedProps,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     Role,
     SecretSource,
     SynthError,
@@ -93,8 +94,11 @@ REDIS = RedisSharedProps(
     tls=Tls(certificates=CertManagerSelfSignedCa()),
 )
 
-#: kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping every 15 s.
-MONITORING = RedisMonitoringProps(interval="15s", release_label="kube-prometheus-stack")
+
+def monitoring(redis: RedisShared) -> RedisMonitoringProps:
+    """kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping ``redis`` every 15 s."""
+    return RedisMonitoringProps(redis=redis, interval="15s", release_label="kube-prometheus-stack")
+
 
 #: Where the credentials come from. The committed default is sealed for a placeholder certificate whose
 #: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. README
@@ -160,14 +164,18 @@ def build_app(
     client = ReplicatedSecret(
         chart,
         "ClientCredentials",
-        name=CLIENT_SECRET,
-        # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
-        namespaces=(redis.namespace,),
-        keys=("password",),
-        source=source,
+        ReplicatedSecretProps(
+            name=CLIENT_SECRET,
+            # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
+            namespaces=(redis.namespace,),
+            keys=("password",),
+            source=source,
+        ),
     )
     system = ReplicatedSecret(
-        chart, "SystemCredentials", name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source
+        chart,
+        "SystemCredentials",
+        ReplicatedSecretProps(name=SYSTEM_SECRET, namespaces=(redis.namespace,), keys=SYSTEM_KEYS, source=source),
     )
     shared = RedisShared(
         chart,
@@ -178,7 +186,7 @@ def build_app(
             primary_pod=primary_pod,
         ),
     )
-    RedisMonitoring(chart, "Monitoring", redis=shared, props=MONITORING)
+    RedisMonitoring(chart, "Monitoring", monitoring(shared))
     # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1 with the replicas StatefulSet, the
     # master StatefulSet 2 (rolls only once the replicas are healthy again); the app (wave 3) comes after.
     add_rollout_order(shared)

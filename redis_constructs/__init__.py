@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .core import PropError as PropError
     from .core import SecretKeyRef as SecretKeyRef
     from .credentials import ReplicatedSecret as ReplicatedSecret
+    from .credentials import ReplicatedSecretProps as ReplicatedSecretProps
     from .credentials import SecretSource as SecretSource
     from .credentials import SecretStoreKind as SecretStoreKind
     from .credentials import read_sealed_file as read_sealed_file
@@ -87,6 +88,7 @@ _WHERE = {
     "RedisSharedProps": ".server",
     "RedisValidationJob": ".migration",
     "ReplicatedSecret": ".credentials",
+    "ReplicatedSecretProps": ".credentials",
     "Resources": ".server",
     "Role": ".server",
     "SecretKeyRef": ".core",
@@ -130,6 +132,7 @@ __all__ = [
     "RedisSharedProps",
     "RedisValidationJob",
     "ReplicatedSecret",
+    "ReplicatedSecretProps",
     "Resources",
     "Role",
     "SecretKeyRef",

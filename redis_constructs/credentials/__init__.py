@@ -1,5 +1,6 @@
-"""Credentials: :class:`ReplicatedSecret` (one Secret in several namespaces, never plaintext in git), its
-sources, sealing for the sealed-secrets controller, and the command line that seals.
+"""Credentials: :class:`ReplicatedSecret` (one Secret in several namespaces, never plaintext in git) with its
+:class:`ReplicatedSecretProps`, its sources, sealing for the sealed-secrets controller, and the command line that
+seals.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from .replicated_secret import ExternalSecretSource as ExternalSecretSource
     from .replicated_secret import PlaintextSecretSource as PlaintextSecretSource
     from .replicated_secret import ReplicatedSecret as ReplicatedSecret
+    from .replicated_secret import ReplicatedSecretProps as ReplicatedSecretProps
     from .replicated_secret import SealedSecretSource as SealedSecretSource
     from .replicated_secret import SecretSource as SecretSource
     from .replicated_secret import SecretStoreKind as SecretStoreKind
@@ -25,6 +27,7 @@ _WHERE = {
     "ExternalSecretSource": ".replicated_secret",
     "PlaintextSecretSource": ".replicated_secret",
     "ReplicatedSecret": ".replicated_secret",
+    "ReplicatedSecretProps": ".replicated_secret",
     "SealedSecretSource": ".replicated_secret",
     "SealingScope": ".sealing",
     "SecretSource": ".replicated_secret",
@@ -38,6 +41,7 @@ __all__ = [
     "ExternalSecretSource",
     "PlaintextSecretSource",
     "ReplicatedSecret",
+    "ReplicatedSecretProps",
     "SealedSecretSource",
     "SealingScope",
     "SecretSource",

@@ -174,8 +174,58 @@ class PlaintextSecretSource(SecretSource):
                 raise PropError("source.plaintext", type(value).__name__, "a mapping of str keys to str values")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReplicatedSecretProps:
+    """Props of :class:`ReplicatedSecret`: which Secret, where, which keys, and where the values come from.
+
+    Validates itself on construction; ``namespaces`` and ``keys`` are kept as tuples, ``labels`` as a copy.
+    """
+
+    #: ``metadata.name`` of every copy: a Secret name (an RFC 1123 subdomain).
+    name: str
+    #: Namespaces that get a copy, at least one; :meth:`ReplicatedSecret.add_namespace` adds more later.
+    namespaces: tuple[str, ...]
+    #: The Secret's keys, at least one; every copy holds exactly these.
+    keys: tuple[str, ...]
+    #: Where the values come from: a factory of :class:`SecretSource`.
+    source: SecretSource
+    #: Labels on every copy (and on a SealedSecret's template). Default: - no labels.
+    labels: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        v.secret_name("name", self.name)
+        if not self.namespaces:
+            raise PropError("namespaces", self.namespaces, "at least one namespace")
+        if not self.keys:
+            raise PropError("keys", self.keys, "at least one key")
+        keys = v.unique("keys", self.keys)
+        for key in keys:
+            v.secret_key("keys", key)
+        object.__setattr__(self, "keys", keys)
+        self._check_source()
+        if self.labels is not None and not isinstance(self.labels, Mapping):
+            raise PropError("labels", type(self.labels).__name__, "None or a mapping of label key to value")
+        if self.labels:
+            object.__setattr__(self, "labels", v.label_pairs("labels", tuple(self.labels.items())))
+        namespaces = v.unique("namespaces", self.namespaces)
+        for ns in namespaces:
+            v.dns_label("namespaces", ns)
+        object.__setattr__(self, "namespaces", namespaces)
+
+    def _check_source(self) -> None:
+        s = self.source
+        if not isinstance(s, (ExistingSecretSource, SealedSecretSource, ExternalSecretSource, PlaintextSecretSource)):
+            raise PropError(
+                "source",
+                type(s).__name__,
+                "a SecretSource from SecretSource.existing(), .sealed(), .external() or .plaintext_for_tests()",
+            )
+        if isinstance(s, PlaintextSecretSource) and sorted(s.plaintext) != sorted(self.keys):
+            raise PropError("source.plaintext", sorted(s.plaintext), f"exactly the keys {list(self.keys)}")
+
+
 class ReplicatedSecret(constructs.Construct):
-    """The same credentials as a Secret named ``name`` in each of ``namespaces``.
+    """The same credentials as a Secret named ``props.name`` in each of ``props.namespaces``.
 
     Renders one SealedSecret, ExternalSecret or (tests only) Secret per namespace, or nothing for
     ``SecretSource.existing()``. ``version`` changes whenever the values do: put it on the pod templates
@@ -183,41 +233,23 @@ class ReplicatedSecret(constructs.Construct):
 
     Example::
 
-        client = ReplicatedSecret(chart, "ClientCredentials", name="redis-shared-client",
-                                  namespaces=("redis", "beersystem"), keys=("password",),
-                                  source=SecretSource.sealed(read_sealed_file("sealed/values.yaml")))
+        client = ReplicatedSecret(chart, "ClientCredentials", ReplicatedSecretProps(
+            name="redis-shared-client", namespaces=("redis", "beersystem"), keys=("password",),
+            source=SecretSource.sealed(read_sealed_file("sealed/values.yaml"))))
         client.key_ref("password", namespace="beersystem")
     """
 
     @names_construct
-    def __init__(
-        self,
-        scope: constructs.Construct,
-        id: str,
-        *,
-        name: str,
-        namespaces: tuple[str, ...],
-        keys: tuple[str, ...],
-        source: SecretSource,
-        labels: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: ReplicatedSecretProps) -> None:
         super().__init__(scope, id)
-        self.secret_name = v.secret_name("name", name)
-        if not namespaces:
-            raise PropError("namespaces", namespaces, "at least one namespace")
-        if not keys:
-            raise PropError("keys", keys, "at least one key")
-        self.keys = v.unique("keys", keys)
-        for key in self.keys:
-            v.secret_key("keys", key)
-        self.source = source
-        self._validate_source()
-        if labels is not None and not isinstance(labels, Mapping):
-            raise PropError("labels", type(labels).__name__, "None or a mapping of label key to value")
-        self._labels = v.label_pairs("labels", tuple(labels.items())) if labels else {}
+        v.instance("props", props, ReplicatedSecretProps, "a ReplicatedSecretProps")
+        self.secret_name = props.name
+        self.keys = props.keys
+        self.source = props.source
+        self._labels = dict(props.labels) if props.labels else {}
         #: The data rendered per namespace (sealed: its ciphertexts), in the order the namespaces were added.
         self._copies: dict[str, list[tuple[str, str]]] = {}
-        for ns in v.unique("namespaces", namespaces):
+        for ns in props.namespaces:
             self.add_namespace(ns)
 
     @property
@@ -284,17 +316,6 @@ class ReplicatedSecret(constructs.Construct):
             labels=self._labels or None,
             annotations=dict(annotations) if annotations else None,
         )
-
-    def _validate_source(self) -> None:
-        s = self.source
-        if not isinstance(s, (ExistingSecretSource, SealedSecretSource, ExternalSecretSource, PlaintextSecretSource)):
-            raise PropError(
-                "source",
-                type(s).__name__,
-                "a SecretSource from SecretSource.existing(), .sealed(), .external() or .plaintext_for_tests()",
-            )
-        if isinstance(s, PlaintextSecretSource) and sorted(s.plaintext) != sorted(self.keys):
-            raise PropError("source.plaintext", sorted(s.plaintext), f"exactly the keys {list(self.keys)}")
 
     def _version_of_values(self) -> str:
         s = self.source

@@ -1,4 +1,6 @@
-"""Monitoring: :class:`RedisMonitoring` — the ServiceMonitor, the alerts and the Grafana dashboard."""
+"""Monitoring: :class:`RedisMonitoring` and its :class:`RedisMonitoringProps` — the ServiceMonitor, the alerts and the
+Grafana dashboard.
+"""
 
 from __future__ import annotations
 

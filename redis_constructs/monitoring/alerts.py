@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -163,37 +164,69 @@ def render_alert_groups(
         label displaces the exporter's own ``role`` to ``exported_role``. Use ``"role"`` only for a
         ServiceMonitor with ``honorLabels: true`` or without a ``role`` target label.
     """
-    s = validate_selector(selector)
-    if isinstance(instances_expected, bool) or not isinstance(instances_expected, int) or instances_expected < 1:
-        raise PropError("instances_expected", instances_expected, "an int >= 1 (primary + replicas)")
-    for prop, duration in (("for_short", for_short), ("for_long", for_long), ("rate_window", rate_window)):
-        _check_duration(prop, duration)
-    if not 0 < memory_threshold <= 1:
-        raise PropError("memory_threshold", memory_threshold, "a fraction of maxmemory in (0, 1]")
-    if isinstance(max_clients, bool) or not isinstance(max_clients, int) or max_clients < 1:
-        raise PropError("max_clients", max_clients, "an int >= 1")
-    if (
-        isinstance(replication_lag_seconds, bool)
-        or not isinstance(replication_lag_seconds, int)
-        or replication_lag_seconds < 1
-    ):
-        raise PropError("replication_lag_seconds", replication_lag_seconds, "an int >= 1")
-    if not evicted_keys_per_second > 0:
-        raise PropError("evicted_keys_per_second", evicted_keys_per_second, "a rate > 0")
-    validation.prometheus_label_name("redis_role_label", redis_role_label, fix="exported_role")
+    settings = _AlertSettings(
+        selector=selector,
+        instances_expected=instances_expected,
+        for_short=for_short,
+        for_long=for_long,
+        rate_window=rate_window,
+        memory_threshold=memory_threshold,
+        max_clients=max_clients,
+        replication_lag_seconds=replication_lag_seconds,
+        evicted_keys_per_second=evicted_keys_per_second,
+        redis_role_label=redis_role_label,
+    )
+    return [{"name": name, "rules": [a.to_rule() for a in alerts(settings)]} for name, alerts in _GROUPS]
 
-    replicas_expected = instances_expected - 1
-    primary = f'redis_instance_info{{{s},{redis_role_label}="{PRIMARY_ROLE}"}}'
-    memory_pct = _format_number(memory_threshold * 100)
-    evictions = _format_number(evicted_keys_per_second)
 
-    availability = (
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _AlertSettings:
+    """The arguments of :func:`render_alert_groups`, checked (in the order they are documented there)."""
+
+    selector: str
+    instances_expected: int
+    for_short: str
+    for_long: str
+    rate_window: str
+    memory_threshold: float
+    max_clients: int
+    replication_lag_seconds: int
+    evicted_keys_per_second: float
+    redis_role_label: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "selector", validate_selector(self.selector))
+        n = self.instances_expected
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise PropError("instances_expected", n, "an int >= 1 (primary + replicas)")
+        for prop in ("for_short", "for_long", "rate_window"):
+            _check_duration(prop, getattr(self, prop))
+        if not 0 < self.memory_threshold <= 1:
+            raise PropError("memory_threshold", self.memory_threshold, "a fraction of maxmemory in (0, 1]")
+        for prop in ("max_clients", "replication_lag_seconds"):
+            value = getattr(self, prop)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PropError(prop, value, "an int >= 1")
+        if not self.evicted_keys_per_second > 0:
+            raise PropError("evicted_keys_per_second", self.evicted_keys_per_second, "a rate > 0")
+        validation.prometheus_label_name("redis_role_label", self.redis_role_label, fix="exported_role")
+
+    @property
+    def primary(self) -> str:
+        """The series of the instance that Redis itself reports as primary."""
+        return f'redis_instance_info{{{self.selector},{self.redis_role_label}="{PRIMARY_ROLE}"}}'
+
+
+def _availability_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
+    """RedisDown, RedisMissingPrimary: is there a Redis to talk to at all."""
+    s = c.selector
+    return (
         _Alert(
             name="RedisDown",
             # redis_up == 0: the sidecar cannot reach Redis; up == 0: the pod's target cannot be scraped;
             # absent(up): no target is discovered at all (Service without endpoints, broken selector).
             expr=f"(redis_up{{{s}}} == 0) or (up{{{s}}} == 0) or absent(up{{{s}}})",
-            for_=for_short,
+            for_=c.for_short,
             severity="critical",
             summary="Redis instance is down",
             description=(
@@ -203,8 +236,8 @@ def render_alert_groups(
         ),
         _Alert(
             name="RedisMissingPrimary",
-            expr=f"absent({primary})",
-            for_=for_short,
+            expr=f"absent({c.primary})",
+            for_=c.for_short,
             severity="critical",
             summary="No Redis primary",
             description=(
@@ -213,11 +246,17 @@ def render_alert_groups(
             ),
         ),
     )
-    replication = (
+
+
+def _replication_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
+    """RedisReplicaLinkDown, RedisReplicaMissing, RedisReplicationLag: is every replica attached and current."""
+    s = c.selector
+    replicas_expected = c.instances_expected - 1
+    return (
         _Alert(
             name="RedisReplicaLinkDown",
             expr=f"redis_master_link_up{{{s}}} == 0",
-            for_=for_short,
+            for_=c.for_short,
             severity="critical",
             summary="Redis replica lost its link to the primary",
             description=(
@@ -227,8 +266,8 @@ def render_alert_groups(
         ),
         _Alert(
             name="RedisReplicaMissing",
-            expr=f"(redis_connected_slaves{{{s}}} < {replicas_expected}) and on (namespace, pod) {primary}",
-            for_=for_long,
+            expr=f"(redis_connected_slaves{{{s}}} < {replicas_expected}) and on (namespace, pod) {c.primary}",
+            for_=c.for_long,
             severity="warning",
             summary="Redis primary has fewer replicas than expected",
             description=(
@@ -238,24 +277,31 @@ def render_alert_groups(
         ),
         _Alert(
             name="RedisReplicationLag",
-            expr=f"redis_connected_slave_lag_seconds{{{s}}} > {replication_lag_seconds}",
-            for_=for_long,
+            expr=f"redis_connected_slave_lag_seconds{{{s}}} > {c.replication_lag_seconds}",
+            for_=c.for_long,
             severity="warning",
             summary="Redis replica is lagging",
             description=(
                 "Replica {{ $labels.slave_ip }} of Redis primary {{ $labels.pod }} last acknowledged"
-                f" replication {{{{ $value }}}}s ago (threshold {replication_lag_seconds}s)."
+                f" replication {{{{ $value }}}}s ago (threshold {c.replication_lag_seconds}s)."
             ),
         ),
     )
-    saturation = (
+
+
+def _saturation_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
+    """RedisMemoryNearMax, RedisEvictionsSpiking, RedisRejectedConnections, RedisTooManyClients: is it full."""
+    s = c.selector
+    memory_pct = _format_number(c.memory_threshold * 100)
+    evictions = _format_number(c.evicted_keys_per_second)
+    return (
         _Alert(
             name="RedisMemoryNearMax",
             expr=(
                 f"redis_memory_used_bytes{{{s}}} / (redis_memory_max_bytes{{{s}}} > 0)"
-                f" > {_format_number(memory_threshold)}"
+                f" > {_format_number(c.memory_threshold)}"
             ),
-            for_=for_long,
+            for_=c.for_long,
             severity="warning",
             summary="Redis memory is close to maxmemory",
             description=(
@@ -265,43 +311,48 @@ def render_alert_groups(
         ),
         _Alert(
             name="RedisEvictionsSpiking",
-            expr=f"rate(redis_evicted_keys_total{{{s}}}[{rate_window}]) > {evictions}",
-            for_=for_long,
+            expr=f"rate(redis_evicted_keys_total{{{s}}}[{c.rate_window}]) > {evictions}",
+            for_=c.for_long,
             severity="warning",
             summary="Redis is evicting keys",
             description=(
                 "Redis {{ $labels.pod }} ({{ $labels.role }}) evicts {{ $value | humanize }} keys/s"
-                f" over {rate_window} (threshold {evictions}/s): maxmemory is too small for the data set."
+                f" over {c.rate_window} (threshold {evictions}/s): maxmemory is too small for the data set."
             ),
         ),
         _Alert(
             name="RedisRejectedConnections",
-            expr=f"increase(redis_rejected_connections_total{{{s}}}[{rate_window}]) > 0",
-            for_=for_short,
+            expr=f"increase(redis_rejected_connections_total{{{s}}}[{c.rate_window}]) > 0",
+            for_=c.for_short,
             severity="critical",
             summary="Redis rejects client connections",
             description=(
                 "Redis {{ $labels.pod }} ({{ $labels.role }}) rejected {{ $value | humanize }} connection(s)"
-                f" in the last {rate_window}: maxclients is reached."
+                f" in the last {c.rate_window}: maxclients is reached."
             ),
         ),
         _Alert(
             name="RedisTooManyClients",
-            expr=f"redis_connected_clients{{{s}}} > {max_clients}",
-            for_=for_long,
+            expr=f"redis_connected_clients{{{s}}} > {c.max_clients}",
+            for_=c.for_long,
             severity="warning",
             summary="Redis has too many client connections",
             description=(
                 "Redis {{ $labels.pod }} ({{ $labels.role }}) has {{ $value }} client connections"
-                f" (threshold {max_clients})."
+                f" (threshold {c.max_clients})."
             ),
         ),
     )
-    persistence = (
+
+
+def _persistence_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
+    """RedisAofWriteFailing, RedisAofRewriteFailing: does the append-only file keep up."""
+    s = c.selector
+    return (
         _Alert(
             name="RedisAofWriteFailing",
             expr=f"redis_aof_last_write_status{{{s}}} == 0",
-            for_=for_short,
+            for_=c.for_short,
             severity="critical",
             summary="Redis cannot write its append-only file",
             description=(
@@ -313,7 +364,7 @@ def render_alert_groups(
         _Alert(
             name="RedisAofRewriteFailing",
             expr=f"redis_aof_last_bgrewrite_status{{{s}}} == 0",
-            for_=for_long,
+            for_=c.for_long,
             severity="warning",
             summary="Redis AOF rewrite is failing",
             description=(
@@ -322,12 +373,15 @@ def render_alert_groups(
             ),
         ),
     )
-    return [
-        {"name": "redis.availability", "rules": [a.to_rule() for a in availability]},
-        {"name": "redis.replication", "rules": [a.to_rule() for a in replication]},
-        {"name": "redis.saturation", "rules": [a.to_rule() for a in saturation]},
-        {"name": "redis.persistence", "rules": [a.to_rule() for a in persistence]},
-    ]
+
+
+#: The groups of the PrometheusRule, in the order they render.
+_GROUPS: Final[tuple[tuple[str, Callable[[_AlertSettings], tuple[_Alert, ...]]], ...]] = (
+    ("redis.availability", _availability_alerts),
+    ("redis.replication", _replication_alerts),
+    ("redis.saturation", _saturation_alerts),
+    ("redis.persistence", _persistence_alerts),
+)
 
 
 # --- PromQL inspection ------------------------------------------------------------------------------

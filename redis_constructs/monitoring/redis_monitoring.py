@@ -24,8 +24,13 @@ def _seconds(prop: str, value: str) -> float:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RedisMonitoringProps:
-    """Props of :class:`RedisMonitoring`."""
+    """Props of :class:`RedisMonitoring`: which Redis, how often to scrape it, and the alert thresholds.
 
+    Validates itself on construction.
+    """
+
+    #: The RedisShared to monitor: its metrics Service, replica count and monitoring namespace.
+    redis: RedisShared
     #: Scrape interval; the plan asks for 15 s or faster. Default: ``"15s"``.
     interval: str = "15s"
     #: Scrape timeout, below the interval. Default: ``"10s"``.
@@ -41,36 +46,42 @@ class RedisMonitoringProps:
     #: RedisTooManyClients fires above this many connections per instance. Default: 1000.
     max_clients: int = 1000
 
+    def __post_init__(self) -> None:
+        v.instance("redis", self.redis, RedisShared, "the RedisShared to monitor")
+        v.fraction("memory_threshold", self.memory_threshold, expected="a fraction of maxmemory in (0, 1]")
+        v.int_in_range("max_clients", self.max_clients, 1, 1_000_000)
+        interval = _seconds("interval", self.interval)
+        if interval > 15:
+            raise PropError("interval", self.interval, "at most '15s' (SC-005: metrics every 15 s or faster)")
+        if _seconds("scrape_timeout", self.scrape_timeout) >= interval:
+            raise PropError("scrape_timeout", self.scrape_timeout, f"less than interval {self.interval!r}")
+        v.dns_label("release_label", self.release_label)
+        v.dns_label("dashboard_namespace", _dashboard_namespace(self))
+
+
+def _dashboard_namespace(p: RedisMonitoringProps) -> str:
+    """Where the dashboard ConfigMap goes: ``dashboard_namespace``, or the RedisShared's monitoring namespace."""
+    return p.dashboard_namespace or p.redis.monitoring_namespace
+
 
 class RedisMonitoring(constructs.Construct):
     """Metrics for both Redis instances, alerting rules, and a dashboard with both side by side.
 
     Creates a ServiceMonitor on ``<name>-metrics`` (interval 15 s; target labels ``pod`` and ``role`` from
-    the pod's ``redis-shared/role`` label, which a failover moves), a PrometheusRule with the alerts of :mod:`redis_constructs.monitoring.alerts`, and a
-    ConfigMap ``<name>-dashboard`` in Grafana's namespace.
+    the pod's ``redis-shared/role`` label, which a failover moves), a PrometheusRule with the alerts of
+    :mod:`redis_constructs.monitoring.alerts`, and a ConfigMap ``<name>-dashboard`` in Grafana's namespace.
 
     Example::
 
-        RedisMonitoring(chart, "Monitoring", redis=redis)
+        RedisMonitoring(chart, "Monitoring", RedisMonitoringProps(redis=redis))
     """
 
     @names_construct
-    def __init__(
-        self, scope: constructs.Construct, id: str, *, redis: RedisShared, props: RedisMonitoringProps | None = None
-    ) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisMonitoringProps) -> None:
         super().__init__(scope, id)
-        p = props if props is not None else RedisMonitoringProps()
-        v.instance("redis", redis, RedisShared, "the RedisShared to monitor")
-        v.instance("props", p, RedisMonitoringProps, "a RedisMonitoringProps")
-        v.fraction("memory_threshold", p.memory_threshold, expected="a fraction of maxmemory in (0, 1]")
-        v.int_in_range("max_clients", p.max_clients, 1, 1_000_000)
-        interval = _seconds("interval", p.interval)
-        if interval > 15:
-            raise PropError("interval", p.interval, "at most '15s' (SC-005: metrics every 15 s or faster)")
-        if _seconds("scrape_timeout", p.scrape_timeout) >= interval:
-            raise PropError("scrape_timeout", p.scrape_timeout, f"less than interval {p.interval!r}")
-        v.dns_label("release_label", p.release_label)
-        dashboard_ns = v.dns_label("dashboard_namespace", p.dashboard_namespace or redis.monitoring_namespace)
+        p = v.instance("props", props, RedisMonitoringProps, "a RedisMonitoringProps")
+        redis = p.redis
+        dashboard_ns = _dashboard_namespace(p)
         self.selector = f'namespace="{redis.namespace}",service="{redis.metrics_service_name}"'
         labels = {"app.kubernetes.io/instance": redis.name, "release": p.release_label}
 

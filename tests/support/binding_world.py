@@ -14,7 +14,7 @@ from conftest import ROOT
 
 import main
 from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps
-from redis_constructs.credentials.replicated_secret import ReplicatedSecret, SecretSource
+from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
 from redis_constructs.gitops.synth import chart_objects
 from redis_constructs.migration.binding import MigrationPhase, RedisClientBinding
 from redis_constructs.migration.redis_env import RedisEnv
@@ -69,18 +69,22 @@ class World:
         self.client = ReplicatedSecret(
             shared,
             "Client",
-            name="redis-shared-client",
-            namespaces=replicated_to,
-            keys=("password",),
-            source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+            ReplicatedSecretProps(
+                name="redis-shared-client",
+                namespaces=replicated_to,
+                keys=("password",),
+                source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+            ),
         )
         self.system = ReplicatedSecret(
             shared,
             "System",
-            name="redis-shared-system",
-            namespaces=("redis",),
-            keys=system_keys,
-            source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in system_keys}),
+            ReplicatedSecretProps(
+                name="redis-shared-system",
+                namespaces=("redis",),
+                keys=system_keys,
+                source=SecretSource.plaintext_for_tests({k: f"{k}-Pw_0123456789" for k in system_keys}),
+            ),
         )
         self.redis = RedisShared(
             shared,

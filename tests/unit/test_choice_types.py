@@ -7,7 +7,7 @@ import dataclasses
 import cdk8s
 import pytest
 
-from redis_constructs import PropError, RedisEnv, ReplicatedSecret, SecretSource
+from redis_constructs import PropError, RedisEnv, ReplicatedSecret, ReplicatedSecretProps, SecretSource
 from redis_constructs.credentials.replicated_secret import (
     ExistingSecretSource,
     ExternalSecretSource,
@@ -86,7 +86,11 @@ def test_fails_plaintext_values_not_strings() -> None:
 def test_fails_replicated_secret_with_a_source_that_is_no_variant() -> None:
     chart = cdk8s.Chart(cdk8s.App(), "t")
     with pytest.raises(PropError, match=r"^source: got 'str'; expected a SecretSource from SecretSource\.existing\(\)"):
-        ReplicatedSecret(chart, "S", name="s", namespaces=("redis",), keys=("password",), source="sealed")  # type: ignore[arg-type]
+        ReplicatedSecret(
+            chart,
+            "S",
+            ReplicatedSecretProps(name="s", namespaces=("redis",), keys=("password",), source="sealed"),  # type: ignore[arg-type]
+        )
 
 
 def test_fails_bare_redis_env() -> None:

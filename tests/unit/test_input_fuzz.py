@@ -26,6 +26,7 @@ from redis_constructs import (
     RedisMonitoringProps,
     RedisShared,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     SecretSource,
     SecretStoreKind,
 )
@@ -52,12 +53,12 @@ def secret(**kw: Any) -> ReplicatedSecret:
         "keys": ("password",),
         "source": SecretSource.existing(),
     }
-    return ReplicatedSecret(chart(), "S", **(props | kw))
+    return ReplicatedSecret(chart(), "S", ReplicatedSecretProps(**(props | kw)))
 
 
 def monitoring(**kw: Any) -> RedisMonitoring:
     c = chart()
-    return RedisMonitoring(c, "M", redis=RedisShared(c, "R"), props=RedisMonitoringProps(**kw))
+    return RedisMonitoring(c, "M", RedisMonitoringProps(redis=RedisShared(c, "R"), **kw))
 
 
 #: input name → (strategy of bad values, how to build with it).
@@ -132,7 +133,7 @@ def test_a_wrong_input_gives_one_prop_error_naming_it(prop: str, data: st.DataOb
 
 def test_monitoring_refuses_a_redis_that_is_not_a_construct() -> None:
     with pytest.raises(PropError, match=r"^redis: got 'redis-shared'; expected the RedisShared to monitor"):
-        RedisMonitoring(chart(), "M", redis="redis-shared")  # type: ignore[arg-type]
+        RedisMonitoring(chart(), "M", RedisMonitoringProps(redis="redis-shared"))  # type: ignore[arg-type]
 
 
 def test_store_kind_enum_members_are_accepted() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from redis_constructs import (
     RedisShared,
     RedisSharedProps,
     ReplicatedSecret,
+    ReplicatedSecretProps,
     SecretSource,
     SynthError,
     synthesize,
@@ -60,7 +62,9 @@ def test_every_duration_prop_uses_the_one_grammar() -> None:
         SecretSource.external(store_name="vault", remote_key="k", refresh_interval="\u0661h")
     from redis_constructs.monitoring.redis_monitoring import RedisMonitoringProps, _seconds
 
-    assert _seconds("interval", RedisMonitoringProps().interval) == 15
+    (default_interval,) = (f.default for f in dataclasses.fields(RedisMonitoringProps) if f.name == "interval")
+    assert isinstance(default_interval, str)
+    assert _seconds("interval", default_interval) == 15
     with pytest.raises(PropError, match=r"^interval: got '0s'; expected a duration in whole seconds or minutes"):
         _seconds("interval", "0s")
 
@@ -87,10 +91,12 @@ def test_secret_name_rule_is_the_same_for_seal_and_constructs(tmp_path: Path) ->
     secret = ReplicatedSecret(
         chart,
         "S",
-        name="redis.client",
-        namespaces=("redis",),
-        keys=("password",),
-        source=SecretSource.sealed(read_sealed_file(values)),
+        ReplicatedSecretProps(
+            name="redis.client",
+            namespaces=("redis",),
+            keys=("password",),
+            source=SecretSource.sealed(read_sealed_file(values)),
+        ),
     )
     assert secret.secret_name == "redis.client"
     with pytest.raises(
@@ -101,7 +107,11 @@ def test_secret_name_rule_is_the_same_for_seal_and_constructs(tmp_path: Path) ->
         )
     with pytest.raises(PropError, match=r"^name: got 'Redis_Client'; expected a Secret name: an RFC 1123 subdomain"):
         ReplicatedSecret(
-            chart, "T", name="Redis_Client", namespaces=("redis",), keys=("password",), source=SecretSource.existing()
+            chart,
+            "T",
+            ReplicatedSecretProps(
+                name="Redis_Client", namespaces=("redis",), keys=("password",), source=SecretSource.existing()
+            ),
         )
 
 

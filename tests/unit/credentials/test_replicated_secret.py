@@ -17,7 +17,12 @@ from sealed_decrypt import DecryptError, unseal_value
 
 import main
 from redis_constructs import ExternalRefs, PropError, SynthError, synthesize
-from redis_constructs.credentials.replicated_secret import ReplicatedSecret, SecretSource, SecretStoreKind
+from redis_constructs.credentials.replicated_secret import (
+    ReplicatedSecret,
+    ReplicatedSecretProps,
+    SecretSource,
+    SecretStoreKind,
+)
 from redis_constructs.credentials.sealing import SealingScope, certificate_fingerprint, read_sealed_file, seal_into_file
 from redis_constructs.gitops.manifest_checks import check_objects
 
@@ -142,7 +147,11 @@ def test_existing_source_renders_nothing_secret_but_keeps_the_references() -> No
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "c", disable_resource_name_hashes=True)
     secret = ReplicatedSecret(
-        chart, "S", name="s", namespaces=("redis", "app"), keys=("password",), source=SecretSource.existing(version="7")
+        chart,
+        "S",
+        ReplicatedSecretProps(
+            name="s", namespaces=("redis", "app"), keys=("password",), source=SecretSource.existing(version="7")
+        ),
     )
     assert chart.to_json() == []
     assert secret.version == "7"
@@ -160,10 +169,12 @@ def test_plaintext_is_refused_by_synth_unless_explicitly_allowed(tmp_path: Path)
     ReplicatedSecret(
         chart,
         "S",
-        name="s",
-        namespaces=("x",),
-        keys=("password",),
-        source=SecretSource.plaintext_for_tests({"password": "a" * 20}),
+        ReplicatedSecretProps(
+            name="s",
+            namespaces=("x",),
+            keys=("password",),
+            source=SecretSource.plaintext_for_tests({"password": "a" * 20}),
+        ),
     )
     out = tmp_path / "dist"
     with pytest.raises(SynthError, match=r"Secret x/s: a Secret with plaintext data would be committed to git"):
@@ -221,7 +232,7 @@ def make(**kwargs: Any) -> ReplicatedSecret:
         "keys": ("password",),
         "source": SecretSource.existing(),
     }
-    return ReplicatedSecret(chart, "S", **(props | kwargs))
+    return ReplicatedSecret(chart, "S", ReplicatedSecretProps(**(props | kwargs)))
 
 
 def test_fails_duplicate_namespaces() -> None:
@@ -296,3 +307,20 @@ def test_fails_external_without_store_or_key() -> None:
 def test_fails_plaintext_with_other_keys() -> None:
     with pytest.raises(PropError, match=r"source\.plaintext: got \['pw'\]; expected exactly the keys \['password'\]"):
         make(source=SecretSource.plaintext_for_tests({"pw": "x" * 20}))
+
+
+def test_props_validate_themselves_before_any_construct_exists() -> None:
+    labels = {"team": "shop"}
+    props = ReplicatedSecretProps(
+        name="s", namespaces=("redis", "app"), keys=("password",), source=SecretSource.existing(), labels=labels
+    )
+    labels["team"] = "other"
+    assert props.labels == {"team": "shop"}  # a copy: changing the caller's dict later changes nothing
+    with pytest.raises(PropError, match=r"^namespaces: got \(\); expected at least one namespace$"):
+        ReplicatedSecretProps(name="s", namespaces=(), keys=("password",), source=SecretSource.existing())
+
+
+def test_fails_props_that_are_not_replicated_secret_props() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+    with pytest.raises(PropError, match=r"^props: got 'dict'; expected a ReplicatedSecretProps \(construct c/S\)$"):
+        ReplicatedSecret(chart, "S", {"name": "s"})  # type: ignore[arg-type]

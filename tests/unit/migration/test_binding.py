@@ -24,7 +24,7 @@ from syrupy.assertion import SnapshotAssertion
 import main
 from redis_constructs import PropError
 from redis_constructs.core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
-from redis_constructs.credentials.replicated_secret import ReplicatedSecret, SecretSource
+from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
 from redis_constructs.gitops.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.gitops.sync_annotations import APP_SYNC_WAVE, FLUX_PRUNE, SYNC_WAVE
 from redis_constructs.gitops.synth import chart_objects, ordered, synthesize, to_yaml
@@ -384,10 +384,12 @@ def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
     world.client = ReplicatedSecret(
         world.redis,
         "Unlinked",
-        name="redis-shared-client",
-        namespaces=("redis",),
-        keys=("password",),
-        source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+        ReplicatedSecretProps(
+            name="redis-shared-client",
+            namespaces=("redis",),
+            keys=("password",),
+            source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+        ),
     )
     with pytest.raises(
         PropError,

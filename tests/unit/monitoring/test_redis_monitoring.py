@@ -63,16 +63,16 @@ def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: 
     assert all('service="redis-shared-metrics"' in e for e in exprs)
 
 
-def render(props: RedisMonitoringProps, replicas: int = 1) -> list[Obj]:
+def render(replicas: int = 1, **props: Any) -> list[Obj]:
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "t", disable_resource_name_hashes=True)
     redis = RedisShared(chart, "Redis", RedisSharedProps(replicas=replicas))
-    RedisMonitoring(chart, "Monitoring", redis=redis, props=props)
+    RedisMonitoring(chart, "Monitoring", RedisMonitoringProps(redis=redis, **props))
     return list(chart.to_json())
 
 
 def test_expected_instances_follow_the_replica_count() -> None:
-    objects = render(RedisMonitoringProps(), replicas=2)
+    objects = render(replicas=2)
     rules = find(objects, "PrometheusRule", "redis-shared")["spec"]["groups"]
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=3)
     assert rules == expected
@@ -81,18 +81,12 @@ def test_expected_instances_follow_the_replica_count() -> None:
 @pytest.mark.parametrize(
     ("props", "message"),
     [
-        (RedisMonitoringProps(interval="30s"), r"interval: got '30s'; expected at most '15s'"),
-        (RedisMonitoringProps(interval="15"), r"interval: got '15'; expected a duration in whole seconds or minutes"),
-        (RedisMonitoringProps(interval="15s\n"), r"interval: got '15s\\n'; expected a duration in whole seconds"),
-        (RedisMonitoringProps(scrape_timeout="15s"), r"scrape_timeout: got '15s'; expected less than interval '15s'"),
-        (
-            RedisMonitoringProps(release_label="Kube Prom"),
-            r"release_label: got 'Kube Prom'; expected an RFC 1123 label",
-        ),
-        (
-            RedisMonitoringProps(dashboard_namespace="Mon"),
-            r"dashboard_namespace: got 'Mon'; expected an RFC 1123 label",
-        ),
+        ({"interval": "30s"}, r"interval: got '30s'; expected at most '15s'"),
+        ({"interval": "15"}, r"interval: got '15'; expected a duration in whole seconds or minutes"),
+        ({"interval": "15s\n"}, r"interval: got '15s\\n'; expected a duration in whole seconds"),
+        ({"scrape_timeout": "15s"}, r"scrape_timeout: got '15s'; expected less than interval '15s'"),
+        ({"release_label": "Kube Prom"}, r"release_label: got 'Kube Prom'; expected an RFC 1123 label"),
+        ({"dashboard_namespace": "Mon"}, r"dashboard_namespace: got 'Mon'; expected an RFC 1123 label"),
     ],
     ids=[
         "interval_too_long",
@@ -103,6 +97,20 @@ def test_expected_instances_follow_the_replica_count() -> None:
         "bad_dashboard_ns",
     ],
 )
-def test_fails_bad_monitoring_props(props: RedisMonitoringProps, message: str) -> None:
+def test_fails_bad_monitoring_props(props: dict[str, Any], message: str) -> None:
     with pytest.raises(PropError, match=message):
-        render(props)
+        render(**props)
+
+
+def test_props_validate_themselves_before_the_construct() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "t", disable_resource_name_hashes=True)
+    redis = RedisShared(chart, "Redis", RedisSharedProps())
+    with pytest.raises(PropError, match=r"^interval: got '30s'; expected at most '15s'"):
+        RedisMonitoringProps(redis=redis, interval="30s")
+    assert chart.node.try_find_child("Monitoring") is None
+
+
+def test_fails_props_that_are_not_monitoring_props() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "t")
+    with pytest.raises(PropError, match=r"^props: got 'dict'; expected a RedisMonitoringProps \(construct t/M\)$"):
+        RedisMonitoring(chart, "M", {"interval": "15s"})  # type: ignore[arg-type]

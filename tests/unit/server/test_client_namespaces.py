@@ -15,7 +15,7 @@ from conftest import ROOT, find
 
 import main
 from redis_constructs import PropError, RedisCredentials, RedisShared, RedisSharedProps
-from redis_constructs.credentials.replicated_secret import ReplicatedSecret, SecretSource
+from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
 from redis_constructs.credentials.sealing import read_sealed_file, seal_into_file
 
 Obj = dict[str, Any]
@@ -33,18 +33,16 @@ class World:
         self.client = ReplicatedSecret(
             self.chart,
             "Client",
-            name="redis-shared-client",
-            namespaces=("redis",),
-            keys=("password",),
-            source=source or CLIENT_PLAINTEXT,
+            ReplicatedSecretProps(
+                name="redis-shared-client", namespaces=("redis",), keys=("password",), source=source or CLIENT_PLAINTEXT
+            ),
         )
         self.system = ReplicatedSecret(
             self.chart,
             "System",
-            name="redis-shared-system",
-            namespaces=("redis",),
-            keys=SYSTEM_KEYS,
-            source=source or SYSTEM_PLAINTEXT,
+            ReplicatedSecretProps(
+                name="redis-shared-system", namespaces=("redis",), keys=SYSTEM_KEYS, source=source or SYSTEM_PLAINTEXT
+            ),
         )
         self.redis = RedisShared(
             self.chart,
@@ -110,13 +108,16 @@ def test_client_namespace_already_holding_a_copy_is_not_copied_twice() -> None:
     client = ReplicatedSecret(
         chart,
         "Client",
-        name="redis-shared-client",
-        namespaces=("redis", "a"),
-        keys=("password",),
-        source=CLIENT_PLAINTEXT,
+        ReplicatedSecretProps(
+            name="redis-shared-client", namespaces=("redis", "a"), keys=("password",), source=CLIENT_PLAINTEXT
+        ),
     )
     system = ReplicatedSecret(
-        chart, "System", name="redis-shared-system", namespaces=("redis",), keys=SYSTEM_KEYS, source=SYSTEM_PLAINTEXT
+        chart,
+        "System",
+        ReplicatedSecretProps(
+            name="redis-shared-system", namespaces=("redis",), keys=SYSTEM_KEYS, source=SYSTEM_PLAINTEXT
+        ),
     )
     RedisShared(
         chart,
