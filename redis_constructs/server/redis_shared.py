@@ -1,13 +1,13 @@
 """RedisShared: a Redis 7 primary and its replicas for several tenants, hardened for a homelab K3s cluster.
 
-RedisShared resolves its (self-validated) props once and composes child constructs, each in a module of its own (read any one
-alone; README "Layout"), created in the order their objects are rendered:
+RedisShared resolves its props (which validated themselves) once and composes child constructs, each in a
+module of its own (read any one alone; README "Layout"), created in the order their objects are rendered:
 
 * :class:`~redis_constructs.server.namespace.RedisNamespace` (``Namespace``): the namespace and ServiceAccount;
 * :class:`~redis_constructs.server.config_maps.RedisConfiguration` (``Configuration``): the two ConfigMaps
   and the config checksum the pods roll on;
-* :class:`~redis_constructs.server.services.HeadlessService` (``HeadlessService``), the StatefulSets' governing
-  Service;
+* :class:`~redis_constructs.server.services.RedisHeadlessService` (``HeadlessService``), the StatefulSets'
+  governing Service;
 * :class:`~redis_constructs.server.workload.RedisWorkload` per :class:`Role` (``Primary``, ``Replicas``);
 * :class:`~redis_constructs.server.services.RedisServices` (``Services``): role, metrics and LAN Services;
 * :class:`~redis_constructs.server.disruption_budget.RedisDisruptionBudget` (``DisruptionBudget``);
@@ -53,7 +53,7 @@ from .redis_conf import (
     derive_maxmemory,
 )
 from .roles import primary_statefulset
-from .services import HeadlessService, HeadlessServiceProps, RedisServices, RedisServicesProps
+from .services import RedisHeadlessService, RedisHeadlessServiceProps, RedisServices, RedisServicesProps
 from .workload import RedisWorkload, RedisWorkloadProps
 
 
@@ -182,7 +182,7 @@ class RedisShared(constructs.Construct):
                 tls=self.tls,
             ),
         )
-        HeadlessService(self, "HeadlessService", HeadlessServiceProps(names=names, tls_port=self.tls_port))
+        RedisHeadlessService(self, "HeadlessService", RedisHeadlessServiceProps(names=names, tls_port=self.tls_port))
         workload = RedisWorkloadProps(
             names=names,
             role=Role.PRIMARY,

@@ -1,6 +1,6 @@
 """RedisShared's Services: the headless one the StatefulSets name, and those clients and Prometheus use.
 
-* :class:`HeadlessService` ``<name>-headless``: every Redis pod, not-ready ones included, so each pod has a
+* :class:`RedisHeadlessService` ``<name>-headless``: every Redis pod, not-ready ones included, so each pod has a
   stable DNS name (``<statefulset>-<n>.<name>-headless...``) that replication and the certificate use.
 * :class:`RedisServices`: ``<name>-master`` and ``<name>-replicas`` select the pods by the role they have now
   (``redis-shared/role``, moved by a promotion), ``<name>-metrics`` every pod's exporter, and, with a
@@ -40,8 +40,8 @@ def redis_ports(tls_port: int | None) -> list[k8s.ServicePort]:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class HeadlessServiceProps:
-    """Props of :class:`HeadlessService`, validated by RedisShared."""
+class RedisHeadlessServiceProps:
+    """Props of :class:`RedisHeadlessService`, validated by RedisShared."""
 
     names: RedisNames
     #: Default: - no TLS port.
@@ -61,15 +61,15 @@ class RedisServicesProps:
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
-class HeadlessService(constructs.Construct):
+class RedisHeadlessService(constructs.Construct):
     """Service ``<name>-headless``: the StatefulSets' governing Service, publishing not-ready pods too.
 
     Example::
 
-        HeadlessService(chart, "HeadlessService", HeadlessServiceProps(names=names))
+        RedisHeadlessService(chart, "HeadlessService", RedisHeadlessServiceProps(names=names))
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, props: HeadlessServiceProps) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisHeadlessServiceProps) -> None:
         super().__init__(scope, id)
         names = props.names
         self.service_name = names.headless_service_name

@@ -11,7 +11,12 @@ from conftest import find
 from redis_constructs import LoadBalancer, Role
 from redis_constructs.server.names import RedisNames
 from redis_constructs.server.roles import ROLE_LABEL
-from redis_constructs.server.services import HeadlessService, HeadlessServiceProps, RedisServices, RedisServicesProps
+from redis_constructs.server.services import (
+    RedisHeadlessService,
+    RedisHeadlessServiceProps,
+    RedisServices,
+    RedisServicesProps,
+)
 
 Obj = dict[str, Any]
 NAMES = RedisNames(name="cache", namespace="shared")
@@ -26,7 +31,7 @@ def services(spec: RedisServicesProps) -> tuple[RedisServices, list[Obj]]:
 
 
 def test_the_headless_service_publishes_every_pod_also_while_not_ready(chart: cdk8s.Chart) -> None:
-    headless = HeadlessService(chart, "HeadlessService", HeadlessServiceProps(names=NAMES, tls_port=6380))
+    headless = RedisHeadlessService(chart, "HeadlessService", RedisHeadlessServiceProps(names=NAMES, tls_port=6380))
     (svc,) = chart.to_json()
     assert svc["metadata"]["name"] == headless.service_name == "cache-headless"
     assert svc["spec"]["clusterIP"] == "None"
