@@ -55,6 +55,17 @@ from redis_constructs import (
 
 HERE = Path(__file__).resolve().parent
 
+if __name__ == "__main__":
+    # The props below validate themselves as this module runs, before main() can catch anything: a bad value
+    # prints one error (no traceback) and exits 1, as one caught by main() does; nothing is written.
+    def _report_bad_value(kind: type[BaseException], error: BaseException, tb: object, /) -> None:
+        if isinstance(error, PropError):
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            sys.__excepthook__(kind, error, tb)  # type: ignore[arg-type]
+
+    sys.excepthook = _report_bad_value
+
 #: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
 #: redis-shared next to beersystem's own Redis without touching the app, so Redis can be checked before any

@@ -21,8 +21,8 @@ from .tls import Tls
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class CertificatesSpec:
-    """What the certificate needs, validated by RedisShared."""
+class RedisCertificatesProps:
+    """Props of :class:`RedisCertificates`: what the certificate needs, validated by RedisShared."""
 
     names: RedisNames
     #: The TLS props; not an :class:`~redis_constructs.server.tls.ExistingTlsSecret`.
@@ -57,12 +57,12 @@ class RedisCertificates(constructs.Construct):
     Example::
 
         tls = Tls(certificates=CertManagerSelfSignedCa())
-        RedisCertificates(chart, "Tls", CertificatesSpec(names=names, tls=tls, replicas=1))
+        RedisCertificates(chart, "Tls", RedisCertificatesProps(names=names, tls=tls, replicas=1))
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: CertificatesSpec) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisCertificatesProps) -> None:
         super().__init__(scope, id)
-        names, tls = spec.names, spec.tls
+        names, tls = props.names, props.tls
         labels = names.object_labels()
         if isinstance(tls.certificates, tls_mod.CertManagerSelfSignedCa):
             tls_mod.add_self_signed_ca(
@@ -74,6 +74,6 @@ class RedisCertificates(constructs.Construct):
             "Resource",
             metadata=cdk8s.ApiObjectMetadata(name=f"{names.name}-tls", namespace=names.namespace, labels=labels),
             spec=tls_mod.certificate_spec(
-                tls, redis_name=names.name, dns_names=spec.dns_names(), ip_addresses=spec.ip_addresses()
+                tls, redis_name=names.name, dns_names=props.dns_names(), ip_addresses=props.ip_addresses()
             ),
         )

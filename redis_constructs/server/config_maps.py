@@ -30,8 +30,8 @@ from .tls import Tls
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ConfigurationSpec:
-    """What the configuration needs, validated by RedisShared."""
+class RedisConfigurationProps:
+    """Props of :class:`RedisConfiguration`: what the configuration needs, validated by RedisShared."""
 
     names: RedisNames
     #: Everything redis.conf depends on (both roles).
@@ -53,21 +53,21 @@ class RedisConfiguration(constructs.Construct):
 
     Example::
 
-        config = RedisConfiguration(chart, "Configuration", spec)
+        config = RedisConfiguration(chart, "Configuration", props)
         config.config_map_name  # 'redis-shared-configuration'
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: ConfigurationSpec) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisConfigurationProps) -> None:
         super().__init__(scope, id)
-        names, tls = spec.names, spec.tls
+        names, tls = props.names, props.tls
         self.config_map_name = names.config_map_name
         self.scripts_config_map_name = names.scripts_config_map_name
         config_data = {
-            "common.conf": render_common_conf(spec.settings) + (tls_mod.render_tls_conf(tls) if tls else ""),
-            "users.acl.tmpl": render_acl_template(spec.tenant_commands, users=spec.users),
-            **{f"{role.value}.conf": render_role_conf(role, spec.settings) for role in Role},
+            "common.conf": render_common_conf(props.settings) + (tls_mod.render_tls_conf(tls) if tls else ""),
+            "users.acl.tmpl": render_acl_template(props.tenant_commands, users=props.users),
+            **{f"{role.value}.conf": render_role_conf(role, props.settings) for role in Role},
         }
-        scripts_data = render_scripts(users=spec.users)
+        scripts_data = render_scripts(users=props.users)
         if tls is not None:
             scripts_data["tls-reload.sh"] = tls_mod.render_reload_script()
         #: ConfigMap ``<name>-configuration`` (``node.default_child``).

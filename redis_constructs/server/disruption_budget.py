@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import constructs
 from cdk8s_plus_28 import k8s
 
@@ -12,6 +14,14 @@ from .names import RedisNames
 MAX_UNAVAILABLE = 1
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisDisruptionBudgetProps:
+    """Props of :class:`RedisDisruptionBudget`."""
+
+    #: The budget's name and the labels of every Redis pod it selects.
+    names: RedisNames
+
+
 class RedisDisruptionBudget(constructs.Construct):
     """PodDisruptionBudget ``<name>``: a drain may take the primary or a replica, never both at once.
 
@@ -20,11 +30,13 @@ class RedisDisruptionBudget(constructs.Construct):
 
     Example::
 
-        RedisDisruptionBudget(chart, "DisruptionBudget", RedisNames(name="redis-shared", namespace="redis"))
+        names = RedisNames(name="redis-shared", namespace="redis")
+        RedisDisruptionBudget(chart, "DisruptionBudget", RedisDisruptionBudgetProps(names=names))
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, names: RedisNames) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisDisruptionBudgetProps) -> None:
         super().__init__(scope, id)
+        names = props.names
         #: The budget (``node.default_child``).
         self.resource = k8s.KubePodDisruptionBudget(
             self,

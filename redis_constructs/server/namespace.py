@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import constructs
 from cdk8s_plus_28 import k8s
 
@@ -12,6 +14,14 @@ POD_SECURITY_LEVEL = "restricted"
 POD_SECURITY_VERSION = "v1.28"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisNamespaceProps:
+    """Props of :class:`RedisNamespace`."""
+
+    #: The namespace and the ServiceAccount's name.
+    names: RedisNames
+
+
 class RedisNamespace(constructs.Construct):
     """The Redis namespace, labelled Pod Security ``restricted``, and a ServiceAccount without a token.
 
@@ -20,12 +30,14 @@ class RedisNamespace(constructs.Construct):
 
     Example::
 
-        ns = RedisNamespace(chart, "Namespace", RedisNames(name="redis-shared", namespace="redis"))
+        names = RedisNames(name="redis-shared", namespace="redis")
+        ns = RedisNamespace(chart, "Namespace", RedisNamespaceProps(names=names))
         ns.service_account_name  # 'redis-shared'
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, names: RedisNames) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisNamespaceProps) -> None:
         super().__init__(scope, id)
+        names = props.names
         self.namespace = names.namespace
         self.service_account_name = names.service_account_name
         modes = ("enforce", "audit", "warn")

@@ -21,8 +21,8 @@ from .names import METRICS_PORT, REDIS_PORT, RedisNames
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NetworkPolicySpec:
-    """What the policy needs, validated by RedisShared."""
+class RedisNetworkPolicyProps:
+    """Props of :class:`RedisNetworkPolicy`: what the policy needs, validated by RedisShared."""
 
     names: RedisNames
     #: The client namespaces as of now; called again at synth.
@@ -38,13 +38,13 @@ class NetworkPolicySpec:
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
-def network_policy_spec(spec: NetworkPolicySpec) -> k8s.NetworkPolicySpec:
-    """The policy as of now (the client namespaces ``spec.client_namespaces()`` returns)."""
-    names, tls_port = spec.names, spec.tls_port
+def network_policy_spec(props: RedisNetworkPolicyProps) -> k8s.NetworkPolicySpec:
+    """The policy as of now (the client namespaces ``props.client_namespaces()`` returns)."""
+    names, tls_port = props.names, props.tls_port
     redis_pods = k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.labels()))
     redis_from: list[k8s.NetworkPolicyPeer] = [redis_pods]
-    redis_from += [namespace_peer(ns) for ns in spec.client_namespaces()]
-    lan = [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in spec.lan_networks]
+    redis_from += [namespace_peer(ns) for ns in props.client_namespaces()]
+    lan = [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in props.lan_networks]
     # With TLS the LAN reaches only the TLS port; plaintext stays for the Redis pods and client namespaces.
     tls_from = [*redis_from, *lan]
     if tls_port is None:
@@ -52,7 +52,9 @@ def network_policy_spec(spec: NetworkPolicySpec) -> k8s.NetworkPolicySpec:
     redis_ports = [REDIS_PORT] if tls_port is None else [REDIS_PORT, tls_port]
     ingress = [
         k8s.NetworkPolicyIngressRule(from_=redis_from, ports=[tcp_port(REDIS_PORT)]),
-        k8s.NetworkPolicyIngressRule(from_=[namespace_peer(spec.monitoring_namespace)], ports=[tcp_port(METRICS_PORT)]),
+        k8s.NetworkPolicyIngressRule(
+            from_=[namespace_peer(props.monitoring_namespace)], ports=[tcp_port(METRICS_PORT)]
+        ),
     ]
     if tls_port is not None:
         ingress.append(k8s.NetworkPolicyIngressRule(from_=tls_from, ports=[tcp_port(tls_port)]))
@@ -61,7 +63,7 @@ def network_policy_spec(spec: NetworkPolicySpec) -> k8s.NetworkPolicySpec:
         policy_types=["Ingress", "Egress"],
         ingress=ingress,
         egress=[
-            dns_egress_rule(spec.dns_namespace, dict(spec.dns_pod_labels)),
+            dns_egress_rule(props.dns_namespace, dict(props.dns_pod_labels)),
             k8s.NetworkPolicyEgressRule(to=[redis_pods], ports=[tcp_port(port) for port in redis_ports]),
         ],
     )
@@ -72,12 +74,12 @@ class RedisNetworkPolicy(constructs.Construct):
 
     Example::
 
-        RedisNetworkPolicy(chart, "NetworkPolicy", spec)  # spec.client_namespaces is read again at synth
+        RedisNetworkPolicy(chart, "NetworkPolicy", props)  # props.client_namespaces is read again at synth
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: NetworkPolicySpec) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisNetworkPolicyProps) -> None:
         super().__init__(scope, id)
         #: The policy (``node.default_child``).
         self.resource = LateNetworkPolicy(
-            self, "Resource", metadata=spec.names.meta(spec.names.name), spec=lambda: network_policy_spec(spec)
+            self, "Resource", metadata=props.names.meta(props.names.name), spec=lambda: network_policy_spec(props)
         )

@@ -2,22 +2,28 @@
 
 ``RedisSharedProps`` and the records it holds (:class:`RedisCredentials`, :class:`LoadBalancer`,
 :class:`Resources`; a Secret's key is a :class:`~redis_constructs.core.refs.SecretKeyRef`). Nothing here renders an
-object; RedisShared validates these values once, at construction (:mod:`redis_constructs.core.validation` rules),
-and hands its child constructs only what each needs. The package root re-exports them.
+object. ``RedisSharedProps`` validates itself, records included, when it is built (and again on
+``dataclasses.replace``), with the :mod:`redis_constructs.core.validation` rules; RedisShared then resolves the
+values and hands its child constructs only what each needs. The package root re-exports them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ..core import validation as v
+from ..core.errors import PropError
 from ..core.images import EXPORTER_IMAGE, REDIS_IMAGE
 from ..core.refs import SecretKeyRef
-from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands
+from ..credentials.replicated_secret import ReplicatedSecret
+from .names import REDIS_PORT
+from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands, derive_maxmemory
+from .roles import primary_statefulset
 from .tls import Tls
 
-if TYPE_CHECKING:
-    from ..credentials.replicated_secret import ReplicatedSecret
+#: ``"<name>-replicas"`` plus the controller-revision-hash suffix must fit 63 characters.
+MAX_NAME_LENGTH = 40
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -128,7 +134,12 @@ class Resources:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RedisSharedProps:
-    """Props of :class:`RedisShared`. Every default is the behaviour you get when you leave it out."""
+    """Props of :class:`RedisShared`. Every default is the behaviour you get when you leave it out.
+
+    Validates itself when built: a bad value raises :class:`~redis_constructs.core.errors.PropError` naming
+    the prop (``"<prop>: got <value!r>; expected <rule>"``). Rules that need the construct tree (a client
+    namespace added twice) are :class:`RedisShared`'s.
+    """
 
     #: Prefix of every object name. Default: ``"redis-shared"`` (the release name clients know).
     name: str = "redis-shared"
@@ -184,3 +195,105 @@ class RedisSharedProps:
     #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
     #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
     tls: Tls | None = None
+
+    def __post_init__(self) -> None:
+        # The order is the one RedisShared checked in before: with several bad values, the same one is named.
+        self._validate_records()
+        v.dns_1035_label("name", self.name, max_length=MAX_NAME_LENGTH)
+        v.dns_label("namespace", self.namespace)
+        v.int_in_range("replicas", self.replicas, 0, 8)
+        primary_statefulset(self.name, self.replicas, self.primary_pod)
+        v.int_in_range("min_replicas_to_write", self.min_replicas_to_write, 0, self.replicas)
+        v.int_in_range("min_replicas_max_lag_seconds", self.min_replicas_max_lag_seconds, 1, 3600)
+        v.pinned_image("image", self.image)
+        v.image_digest("image_digest", self.image_digest)
+        v.pinned_image("exporter_image", self.exporter_image)
+        v.image_digest("exporter_image_digest", self.exporter_image_digest)
+        v.dns_label("storage_class", self.storage_class, max_length=253)
+        v.storage_size("storage_size", self.storage_size, minimum_bytes=1024**3)
+        self._validate_resources()
+        EvictionPolicy.parse("eviction_policy", self.eviction_policy)
+        v.int_in_range("shutdown_timeout_seconds", self.shutdown_timeout_seconds, 1, 300)
+        v.int_in_range(
+            "termination_grace_period_seconds",
+            self.termination_grace_period_seconds,
+            self.shutdown_timeout_seconds + 10,
+            3600,
+        )
+        v.dns_label("monitoring_namespace", self.monitoring_namespace)
+        v.dns_label("dns_namespace", self.dns_namespace)
+        v.label_pairs("dns_pod_labels", self.dns_pod_labels)
+        self.lan_networks()
+        self._validate_credentials()
+        if self.tls is not None:
+            self.tls.validate(REDIS_PORT)
+        for namespace in v.unique("client_namespaces", self.client_namespaces):
+            v.dns_label("client_namespaces", namespace)
+            if namespace == self.namespace:
+                raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+
+    def _validate_records(self) -> None:
+        v.instance("resources", self.resources, Resources, "a Resources")
+        v.instance("credentials", self.credentials, RedisCredentials, "a RedisCredentials")
+        if self.load_balancer is not None:
+            v.instance("load_balancer", self.load_balancer, LoadBalancer, "None or a LoadBalancer")
+        if self.tls is not None:
+            v.instance("tls", self.tls, Tls, "None or a Tls(certificates=...)")
+        v.instance("tenant_commands", self.tenant_commands, TenantCommands, "a TenantCommands")
+        v.boolean("tenant_commands.allow_scripting", self.tenant_commands.allow_scripting)
+        v.boolean("tenant_commands.allow_restore", self.tenant_commands.allow_restore)
+
+    def _validate_resources(self) -> None:
+        r = self.resources
+        memory_limit = v.memory_bytes("resources.memory_limit", r.memory_limit)
+        cpu_request = v.cpu_millis("resources.cpu_request", r.cpu_request)
+        cpu_limit = v.cpu_millis("resources.cpu_limit", r.cpu_limit)
+        if cpu_request > cpu_limit:
+            raise PropError("resources.cpu_request", r.cpu_request, f"at most cpu_limit {r.cpu_limit!r}")
+        derive_maxmemory(memory_limit, prop="resources.memory_limit")
+
+    def _validate_credentials(self) -> None:
+        creds = self.credentials
+        for file_name, ref in creds.by_file().items():
+            prop = "credentials." + file_name.removesuffix("-password")
+            v.instance(prop, ref, SecretKeyRef, "a SecretKeyRef(name=..., key=...)")
+            v.secret_name(prop + ".name", ref.name)
+            v.secret_key(prop + ".key", ref.key)
+        v.version("credentials.version", creds.version)
+        if creds.client_secret is not None:
+            v.instance("credentials.client_secret", creds.client_secret, ReplicatedSecret, "None or a ReplicatedSecret")
+
+    def memory_limit_bytes(self) -> int:
+        """``resources.memory_limit`` in bytes."""
+        return v.memory_bytes("resources.memory_limit", self.resources.memory_limit)
+
+    def lan_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``load_balancer.source_ranges`` as networks (normalized spelling); ``()`` without a LoadBalancer."""
+        lb = self.load_balancer
+        if lb is None:
+            return ()
+        address = v.ip_address("load_balancer.ip", lb.ip)
+        if not lb.source_ranges:
+            raise PropError(
+                "load_balancer.source_ranges", lb.source_ranges, "at least one CIDR, e.g. ('192.168.4.0/24',)"
+            )
+        networks = tuple(
+            v.cidr("load_balancer.source_ranges", r) for r in v.unique("load_balancer.source_ranges", lb.source_ranges)
+        )
+        v.boolean("load_balancer.allow_any_source", lb.allow_any_source)
+        for network in networks:
+            if network.prefixlen == 0 and not lb.allow_any_source:
+                raise PropError(
+                    "load_balancer.source_ranges",
+                    str(network),
+                    "LAN networks only; admitting every address needs allow_any_source=True",
+                )
+        if not any(address in n for n in networks):
+            raise PropError(
+                "load_balancer.ip",
+                lb.ip,
+                "an address inside load_balancer.source_ranges " + repr(tuple(str(n) for n in networks)),
+            )
+        if lb.address_pool is not None:
+            v.dns_label("load_balancer.address_pool", lb.address_pool)
+        return networks

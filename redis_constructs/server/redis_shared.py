@@ -1,13 +1,13 @@
 """RedisShared: a Redis 7 primary and its replicas for several tenants, hardened for a homelab K3s cluster.
 
-RedisShared validates its props once and composes child constructs, each in a module of its own (read any one
-alone; README "Layout"), created in the order their objects are rendered:
+RedisShared resolves its props (which validated themselves) once and composes child constructs, each in a
+module of its own (read any one alone; README "Layout"), created in the order their objects are rendered:
 
 * :class:`~redis_constructs.server.namespace.RedisNamespace` (``Namespace``): the namespace and ServiceAccount;
 * :class:`~redis_constructs.server.config_maps.RedisConfiguration` (``Configuration``): the two ConfigMaps
   and the config checksum the pods roll on;
-* :class:`~redis_constructs.server.services.HeadlessService` (``HeadlessService``), the StatefulSets' governing
-  Service;
+* :class:`~redis_constructs.server.services.RedisHeadlessService` (``HeadlessService``), the StatefulSets'
+  governing Service;
 * :class:`~redis_constructs.server.workload.RedisWorkload` per :class:`Role` (``Primary``, ``Replicas``);
 * :class:`~redis_constructs.server.services.RedisServices` (``Services``): role, metrics and LAN Services;
 * :class:`~redis_constructs.server.disruption_budget.RedisDisruptionBudget` (``DisruptionBudget``);
@@ -20,29 +20,28 @@ pod names, nothing of the pods). The headless Service lives in the services modu
 own: it is rendered before the StatefulSets it governs, the other Services after them, and dist/ keeps that
 order.
 
-Each child gets a small frozen value naming what it needs (:class:`~redis_constructs.server.names.RedisNames`
-and a ``*Spec``), never the props. The props and records live in :mod:`redis_constructs.server.props`.
+Each child takes ``(scope, id, props)`` with a frozen ``<Child>Props`` record naming only what it needs (the
+:class:`~redis_constructs.server.names.RedisNames` and resolved values), never RedisShared's props.
+:class:`RedisSharedProps` and its records live in :mod:`redis_constructs.server.props` and validate themselves.
 """
 
 from __future__ import annotations
 
-import ipaddress
+from dataclasses import replace
 
 import constructs
 
 from ..core import validation as v
 from ..core.errors import PropError, names_construct, names_construct_in
-from ..core.refs import SecretKeyRef
 from ..core.rendering import image_ref
-from ..credentials.replicated_secret import ReplicatedSecret
 from . import tls as tls_mod
-from .certificates import CertificatesSpec, RedisCertificates
-from .config_maps import ConfigurationSpec, RedisConfiguration
-from .disruption_budget import RedisDisruptionBudget
+from .certificates import RedisCertificates, RedisCertificatesProps
+from .config_maps import RedisConfiguration, RedisConfigurationProps
+from .disruption_budget import RedisDisruptionBudget, RedisDisruptionBudgetProps
 from .names import METRICS_PORT, REDIS_PORT, RedisNames
-from .namespace import RedisNamespace
-from .network_policy import NetworkPolicySpec, RedisNetworkPolicy
-from .props import LoadBalancer, RedisCredentials, RedisSharedProps, Resources
+from .namespace import RedisNamespace, RedisNamespaceProps
+from .network_policy import RedisNetworkPolicy, RedisNetworkPolicyProps
+from .props import RedisSharedProps
 from .redis_conf import (
     ADMIN_USERNAME,
     CLIENT_USERNAME,
@@ -50,16 +49,12 @@ from .redis_conf import (
     EvictionPolicy,
     Role,
     ServerSettings,
-    TenantCommands,
     derive_client_limits,
     derive_maxmemory,
 )
 from .roles import primary_statefulset
-from .services import HeadlessService, RedisServices, ServicesSpec
-from .tls import Tls
-from .workload import RedisWorkload, WorkloadSpec
-
-MAX_NAME_LENGTH = 40  # "<name>-replicas" plus the controller-revision-hash suffix must fit 63
+from .services import RedisHeadlessService, RedisHeadlessServiceProps, RedisServices, RedisServicesProps
+from .workload import RedisWorkload, RedisWorkloadProps
 
 
 class RedisShared(constructs.Construct):
@@ -69,7 +64,7 @@ class RedisShared(constructs.Construct):
     sidecar, headless/primary/replica/metrics Services and, when ``load_balancer`` is set, a MetalLB
     LoadBalancer for the LAN; ConfigMaps with redis.conf, the ACL template and the start/probe scripts;
     a ServiceAccount without a token, a PodDisruptionBudget and a NetworkPolicy. Each of these is a child
-    construct of its own module (see the module docstring); RedisShared validates and composes.
+    construct of its own module (see the module docstring); RedisShared resolves and composes.
 
     Example::
 
@@ -81,67 +76,32 @@ class RedisShared(constructs.Construct):
     def __init__(self, scope: constructs.Construct, id: str, props: RedisSharedProps | None = None) -> None:
         super().__init__(scope, id)
         p = props if props is not None else RedisSharedProps()
-        # Every prop is checked here, once, before any object exists; the children only render.
+        # The props validated themselves when built; here they are only resolved, once, before any object exists.
         v.instance("props", p, RedisSharedProps, "a RedisSharedProps")
-        v.instance("resources", p.resources, Resources, "a Resources")
-        v.instance("credentials", p.credentials, RedisCredentials, "a RedisCredentials")
-        if p.load_balancer is not None:
-            v.instance("load_balancer", p.load_balancer, LoadBalancer, "None or a LoadBalancer")
-        if p.tls is not None:
-            v.instance("tls", p.tls, Tls, "None or a Tls(certificates=...)")
-        v.instance("tenant_commands", p.tenant_commands, TenantCommands, "a TenantCommands")
-        v.boolean("tenant_commands.allow_scripting", p.tenant_commands.allow_scripting)
-        v.boolean("tenant_commands.allow_restore", p.tenant_commands.allow_restore)
         self._props = p
-        self.name = v.dns_1035_label("name", p.name, max_length=MAX_NAME_LENGTH)
-        self.namespace = v.dns_label("namespace", p.namespace)
+        self.name = p.name
+        self.namespace = p.namespace
         #: The names and labels every child derives its objects from.
         self.names = RedisNames(name=self.name, namespace=self.namespace)
-        self.replicas = v.int_in_range("replicas", p.replicas, 0, 8)
+        self.replicas = p.replicas
         #: The StatefulSet whose pod is the primary (the master one unless ``primary_pod`` promoted the replica).
         self.primary_statefulset = primary_statefulset(self.name, self.replicas, p.primary_pod)
         self.primary_pod = f"{self.statefulset_name(self.primary_statefulset)}-0"
-        v.int_in_range("min_replicas_to_write", p.min_replicas_to_write, 0, self.replicas)
-        v.int_in_range("min_replicas_max_lag_seconds", p.min_replicas_max_lag_seconds, 1, 3600)
-        v.pinned_image("image", p.image)
-        v.image_digest("image_digest", p.image_digest)
-        v.pinned_image("exporter_image", p.exporter_image)
-        v.image_digest("exporter_image_digest", p.exporter_image_digest)
-        v.dns_label("storage_class", p.storage_class, max_length=253)
-        v.storage_size("storage_size", p.storage_size, minimum_bytes=1024**3)
-        memory_limit = v.memory_bytes("resources.memory_limit", p.resources.memory_limit)
-        cpu_request = v.cpu_millis("resources.cpu_request", p.resources.cpu_request)
-        cpu_limit = v.cpu_millis("resources.cpu_limit", p.resources.cpu_limit)
-        if cpu_request > cpu_limit:
-            raise PropError(
-                "resources.cpu_request", p.resources.cpu_request, f"at most cpu_limit {p.resources.cpu_limit!r}"
-            )
+        memory_limit = p.memory_limit_bytes()
         self.maxmemory_bytes = derive_maxmemory(memory_limit, prop="resources.memory_limit")
         #: Per-client and all-client memory bounds and maxclients, derived from the memory limit.
         self.client_limits = derive_client_limits(memory_limit)
         self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
-        v.int_in_range("shutdown_timeout_seconds", p.shutdown_timeout_seconds, 1, 300)
-        v.int_in_range(
-            "termination_grace_period_seconds",
-            p.termination_grace_period_seconds,
-            p.shutdown_timeout_seconds + 10,
-            3600,
-        )
-        v.dns_label("monitoring_namespace", p.monitoring_namespace)
-        v.dns_label("dns_namespace", p.dns_namespace)
         #: The cluster DNS pods every pod of this Redis (and a client's validation Job) may query.
         self.dns_namespace = p.dns_namespace
         self.dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
-        self._lan_networks = self._validate_load_balancer(p.load_balancer)
-        self._validate_credentials(p.credentials)
+        self._lan_networks = p.lan_networks()
         self.credentials = p.credentials
-        if p.tls is not None:
-            p.tls.validate(REDIS_PORT)
         self.tls = p.tls
         #: The TLS port, when ``tls`` is set. Default: - None.
         self.tls_port = p.tls.port if p.tls else None
         self._client_namespaces: list[str] = []
-        for ns in v.unique("client_namespaces", p.client_namespaces):
+        for ns in p.client_namespaces:
             self.add_client_namespace(ns)
 
         self.port = REDIS_PORT
@@ -170,48 +130,6 @@ class RedisShared(constructs.Construct):
 
         self._compose()
 
-    # -- validation -------------------------------------------------------------------------------------
-    def _validate_load_balancer(
-        self, lb: LoadBalancer | None
-    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        if lb is None:
-            return ()
-        address = v.ip_address("load_balancer.ip", lb.ip)
-        if not lb.source_ranges:
-            raise PropError(
-                "load_balancer.source_ranges", lb.source_ranges, "at least one CIDR, e.g. ('192.168.4.0/24',)"
-            )
-        networks = tuple(
-            v.cidr("load_balancer.source_ranges", r) for r in v.unique("load_balancer.source_ranges", lb.source_ranges)
-        )
-        v.boolean("load_balancer.allow_any_source", lb.allow_any_source)
-        for network in networks:
-            if network.prefixlen == 0 and not lb.allow_any_source:
-                raise PropError(
-                    "load_balancer.source_ranges",
-                    str(network),
-                    "LAN networks only; admitting every address needs allow_any_source=True",
-                )
-        if not any(address in n for n in networks):
-            raise PropError(
-                "load_balancer.ip",
-                lb.ip,
-                "an address inside load_balancer.source_ranges " + repr(tuple(str(n) for n in networks)),
-            )
-        if lb.address_pool is not None:
-            v.dns_label("load_balancer.address_pool", lb.address_pool)
-        return networks
-
-    def _validate_credentials(self, creds: RedisCredentials) -> None:
-        for file_name, ref in creds.by_file().items():
-            prop = "credentials." + file_name.removesuffix("-password")
-            v.instance(prop, ref, SecretKeyRef, "a SecretKeyRef(name=..., key=...)")
-            v.secret_name(prop + ".name", ref.name)
-            v.secret_key(prop + ".key", ref.key)
-        v.version("credentials.version", creds.version)
-        if creds.client_secret is not None:
-            v.instance("credentials.client_secret", creds.client_secret, ReplicatedSecret, "None or a ReplicatedSecret")
-
     @names_construct_in
     def add_client_namespace(self, namespace: str) -> None:
         """Make ``namespace`` a client: everything a tenant needs follows from this one call.
@@ -224,7 +142,7 @@ class RedisShared(constructs.Construct):
         v.dns_label("client_namespaces", namespace)
         if namespace in self._client_namespaces:
             raise PropError("client_namespaces", namespace, "a namespace not added yet")
-        if namespace == self._props.namespace:
+        if namespace == self.namespace:
             raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
         secret = self.credentials.client_secret
         if secret is not None and namespace not in secret.namespaces:
@@ -240,7 +158,7 @@ class RedisShared(constructs.Construct):
     def _compose(self) -> None:
         """The child constructs, in the order their objects have always been rendered (dist/ is pre-order)."""
         p, names = self._props, self.names
-        RedisNamespace(self, "Namespace", names)
+        RedisNamespace(self, "Namespace", RedisNamespaceProps(names=names))
         settings = ServerSettings(
             port=REDIS_PORT,
             maxmemory_bytes=self.maxmemory_bytes,
@@ -256,7 +174,7 @@ class RedisShared(constructs.Construct):
         self.configuration = RedisConfiguration(
             self,
             "Configuration",
-            ConfigurationSpec(
+            RedisConfigurationProps(
                 names=names,
                 settings=settings,
                 tenant_commands=p.tenant_commands,
@@ -264,12 +182,10 @@ class RedisShared(constructs.Construct):
                 tls=self.tls,
             ),
         )
-        services = ServicesSpec(
-            names=names, tls_port=self.tls_port, load_balancer=p.load_balancer, lan_networks=self._lan_networks
-        )
-        HeadlessService(self, "HeadlessService", services)
-        workload = WorkloadSpec(
+        RedisHeadlessService(self, "HeadlessService", RedisHeadlessServiceProps(names=names, tls_port=self.tls_port))
+        workload = RedisWorkloadProps(
             names=names,
+            role=Role.PRIMARY,
             replicas=self.replicas,
             primary=self.primary_statefulset,
             image=image_ref(p.image, p.image_digest),
@@ -285,18 +201,24 @@ class RedisShared(constructs.Construct):
         )
         #: One StatefulSet construct per role (ids ``Primary``, ``Replicas``).
         self.workloads = {
-            role: RedisWorkload(self, "Primary" if role is Role.PRIMARY else "Replicas", workload, role=role)
+            role: RedisWorkload(self, "Primary" if role is Role.PRIMARY else "Replicas", replace(workload, role=role))
             for role in Role
         }
         #: The StatefulSet of each role (``failover.add_rollout_order`` annotates them).
         self.statefulsets = {role: w.statefulset for role, w in self.workloads.items()}
         #: The role, metrics and LAN Services.
-        self.services = RedisServices(self, "Services", services)
-        RedisDisruptionBudget(self, "DisruptionBudget", names)
+        self.services = RedisServices(
+            self,
+            "Services",
+            RedisServicesProps(
+                names=names, tls_port=self.tls_port, load_balancer=p.load_balancer, lan_networks=self._lan_networks
+            ),
+        )
+        RedisDisruptionBudget(self, "DisruptionBudget", RedisDisruptionBudgetProps(names=names))
         RedisNetworkPolicy(
             self,
             "NetworkPolicy",
-            NetworkPolicySpec(
+            RedisNetworkPolicyProps(
                 names=names,
                 client_namespaces=lambda: self.client_namespaces,
                 monitoring_namespace=p.monitoring_namespace,
@@ -310,7 +232,7 @@ class RedisShared(constructs.Construct):
             RedisCertificates(
                 self,
                 "Tls",
-                CertificatesSpec(
+                RedisCertificatesProps(
                     names=names, tls=self.tls, replicas=self.replicas, load_balancer_ip=self.load_balancer_ip
                 ),
             )

@@ -114,7 +114,40 @@ echo "redis-shared: rendered ACL users, replication auth and exporter credential
 
 
 def _start_script() -> str:
-    tries = PEER_CHECK_TRIES
+    """start.sh: the functions it needs, the primary's checks, then ``exec redis-server`` for the role.
+
+    Each piece is one step of the script, in the order it runs; joined, they are the script.
+    """
+    return "".join(
+        (
+            _start_header(),
+            _READ_SECRET,
+            "\n",
+            _dataset_functions(),
+            _peer_functions(),
+            _start_flags(),
+            _primary_checks(),
+            f'exec redis-server "{CONF_DIR}/$REDIS_ROLE.conf"\n',
+        )
+    )
+
+
+def _primary_checks() -> str:
+    """What a pod configured as the primary checks before it starts writable (see :func:`_start_header`)."""
+    return "".join(
+        (
+            'if [ "$REDIS_ROLE" = master ]; then\n',
+            _primary_follows_the_configuration(),
+            _primary_refuses_an_empty_promotion(),
+            _primary_asks_the_peers(),
+            _primary_refuses_or_fences(),
+            "fi\n",
+        )
+    )
+
+
+def _start_header() -> str:
+    """The shebang, what start.sh decides and why (README "Failover"), strict mode and the umask."""
     return f"""\
 #!/bin/sh
 # Starts redis-server for $REDIS_ROLE, the role the committed configuration gives this pod (README
@@ -125,7 +158,7 @@ def _start_script() -> str:
 #   read-only replica;
 # - no other Redis pod acts as primary: each peer answers role:slave, refuses connections or its name does
 #   not resolve (no such pod); a peer that answers role:master makes this pod its read-only replica (it resyncs from it);
-#   no clear answer ({tries} tries) is not taken as "no primary": with data, Redis starts refusing writes
+#   no clear answer ({PEER_CHECK_TRIES} tries) is not taken as "no primary": with data, Redis starts refusing writes
 #   (min-replicas-to-write 1, unready) until a replica follows it; empty, it refuses to start. A promoted
 #   pod (REDIS_PROMOTED) asks once and starts writable: the promotion commit says the old primary is gone;
 # - its data dir is not empty: it refuses while another pod holds keys or may (as the empty primary it
@@ -134,7 +167,12 @@ def _start_script() -> str:
 set -eu
 # The image's entrypoint sets umask 0077, which this command skips: AOF/RDB files are the owner's alone.
 umask 077
-{_READ_SECRET}
+"""
+
+
+def _dataset_functions() -> str:
+    """``has_files`` and ``has_data``: whether the data dir holds Redis's files, and a synced dataset."""
+    return f"""\
 # has_files: Redis's files are there. Redis 7 creates an empty AOF on its first start, so they alone do
 # not mean data: has_data also needs {DATASET_MARKER}, which probe.sh writes once this pod has synced
 # from a primary (or served keys as the primary).
@@ -144,6 +182,12 @@ has_files() {{
 has_data() {{
   [ -e "{DATA_DIR}/{DATASET_MARKER}" ] && has_files
 }}
+"""
+
+
+def _peer_functions() -> str:
+    """``peer_info`` and ``peer_state``: what another Redis pod says it is (over TLS when set)."""
+    return f"""\
 peer_info() {{
   if [ -n "$REDIS_TLS_CA_FILE" ]; then
     REDISCLI_AUTH="$pw" timeout 3 redis-cli -h "$1" -p "$REDIS_REPLICATION_PORT" --tls \\
@@ -172,9 +216,20 @@ peer_state() {{
   if printf '%s\\n' "$out" | grep -q '^db[0-9]*:keys=[1-9]'; then keys=yes; fi
   return 0
 }}
+"""
+
+
+def _start_flags() -> str:
+    """The flags probe.sh reads, reset on every start: started with data (and, below, fenced)."""
+    return f"""\
 rm -f "{STARTED_WITH_DATA_FLAG}" "{FENCED_FLAG}"
 if has_data; then : > "{STARTED_WITH_DATA_FLAG}"; fi
-if [ "$REDIS_ROLE" = master ]; then
+"""
+
+
+def _primary_follows_the_configuration() -> str:
+    """A primary whose mounted replica.conf names another pod starts as that pod's replica."""
+    return f"""\
   pw=$(read_secret exporter-password)
   configured=$(sed -n 's/^replicaof \\([^ ]*\\) .*/\\1/p' "{CONF_DIR}/replica.conf" 2>/dev/null || true)
   if [ -n "$configured" ] && [ "${{configured%%.*}}" != "$REDIS_POD_NAME" ]; then
@@ -183,6 +238,12 @@ if [ "$REDIS_ROLE" = master ]; then
       "(it resyncs from it). README: 'Failover'." >&2
     exec redis-server "{CONF_DIR}/replica.conf"
   fi
+"""
+
+
+def _primary_refuses_an_empty_promotion() -> str:
+    """A promoted replica whose volume never held a synced dataset refuses, unless the operator allows it."""
+    return f"""\
   if [ "${{REDIS_PROMOTED:-false}}" = true ] && ! has_data && [ ! -e "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}" ]; then
     echo "redis-shared: REFUSING TO START AS PRIMARY: this pod was promoted but its data dir {DATA_DIR}" \\
       "never held a synced dataset; promoting it would serve, and replicate to the other pods, an empty" \\
@@ -190,9 +251,16 @@ if [ "$REDIS_ROLE" = master ]; then
       "to accept an empty primary, create {DATA_DIR}/{ALLOW_EMPTY_START_MARKER} in this pod's volume." >&2
     exit 1
   fi
+"""
+
+
+def _primary_asks_the_peers() -> str:
+    """Rounds of ``peer_state`` over the other pods: one acting as primary makes this pod its replica; the
+    loop leaves ``unsure`` (no clear answer) and ``holders`` (pods with keys) for the next step."""
+    return f"""\
   # A promotion is the operator's decision that the old primary is gone (README "Failover"): one round,
   # only to find a primary that does answer; "unsure" fences the others.
-  tries={tries}
+  tries={PEER_CHECK_TRIES}
   if [ "${{REDIS_PROMOTED:-false}}" = true ]; then tries=1; fi
   try=0
   while :; do
@@ -214,6 +282,13 @@ if [ "$REDIS_ROLE" = master ]; then
     echo "redis-shared: no clear answer from$unsure (try $try of $tries); asking again" >&2
     sleep 2
   done
+"""
+
+
+def _primary_refuses_or_fences() -> str:
+    """An empty primary refuses while another pod holds (or may hold) keys; one with data but unsure answers
+    starts fenced (``min-replicas-to-write 1``)."""
+    return f"""\
   if ! has_files || {{ [ "${{REDIS_PROMOTED:-false}}" = true ] && ! has_data; }}; then
     if [ -e "{DATA_DIR}/{ALLOW_EMPTY_START_MARKER}" ]; then
       echo "redis-shared: {ALLOW_EMPTY_START_MARKER} found: starting empty as the operator asked" >&2
@@ -232,8 +307,6 @@ if [ "$REDIS_ROLE" = master ]; then
     : > "{FENCED_FLAG}"
     exec redis-server "{CONF_DIR}/master.conf" --min-replicas-to-write 1
   fi
-fi
-exec redis-server "{CONF_DIR}/$REDIS_ROLE.conf"
 """
 
 

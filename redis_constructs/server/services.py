@@ -1,6 +1,6 @@
 """RedisShared's Services: the headless one the StatefulSets name, and those clients and Prometheus use.
 
-* :class:`HeadlessService` ``<name>-headless``: every Redis pod, not-ready ones included, so each pod has a
+* :class:`RedisHeadlessService` ``<name>-headless``: every Redis pod, not-ready ones included, so each pod has a
   stable DNS name (``<statefulset>-<n>.<name>-headless...``) that replication and the certificate use.
 * :class:`RedisServices`: ``<name>-master`` and ``<name>-replicas`` select the pods by the role they have now
   (``redis-shared/role``, moved by a promotion), ``<name>-metrics`` every pod's exporter, and, with a
@@ -24,44 +24,54 @@ from .props import LoadBalancer
 from .redis_conf import Role
 
 
+def redis_ports(tls_port: int | None) -> list[k8s.ServicePort]:
+    """The plaintext port and, with TLS, the TLS port."""
+    ports = [k8s.ServicePort(name="redis", port=REDIS_PORT, target_port=int_or_string("redis"), protocol="TCP")]
+    if tls_port is not None:
+        ports.append(
+            k8s.ServicePort(
+                name="redis-tls",
+                port=tls_port,
+                target_port=int_or_string("redis-tls"),
+                protocol="TCP",
+            )
+        )
+    return ports
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ServicesSpec:
-    """What the Services need, validated by RedisShared."""
+class RedisHeadlessServiceProps:
+    """Props of :class:`RedisHeadlessService`, validated by RedisShared."""
+
+    names: RedisNames
+    #: Default: - no TLS port.
+    tls_port: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisServicesProps:
+    """Props of :class:`RedisServices`: what the Services need, validated by RedisShared."""
 
     names: RedisNames
     #: Default: - no TLS port.
     tls_port: int | None = None
     #: Default: - no LoadBalancer Service.
     load_balancer: LoadBalancer | None = None
-    #: ``load_balancer.source_ranges`` as parsed networks (normalized spelling).
+    #: ``load_balancer.source_ranges`` as parsed networks (normalized spelling). Default: - none.
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
-    def redis_ports(self) -> list[k8s.ServicePort]:
-        """The plaintext port and, with TLS, the TLS port."""
-        ports = [k8s.ServicePort(name="redis", port=REDIS_PORT, target_port=int_or_string("redis"), protocol="TCP")]
-        if self.tls_port is not None:
-            ports.append(
-                k8s.ServicePort(
-                    name="redis-tls",
-                    port=self.tls_port,
-                    target_port=int_or_string("redis-tls"),
-                    protocol="TCP",
-                )
-            )
-        return ports
 
-
-class HeadlessService(constructs.Construct):
+class RedisHeadlessService(constructs.Construct):
     """Service ``<name>-headless``: the StatefulSets' governing Service, publishing not-ready pods too.
 
     Example::
 
-        HeadlessService(chart, "HeadlessService", ServicesSpec(names=names))
+        RedisHeadlessService(chart, "HeadlessService", RedisHeadlessServiceProps(names=names))
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: ServicesSpec) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisHeadlessServiceProps) -> None:
         super().__init__(scope, id)
-        names = spec.names
+        names = props.names
         self.service_name = names.headless_service_name
         #: The Service (``node.default_child``).
         self.resource = k8s.KubeService(
@@ -73,7 +83,7 @@ class HeadlessService(constructs.Construct):
                 # The replica reaches the primary by its pod DNS name even before the primary is Ready.
                 publish_not_ready_addresses=True,
                 selector=names.labels(),
-                ports=spec.redis_ports(),
+                ports=redis_ports(props.tls_port),
             ),
         )
 
@@ -83,13 +93,13 @@ class RedisServices(constructs.Construct):
 
     Example::
 
-        services = RedisServices(chart, "Services", ServicesSpec(names=names, tls_port=6380))
+        services = RedisServices(chart, "Services", RedisServicesProps(names=names, tls_port=6380))
         services.role_services[Role.PRIMARY]  # the KubeService redis-shared-master
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: ServicesSpec) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisServicesProps) -> None:
         super().__init__(scope, id)
-        names = spec.names
+        names = props.names
         #: Service ``<name>-master`` and ``<name>-replicas`` by the role they select.
         self.role_services = {
             role: k8s.KubeService(
@@ -98,7 +108,9 @@ class RedisServices(constructs.Construct):
                 metadata=names.meta(
                     names.master_service_name if role is Role.PRIMARY else names.replicas_service_name, role=role
                 ),
-                spec=k8s.ServiceSpec(type="ClusterIP", selector=names.role_selector(role), ports=spec.redis_ports()),
+                spec=k8s.ServiceSpec(
+                    type="ClusterIP", selector=names.role_selector(role), ports=redis_ports(props.tls_port)
+                ),
             )
             for role in Role
         }
@@ -125,11 +137,11 @@ class RedisServices(constructs.Construct):
         )
         #: Service ``<name>-external``. Default: - None without a LoadBalancer.
         self.external_service = (
-            self._external_service(spec, spec.load_balancer) if spec.load_balancer is not None else None
+            self._external_service(props, props.load_balancer) if props.load_balancer is not None else None
         )
 
-    def _external_service(self, spec: ServicesSpec, lb: LoadBalancer) -> k8s.KubeService:
-        names = spec.names
+    def _external_service(self, props: RedisServicesProps, lb: LoadBalancer) -> k8s.KubeService:
+        names = props.names
         annotations = {
             # Both spellings: metallb.io (>= 0.14.9) wins when both are present; the older one keeps
             # MetalLB 0.12-0.14.8 working. spec.loadBalancerIP is deprecated and conflicts with them.
@@ -146,8 +158,8 @@ class RedisServices(constructs.Construct):
                 type="LoadBalancer",
                 selector=names.role_selector(Role.PRIMARY),
                 # With TLS the LAN gets the TLS port only: no password crosses the LAN in clear.
-                ports=spec.redis_ports()[-1:],
-                load_balancer_source_ranges=[str(n) for n in spec.lan_networks],
+                ports=redis_ports(props.tls_port)[-1:],
+                load_balancer_source_ranges=[str(n) for n in props.lan_networks],
                 # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
                 external_traffic_policy="Local",
                 # MetalLB needs no node ports: don't open 6379 on a NodePort of every node.

@@ -44,10 +44,16 @@ EXPORTER_BINARY = "/redis_exporter"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class WorkloadSpec:
-    """What both StatefulSets need, validated by RedisShared; :class:`RedisWorkload` adds the role."""
+class RedisWorkloadProps:
+    """Props of :class:`RedisWorkload`: what one StatefulSet needs, validated by RedisShared.
+
+    Both StatefulSets get the same props but ``role``.
+    """
 
     names: RedisNames
+    #: The StatefulSet this is: ``Role.PRIMARY`` names ``<name>-master``, ``Role.REPLICA`` ``<name>-replicas``
+    #: (not the role its pods have: see ``primary``).
+    role: Role
     #: Pods of the replicas StatefulSet.
     replicas: int
     #: The StatefulSet whose pod is the primary.
@@ -95,29 +101,29 @@ def _memory_volume(name: str) -> k8s.Volume:
 class RedisWorkload(constructs.Construct):
     """StatefulSet ``<name>-master`` (``role=Role.PRIMARY``) or ``<name>-replicas`` (``Role.REPLICA``).
 
-    ``role`` names the StatefulSet, not the role its pods have: after a promotion (``spec.primary`` is
+    ``props.role`` names the StatefulSet, not the role its pods have: after a promotion (``props.primary`` is
     ``Role.REPLICA``) the replicas StatefulSet's pod is the primary. The selector, service name and PVC template
     never change with the role (they are immutable); the pod labels and ``REDIS_ROLE`` do.
 
     Example::
 
-        workload = RedisWorkload(chart, "Primary", spec, role=Role.PRIMARY)
+        workload = RedisWorkload(chart, "Primary", props)  # props.role is Role.PRIMARY
         workload.statefulset_name  # 'redis-shared-master'
     """
 
-    def __init__(self, scope: constructs.Construct, id: str, spec: WorkloadSpec, *, role: Role) -> None:
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisWorkloadProps) -> None:
         super().__init__(scope, id)
-        names = spec.names
+        names, role = props.names, props.role
         self.role = role
         self.statefulset_name = names.statefulset_name(role)
         #: The role this StatefulSet's pods have now.
-        self.pod_role = role_of(role, spec.primary)
+        self.pod_role = role_of(role, props.primary)
         #: The StatefulSet's own (immutable selector) labels plus the role its pods have now.
         self.pod_labels = {**names.labels(role), ROLE_LABEL: self.pod_role.value}
         # Flux never prunes a StatefulSet when it moves between its Kustomizations (the master StatefulSet is
         # applied by its own Kustomization, after the one holding everything else).
         annotations = {FLUX_PRUNE: "disabled"} | checkov_skips(
-            "StatefulSet", tls=spec.tls is not None, digests_pinned=spec.digests_pinned
+            "StatefulSet", tls=props.tls is not None, digests_pinned=props.digests_pinned
         )
         #: The StatefulSet (``node.default_child``).
         self.statefulset = k8s.KubeStatefulSet(
@@ -126,7 +132,7 @@ class RedisWorkload(constructs.Construct):
             # Flux prunes nothing here when the StatefulSet moves between its Kustomizations (failover.py).
             metadata=names.meta(self.statefulset_name, role=role, annotations=annotations),
             spec=k8s.StatefulSetSpec(
-                replicas=1 if role is Role.PRIMARY else spec.replicas,
+                replicas=1 if role is Role.PRIMARY else props.replicas,
                 service_name=names.headless_service_name,
                 # Immutable: the StatefulSet's identity, never the role (which the pod labels carry).
                 selector=k8s.LabelSelector(match_labels=names.labels(role)),
@@ -135,23 +141,23 @@ class RedisWorkload(constructs.Construct):
                 persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
                     when_deleted="Retain", when_scaled="Retain"
                 ),
-                template=self._template(spec),
+                template=self._template(props),
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
                         metadata=k8s.ObjectMeta(name="data", labels=names.labels(role)),
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
-                            storage_class_name=spec.storage_class,
-                            resources=k8s.ResourceRequirements(requests={"storage": quantity(spec.storage_size)}),
+                            storage_class_name=props.storage_class,
+                            resources=k8s.ResourceRequirements(requests={"storage": quantity(props.storage_size)}),
                         ),
                     )
                 ],
             ),
         )
 
-    def _redis_env(self, spec: WorkloadSpec) -> list[k8s.EnvVar]:
-        names = spec.names
-        pods = [(Role.PRIMARY, 0), *((Role.REPLICA, i) for i in range(spec.replicas))]
+    def _redis_env(self, props: RedisWorkloadProps) -> list[k8s.EnvVar]:
+        names = props.names
+        pods = [(Role.PRIMARY, 0), *((Role.REPLICA, i) for i in range(props.replicas))]
         promoted = self.role is Role.REPLICA and self.pod_role is Role.PRIMARY
         return [
             k8s.EnvVar(name="REDIS_ROLE", value=self.pod_role.value),
@@ -159,8 +165,8 @@ class RedisWorkload(constructs.Construct):
             k8s.EnvVar(name="REDIS_PROMOTED", value=str(promoted).lower()),
             k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT)),
             # Pod to pod (replication, start.sh's peer checks): the TLS port with TLS, verified against the CA.
-            k8s.EnvVar(name="REDIS_REPLICATION_PORT", value=str(spec.tls_port or REDIS_PORT)),
-            k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=f"{tls_mod.TLS_DIR}/ca.crt" if spec.tls else ""),
+            k8s.EnvVar(name="REDIS_REPLICATION_PORT", value=str(props.tls_port or REDIS_PORT)),
+            k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=f"{tls_mod.TLS_DIR}/ca.crt" if props.tls else ""),
             # start.sh compares it with the primary the mounted (kubelet-refreshed) replica.conf names.
             k8s.EnvVar(
                 name="REDIS_POD_NAME",
@@ -168,14 +174,14 @@ class RedisWorkload(constructs.Construct):
             ),
             k8s.EnvVar(
                 name="REDIS_REPLICA_HOSTS",
-                value=" ".join(names.pod_host(r, i) for r, i in pods if (r, i) != (spec.primary, 0)),
+                value=" ".join(names.pod_host(r, i) for r, i in pods if (r, i) != (props.primary, 0)),
             ),
-            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=spec.exporter_uri()),
+            k8s.EnvVar(name="REDIS_EXPORTER_URI", value=props.exporter_uri()),
         ]
 
-    def _template(self, spec: WorkloadSpec) -> k8s.PodTemplateSpec:
-        names, tls = spec.names, spec.tls
-        redis_env = self._redis_env(spec)
+    def _template(self, props: RedisWorkloadProps) -> k8s.PodTemplateSpec:
+        names, tls = props.names, props.tls
+        redis_env = self._redis_env(props)
         config_mounts = [
             k8s.VolumeMount(name="configuration", mount_path=CONF_DIR, read_only=True),
             k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
@@ -183,7 +189,7 @@ class RedisWorkload(constructs.Construct):
         ]
         init = k8s.Container(
             name="config",
-            image=spec.image,
+            image=props.image,
             image_pull_policy="IfNotPresent",
             command=["sh", f"{SCRIPTS_DIR}/render-config.sh"],
             env=redis_env,
@@ -197,15 +203,15 @@ class RedisWorkload(constructs.Construct):
         )
         redis = k8s.Container(
             name="redis",
-            image=spec.image,
+            image=props.image,
             image_pull_policy="IfNotPresent",
             command=["sh", f"{SCRIPTS_DIR}/start.sh"],
             env=redis_env,
             ports=[
                 k8s.ContainerPort(name="redis", container_port=REDIS_PORT, protocol="TCP"),
                 *(
-                    [k8s.ContainerPort(name="redis-tls", container_port=spec.tls_port, protocol="TCP")]
-                    if spec.tls_port is not None
+                    [k8s.ContainerPort(name="redis-tls", container_port=props.tls_port, protocol="TCP")]
+                    if props.tls_port is not None
                     else []
                 ),
             ],
@@ -217,8 +223,8 @@ class RedisWorkload(constructs.Construct):
                 *([k8s.VolumeMount(name="tls", mount_path=tls_mod.TLS_DIR, read_only=True)] if tls else []),
             ],
             resources=resources(
-                cpu=(spec.resources.cpu_request, spec.resources.cpu_limit),
-                memory=(spec.resources.memory_limit, spec.resources.memory_limit),
+                cpu=(props.resources.cpu_request, props.resources.cpu_limit),
+                memory=(props.resources.memory_limit, props.resources.memory_limit),
             ),
             security_context=restricted_container(REDIS_UID),
             # Loading a large AOF can take minutes: 15 min budget before liveness takes over.
@@ -226,7 +232,7 @@ class RedisWorkload(constructs.Construct):
             liveness_probe=_probe("liveness", period=10, failures=3),
             readiness_probe=_probe("readiness", period=5, failures=2),
         )
-        exporter = self._exporter(spec)
+        exporter = self._exporter(props)
         volumes = [
             k8s.Volume(
                 name="configuration",
@@ -236,7 +242,7 @@ class RedisWorkload(constructs.Construct):
                 name="scripts",
                 config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map_name, default_mode=0o550),
             ),
-            secret_files_volume("credentials", spec.credentials.by_file()),
+            secret_files_volume("credentials", props.credentials.by_file()),
             _memory_volume("runtime"),
             _memory_volume("exporter-auth"),
             k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity("64Mi"))),
@@ -247,16 +253,16 @@ class RedisWorkload(constructs.Construct):
                 *tls_mod.volumes(tls, names.name),
                 # The TLS reload sidecar's credentials: ``admin-password`` alone.
                 secret_files_volume(
-                    tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": spec.credentials.by_file()["admin-password"]}
+                    tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": props.credentials.by_file()["admin-password"]}
                 ),
             ]
-            sidecars.append(tls_mod.reload_container(tls, image=spec.image, uid=REDIS_UID, env=redis_env))
+            sidecars.append(tls_mod.reload_container(tls, image=props.image, uid=REDIS_UID, env=redis_env))
         return k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
                 labels=self.pod_labels,
                 annotations={
-                    CONFIG_CHECKSUM_ANNOTATION: spec.config_checksum,
-                    CREDENTIALS_VERSION_ANNOTATION: spec.credentials.version,
+                    CONFIG_CHECKSUM_ANNOTATION: props.config_checksum,
+                    CREDENTIALS_VERSION_ANNOTATION: props.credentials.version,
                     "kubectl.kubernetes.io/default-container": "redis",
                 },
             ),
@@ -264,7 +270,7 @@ class RedisWorkload(constructs.Construct):
                 service_account_name=names.service_account_name,
                 automount_service_account_token=False,
                 enable_service_links=False,
-                termination_grace_period_seconds=spec.termination_grace_period_seconds,
+                termination_grace_period_seconds=props.termination_grace_period_seconds,
                 security_context=restricted_pod(REDIS_UID, fs_group_change_policy="OnRootMismatch"),
                 affinity=k8s.Affinity(
                     # Required: the primary and each replica on different nodes, or one node failure
@@ -284,19 +290,19 @@ class RedisWorkload(constructs.Construct):
             ),
         )
 
-    def _exporter(self, spec: WorkloadSpec) -> k8s.Container:
+    def _exporter(self, props: RedisWorkloadProps) -> k8s.Container:
         """The redis_exporter sidecar: the exporter user, its password from a file, TLS with the CA alone."""
         health = k8s.HttpGetAction(path="/health", port=int_or_string("metrics"))
         return k8s.Container(
             name="metrics",
-            image=spec.exporter_image,
+            image=props.exporter_image,
             image_pull_policy="IfNotPresent",
             command=[EXPORTER_BINARY],
             env=[
-                k8s.EnvVar(name="REDIS_ADDR", value=spec.exporter_uri()),
+                k8s.EnvVar(name="REDIS_ADDR", value=props.exporter_uri()),
                 *(
                     [k8s.EnvVar(name="REDIS_EXPORTER_TLS_CA_CERT_FILE", value=f"{tls_mod.TLS_CA_DIR}/ca.crt")]
-                    if spec.tls
+                    if props.tls
                     else []
                 ),
                 k8s.EnvVar(name="REDIS_USER", value=EXPORTER_USERNAME),
@@ -310,7 +316,7 @@ class RedisWorkload(constructs.Construct):
             ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
             volume_mounts=[
                 k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR, read_only=True),
-                *([k8s.VolumeMount(name="tls-ca", mount_path=tls_mod.TLS_CA_DIR, read_only=True)] if spec.tls else []),
+                *([k8s.VolumeMount(name="tls-ca", mount_path=tls_mod.TLS_CA_DIR, read_only=True)] if props.tls else []),
             ],
             resources=resources(cpu=("10m", "200m"), memory=("64Mi", "64Mi")),
             security_context=restricted_container(EXPORTER_UID),

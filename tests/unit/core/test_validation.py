@@ -171,10 +171,12 @@ def test_validation_job_is_checked_when_built_in_every_phase() -> None:
 
 def test_construct_errors_name_the_construct_path() -> None:
     chart = cdk8s.Chart(cdk8s.App(), "site")
-    with pytest.raises(
-        PropError, match=r"^replicas: got 9; expected an integer from 0 to 8 \(construct site/Redis\)$"
-    ) as e:
-        RedisShared(chart, "Redis", RedisSharedProps(replicas=9))
+    # RedisSharedProps validates itself when built: no construct exists yet, so its errors name no path.
+    with pytest.raises(PropError, match=r"^replicas: got 9; expected an integer from 0 to 8$") as e:
+        RedisSharedProps(replicas=9)
+    assert e.value.path is None
+    with pytest.raises(PropError, match=r"^props: got 9; expected a RedisSharedProps \(construct site/Redis\)$") as e:
+        RedisShared(chart, "Redis", 9)  # type: ignore[arg-type]
     assert e.value.path == "site/Redis"
     redis = RedisShared(chart, "Redis2", RedisSharedProps(name="r2"))
     with pytest.raises(

@@ -99,7 +99,13 @@ def test_bad_prop_in_main_exits_nonzero_and_leaves_dist(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     synthesize(main.build_app(), out, external=main.EXTERNAL)
     before = tree(out)
-    code = "import sys, dataclasses, main; sys.exit(main.main(dataclasses.replace(main.REDIS, replicas=-1)))"
+    # main.py run as a script with a bad value in its REDIS props (which validate themselves when built).
+    code = (
+        "import pathlib; p = pathlib.Path('main.py').resolve(); "
+        "src = p.read_text().replace('    replicas=1,\\n', '    replicas=-1,\\n', 1); "
+        "assert 'replicas=-1,' in src; "
+        "exec(compile(src, str(p), 'exec'), {'__name__': '__main__', '__file__': str(p)})"
+    )
     env = {**os.environ, "CDK8S_OUTDIR": str(out)}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120

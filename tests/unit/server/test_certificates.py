@@ -8,7 +8,7 @@ import cdk8s
 from conftest import find, of_kind
 
 from redis_constructs import RedisShared, RedisSharedProps
-from redis_constructs.server.certificates import CertificatesSpec, RedisCertificates
+from redis_constructs.server.certificates import RedisCertificates, RedisCertificatesProps
 from redis_constructs.server.names import RedisNames
 from redis_constructs.server.tls import CertManagerCertificate, CertManagerSelfSignedCa, ExistingTlsSecret, Tls
 
@@ -16,7 +16,7 @@ Obj = dict[str, Any]
 NAMES = RedisNames(name="cache", namespace="shared")
 
 
-def certificates(spec: CertificatesSpec) -> tuple[RedisCertificates, list[Obj]]:
+def certificates(spec: RedisCertificatesProps) -> tuple[RedisCertificates, list[Obj]]:
     chart = cdk8s.Chart(cdk8s.App(), "test", disable_resource_name_hashes=True)
     built = RedisCertificates(chart, "Tls", spec)
     return built, list(chart.to_json())
@@ -24,7 +24,9 @@ def certificates(spec: CertificatesSpec) -> tuple[RedisCertificates, list[Obj]]:
 
 def test_a_named_issuer_gets_one_certificate() -> None:
     tls = Tls(certificates=CertManagerCertificate(issuer_name="lan-ca"))
-    built, objects = certificates(CertificatesSpec(names=NAMES, tls=tls, replicas=2, load_balancer_ip="10.0.0.10"))
+    built, objects = certificates(
+        RedisCertificatesProps(names=NAMES, tls=tls, replicas=2, load_balancer_ip="10.0.0.10")
+    )
     (cert,) = objects
     assert cert["metadata"]["name"] == "cache-tls"
     assert cert["spec"]["ipAddresses"] == ["10.0.0.10", "127.0.0.1"]
@@ -33,7 +35,7 @@ def test_a_named_issuer_gets_one_certificate() -> None:
 
 def test_the_self_signed_ca_chain_comes_before_the_certificate_it_signs() -> None:
     tls = Tls(certificates=CertManagerSelfSignedCa())
-    _, objects = certificates(CertificatesSpec(names=NAMES, tls=tls, replicas=1))
+    _, objects = certificates(RedisCertificatesProps(names=NAMES, tls=tls, replicas=1))
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("Issuer", "cache-selfsigned"),
         ("Certificate", "cache-ca"),
@@ -44,7 +46,7 @@ def test_the_self_signed_ca_chain_comes_before_the_certificate_it_signs() -> Non
 
 
 def test_every_pod_and_service_name_once() -> None:
-    spec = CertificatesSpec(names=NAMES, tls=Tls(certificates=CertManagerSelfSignedCa()), replicas=3)
+    spec = RedisCertificatesProps(names=NAMES, tls=Tls(certificates=CertManagerSelfSignedCa()), replicas=3)
     names = spec.dns_names()
     assert len(names) == len(set(names))
     assert names[0] == NAMES.master_host

@@ -9,7 +9,7 @@ import cdk8s
 from conftest import find
 
 from redis_constructs import EvictionPolicy, RedisCredentials, RedisShared, RedisSharedProps, Resources, Role
-from redis_constructs.server.config_maps import ConfigurationSpec, RedisConfiguration
+from redis_constructs.server.config_maps import RedisConfiguration, RedisConfigurationProps
 from redis_constructs.server.names import RedisNames
 from redis_constructs.server.redis_conf import ACL_USERS, ServerSettings, TenantCommands
 from redis_constructs.server.tls import CertManagerSelfSignedCa, Tls
@@ -40,7 +40,7 @@ def configuration(**overrides: Any) -> tuple[RedisConfiguration, list[Obj]]:
         "tenant_commands": TenantCommands(),
         "users": ACL_USERS,
     }
-    config = RedisConfiguration(chart, "Configuration", ConfigurationSpec(**(spec | overrides)))
+    config = RedisConfiguration(chart, "Configuration", RedisConfigurationProps(**(spec | overrides)))
     return config, list(chart.to_json())
 
 

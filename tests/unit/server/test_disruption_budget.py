@@ -8,7 +8,7 @@ import cdk8s
 from conftest import find
 
 from redis_constructs import RedisShared, RedisSharedProps
-from redis_constructs.server.disruption_budget import RedisDisruptionBudget
+from redis_constructs.server.disruption_budget import RedisDisruptionBudget, RedisDisruptionBudgetProps
 from redis_constructs.server.names import RedisNames
 
 Obj = dict[str, Any]
@@ -16,7 +16,7 @@ Obj = dict[str, Any]
 
 def test_one_budget_selects_every_redis_pod_of_both_roles(chart: cdk8s.Chart) -> None:
     names = RedisNames(name="cache", namespace="shared")
-    budget = RedisDisruptionBudget(chart, "DisruptionBudget", names)
+    budget = RedisDisruptionBudget(chart, "DisruptionBudget", RedisDisruptionBudgetProps(names=names))
     (pdb,) = chart.to_json()
     assert pdb["kind"] == "PodDisruptionBudget"
     assert pdb["metadata"]["namespace"] == "shared"

@@ -9,13 +9,13 @@ from conftest import find, of_kind
 
 from redis_constructs import RedisShared, RedisSharedProps
 from redis_constructs.server.names import RedisNames
-from redis_constructs.server.namespace import RedisNamespace
+from redis_constructs.server.namespace import RedisNamespace, RedisNamespaceProps
 
 Obj = dict[str, Any]
 
 
 def test_the_namespace_enforces_restricted_and_the_service_account_mounts_no_token(chart: cdk8s.Chart) -> None:
-    ns = RedisNamespace(chart, "Namespace", RedisNames(name="cache", namespace="shared"))
+    ns = RedisNamespace(chart, "Namespace", RedisNamespaceProps(names=RedisNames(name="cache", namespace="shared")))
     objects = list(chart.to_json())
     assert [o["kind"] for o in objects] == ["Namespace", "ServiceAccount"]
     labels = find(objects, "Namespace", "shared")["metadata"]["labels"]

@@ -9,7 +9,7 @@ import cdk8s
 from conftest import find
 
 from redis_constructs.server.names import RedisNames
-from redis_constructs.server.network_policy import NetworkPolicySpec, RedisNetworkPolicy
+from redis_constructs.server.network_policy import RedisNetworkPolicy, RedisNetworkPolicyProps
 
 Obj = dict[str, Any]
 NAMES = RedisNames(name="cache", namespace="shared")
@@ -24,7 +24,7 @@ def policy(clients: list[str], **overrides: Any) -> tuple[cdk8s.Chart, RedisNetw
         "dns_namespace": "kube-system",
         "dns_pod_labels": (("k8s-app", "kube-dns"),),
     }
-    return chart, RedisNetworkPolicy(chart, "NetworkPolicy", NetworkPolicySpec(**(spec | overrides)))
+    return chart, RedisNetworkPolicy(chart, "NetworkPolicy", RedisNetworkPolicyProps(**(spec | overrides)))
 
 
 def namespace_peer(name: str) -> Obj:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import cdk8s
@@ -170,154 +172,163 @@ def test_add_client_namespace_refuses_a_namespace_added_already() -> None:
 
 # -- bad input: one failing test per rule ------------------------------------------------------------------
 LB = LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",))
-BAD: list[tuple[str, RedisSharedProps, str]] = [
+# Thunks: RedisSharedProps validates itself, so building it is what raises.
+BAD: list[tuple[str, Callable[[], RedisSharedProps], str]] = [
     (
         "invalid_cidr",
-        RedisSharedProps(load_balancer=replace(LB, source_ranges=("192.168.4.0/33",))),
+        partial(RedisSharedProps, load_balancer=replace(LB, source_ranges=("192.168.4.0/33",))),
         r"load_balancer\.source_ranges: got '192\.168\.4\.0/33'; expected a network in CIDR notation",
     ),
     (
         "cidr_with_host_bits",
-        RedisSharedProps(load_balancer=replace(LB, source_ranges=("192.168.4.7/24",))),
+        partial(RedisSharedProps, load_balancer=replace(LB, source_ranges=("192.168.4.7/24",))),
         r"did you mean 192\.168\.4\.0/24\?",
     ),
     (
         "cidr_without_prefix",
-        RedisSharedProps(load_balancer=replace(LB, ip="192.168.4.1", source_ranges=("192.168.4.1",))),
+        partial(RedisSharedProps, load_balancer=replace(LB, ip="192.168.4.1", source_ranges=("192.168.4.1",))),
         r"load_balancer\.source_ranges: got '192\.168\.4\.1'; expected a network in CIDR notation with a prefix",
     ),
     (
         "lb_ip_outside_range",
-        RedisSharedProps(load_balancer=replace(LB, ip="192.168.5.203")),
+        partial(RedisSharedProps, load_balancer=replace(LB, ip="192.168.5.203")),
         r"load_balancer\.ip: got '192\.168\.5\.203'; expected an address inside load_balancer\.source_ranges",
     ),
     (
         "lb_ip_not_an_address",
-        RedisSharedProps(load_balancer=replace(LB, ip="redis.lan")),
+        partial(RedisSharedProps, load_balancer=replace(LB, ip="redis.lan")),
         r"load_balancer\.ip: got 'redis\.lan'; expected a single IPv4 or IPv6 address",
     ),
     (
         "open_to_the_world",
-        RedisSharedProps(load_balancer=replace(LB, source_ranges=("0.0.0.0/0",))),
+        partial(RedisSharedProps, load_balancer=replace(LB, source_ranges=("0.0.0.0/0",))),
         r"load_balancer\.source_ranges: got '0\.0\.0\.0/0'; expected LAN networks only; .*allow_any_source=True",
     ),
     (
         "no_source_ranges",
-        RedisSharedProps(load_balancer=replace(LB, source_ranges=())),
+        partial(RedisSharedProps, load_balancer=replace(LB, source_ranges=())),
         r"load_balancer\.source_ranges: got \(\); expected at least one CIDR",
     ),
     (
         "duplicate_source_ranges",
-        RedisSharedProps(load_balancer=replace(LB, source_ranges=("192.168.4.0/24",) * 2)),
+        partial(RedisSharedProps, load_balancer=replace(LB, source_ranges=("192.168.4.0/24",) * 2)),
         r"load_balancer\.source_ranges: .*expected no duplicates",
     ),
     (
         "bad_namespace",
-        RedisSharedProps(namespace="Redis_NS"),
+        partial(RedisSharedProps, namespace="Redis_NS"),
         r"namespace: got 'Redis_NS'; expected an RFC 1123 label.*; did you mean redis-ns\?",
     ),
-    ("bad_name", RedisSharedProps(name="redis.shared"), r"name: got 'redis\.shared'; expected an RFC 1123 label"),
-    ("name_too_long", RedisSharedProps(name="r" * 41), r"name: got 'r{41}'; expected .*at most 40 characters"),
-    ("negative_replicas", RedisSharedProps(replicas=-1), r"replicas: got -1; expected an integer from 0 to 8"),
-    ("bool_replicas", RedisSharedProps(replicas=True), r"replicas: got True; expected an integer from 0 to 8"),
+    (
+        "bad_name",
+        partial(RedisSharedProps, name="redis.shared"),
+        r"name: got 'redis\.shared'; expected an RFC 1123 label",
+    ),
+    ("name_too_long", partial(RedisSharedProps, name="r" * 41), r"name: got 'r{41}'; expected .*at most 40 characters"),
+    ("negative_replicas", partial(RedisSharedProps, replicas=-1), r"replicas: got -1; expected an integer from 0 to 8"),
+    ("bool_replicas", partial(RedisSharedProps, replicas=True), r"replicas: got True; expected an integer from 0 to 8"),
     (
         "memory_too_small",
-        RedisSharedProps(resources=Resources(memory_limit="32Mi")),
+        partial(RedisSharedProps, resources=Resources(memory_limit="32Mi")),
         r"resources\.memory_limit: got '32Mi'; expected at least 64Mi so that the derived maxmemory",
     ),
     (
         "memory_unit_kubernetes_refuses",
-        RedisSharedProps(resources=Resources(memory_limit="1GB")),
+        partial(RedisSharedProps, resources=Resources(memory_limit="1GB")),
         r"resources\.memory_limit: got '1GB'; expected a Kubernetes memory quantity.*; did you mean 1G\?",
     ),
     (
         "cpu_garbage",
-        RedisSharedProps(resources=Resources(cpu_limit="fast")),
+        partial(RedisSharedProps, resources=Resources(cpu_limit="fast")),
         r"resources\.cpu_limit: got 'fast'; expected a Kubernetes CPU quantity",
     ),
     (
         "cpu_request_above_limit",
-        RedisSharedProps(resources=Resources(cpu_request="2", cpu_limit="1")),
+        partial(RedisSharedProps, resources=Resources(cpu_request="2", cpu_limit="1")),
         r"resources\.cpu_request: got '2'; expected at most cpu_limit '1'",
     ),
     (
         "unknown_eviction_policy",
-        RedisSharedProps(eviction_policy="lru"),  # type: ignore[arg-type]
+        partial(RedisSharedProps, eviction_policy="lru"),  # type: ignore[arg-type]
         r"eviction_policy: got 'lru'; expected one of allkeys-lru, allkeys-lfu",
     ),
     (
         "image_without_tag",
-        RedisSharedProps(image="redis"),
+        partial(RedisSharedProps, image="redis"),
         r"image: got 'redis'; expected an image reference with an explicit version tag",
     ),
-    ("image_latest", RedisSharedProps(image="redis:latest"), r"image: got 'redis:latest'; expected .*tag not 'latest'"),
+    (
+        "image_latest",
+        partial(RedisSharedProps, image="redis:latest"),
+        r"image: got 'redis:latest'; expected .*tag not 'latest'",
+    ),
     (
         "exporter_without_tag",
-        RedisSharedProps(exporter_image="oliver006/redis_exporter"),
+        partial(RedisSharedProps, exporter_image="oliver006/redis_exporter"),
         r"exporter_image: got 'oliver006/redis_exporter'; expected an image reference",
     ),
     (
         "bad_digest",
-        RedisSharedProps(image_digest="sha256:abc"),
+        partial(RedisSharedProps, image_digest="sha256:abc"),
         r"image_digest: got 'sha256:abc'; expected None or a digest",
     ),
     (
         "storage_size_gb",
-        RedisSharedProps(storage_size="10GB"),
+        partial(RedisSharedProps, storage_size="10GB"),
         r"storage_size: got '10GB'; expected a storage size in Mi, Gi, Ti or decimal M, G, T.*; did you mean 10G\?",
     ),
     (
         "storage_too_small",
-        RedisSharedProps(storage_size="512Mi"),
+        partial(RedisSharedProps, storage_size="512Mi"),
         r"storage_size: got '512Mi'; expected at least 1024Mi",
     ),
     (
         "bad_storage_class",
-        RedisSharedProps(storage_class="Local Path"),
+        partial(RedisSharedProps, storage_class="Local Path"),
         r"storage_class: got 'Local Path'; expected an RFC 1123",
     ),
     (
         "grace_not_above_shutdown_timeout",
-        RedisSharedProps(termination_grace_period_seconds=15),
+        partial(RedisSharedProps, termination_grace_period_seconds=15),
         r"termination_grace_period_seconds: got 15; expected an integer from 20 to 3600",
     ),
     (
         "duplicate_client_namespaces",
-        RedisSharedProps(client_namespaces=("beersystem", "beersystem")),
+        partial(RedisSharedProps, client_namespaces=("beersystem", "beersystem")),
         r"client_namespaces: .*expected no duplicates \('beersystem' appears twice\)",
     ),
     (
         "client_namespace_is_redis_own",
-        RedisSharedProps(client_namespaces=("redis",)),
+        partial(RedisSharedProps, client_namespaces=("redis",)),
         r"client_namespaces: got 'redis'; expected a namespace other than Redis's own",
     ),
     (
         "bad_monitoring_namespace",
-        RedisSharedProps(monitoring_namespace="Monitoring"),
+        partial(RedisSharedProps, monitoring_namespace="Monitoring"),
         r"monitoring_namespace: got 'Monitoring'; expected an RFC 1123 label",
     ),
     (
         "bad_secret_name",
-        RedisSharedProps(credentials=RedisCredentials(client=SecretKeyRef(name="Bad_Name", key="password"))),
+        partial(RedisSharedProps, credentials=RedisCredentials(client=SecretKeyRef(name="Bad_Name", key="password"))),
         r"credentials\.client\.name: got 'Bad_Name'; expected a Secret name: an RFC 1123 subdomain",
     ),
     (
         "bad_secret_key",
-        RedisSharedProps(credentials=RedisCredentials(admin=SecretKeyRef(name="x", key="a/b"))),
+        partial(RedisSharedProps, credentials=RedisCredentials(admin=SecretKeyRef(name="x", key="a/b"))),
         r"credentials\.admin\.key: got 'a/b'; expected a Secret key",
     ),
     (
         "empty_credentials_version",
-        RedisSharedProps(credentials=RedisCredentials(version="")),
+        partial(RedisSharedProps, credentials=RedisCredentials(version="")),
         r"credentials\.version: got ''; expected a non-empty string",
     ),
 ]
 
 
 @pytest.mark.parametrize(("props", "message"), [(p, m) for _, p, m in BAD], ids=[i for i, _, _ in BAD])
-def test_fails_bad_input_with_one_clear_error(props: RedisSharedProps, message: str) -> None:
+def test_fails_bad_input_with_one_clear_error(props: Callable[[], RedisSharedProps], message: str) -> None:
     with pytest.raises(PropError, match=message) as info:
-        render(props)
+        render(props())
     assert str(info.value).startswith(info.value.prop + ": got ")
 
 

@@ -13,12 +13,13 @@ from conftest import containers, find, of_kind
 from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps, Resources, Role
 from redis_constructs.server.names import RedisNames
 from redis_constructs.server.tls import ExistingTlsSecret, Tls
-from redis_constructs.server.workload import RedisWorkload, WorkloadSpec
+from redis_constructs.server.workload import RedisWorkload, RedisWorkloadProps
 
 Obj = dict[str, Any]
 NAMES = RedisNames(name="cache", namespace="shared")
-SPEC = WorkloadSpec(
+SPEC = RedisWorkloadProps(
     names=NAMES,
+    role=Role.PRIMARY,
     replicas=1,
     primary=Role.PRIMARY,
     image="redis:7.4.2-bookworm",
@@ -40,9 +41,9 @@ def render(props: RedisSharedProps | None = None) -> tuple[RedisShared, list[Obj
     return redis, list(chart.to_json())
 
 
-def workload(spec: WorkloadSpec, role: Role) -> tuple[RedisWorkload, Obj]:
+def workload(spec: RedisWorkloadProps, role: Role) -> tuple[RedisWorkload, Obj]:
     chart = cdk8s.Chart(cdk8s.App(), "test", disable_resource_name_hashes=True)
-    w = RedisWorkload(chart, "Workload", spec, role=role)
+    w = RedisWorkload(chart, "Workload", replace(spec, role=role))
     (sts,) = chart.to_json()
     return w, sts
 
@@ -80,7 +81,7 @@ def test_a_promotion_moves_the_role_not_the_selector() -> None:
 
 
 def test_checkov_skips_follow_digests_and_tls() -> None:
-    def skips(spec: WorkloadSpec) -> set[str]:
+    def skips(spec: RedisWorkloadProps) -> set[str]:
         annotations = workload(spec, Role.PRIMARY)[1]["metadata"]["annotations"]
         return {v.split("=")[0] for k, v in annotations.items() if k.startswith("checkov.io/skip")}
 
