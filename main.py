@@ -25,6 +25,7 @@ import cdk8s  # noqa: E402
 from redis_constructs import (  # noqa: E402
     BEERSYSTEM_DATA_COPY,
     BeersystemRedisBinding,
+    BeersystemRedisBindingProps,
     CertManagerSelfSignedCa,
     ExternalRefs,
     FluxUnit,
@@ -188,15 +189,17 @@ def build_app(
     BeersystemRedisBinding(
         beersystem,
         "RedisBinding",
-        redis=shared,
-        credentials=client,
-        manifests=tuple(IncludeFile(beersystem, id, path=path) for id, path in BEERSYSTEM_MANIFESTS.items()),
-        phase=phase,
-        cutover_time=cutover_time,
-        now=now,
-        delete_old_data=delete_old_data,
-        data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
-        data_copy_scope=migration,
+        BeersystemRedisBindingProps(
+            redis=shared,
+            credentials=client,
+            manifests=tuple(IncludeFile(beersystem, id, path=path) for id, path in BEERSYSTEM_MANIFESTS.items()),
+            phase=phase,
+            cutover_time=cutover_time,
+            now=now,
+            delete_old_data=delete_old_data,
+            data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
+            data_copy_scope=migration,
+        ),
     )
     # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
     # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.
