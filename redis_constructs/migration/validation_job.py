@@ -135,7 +135,7 @@ class RedisValidationJob(constructs.Construct):
     def __init__(self, scope: constructs.Construct, id: str, props: RedisValidationJobProps) -> None:
         """Render the NetworkPolicy, then the Job (its name hashes its spec and the credentials' version)."""
         super().__init__(scope, id)
-        v.instance("props", props, RedisValidationJobProps, "a RedisValidationJobProps")
+        self.props = v.instance("props", props, RedisValidationJobProps, "a RedisValidationJobProps")
         redis, credentials, namespace, app_name = props.redis, props.credentials, props.namespace, props.app_name
         job = props.job
         secret_ref = credentials.key_ref(redis.client_password_key, namespace=namespace)
