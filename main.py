@@ -24,6 +24,7 @@ import cdk8s
 from redis_constructs import (
     BEERSYSTEM_DATA_COPY,
     BeersystemRedisBinding,
+    BeersystemRedisBindingProps,
     CertManagerSelfSignedCa,
     ExternalRefs,
     FluxUnit,
@@ -209,17 +210,19 @@ def build_app(
     BeersystemRedisBinding(
         beersystem,
         "RedisBinding",
-        redis=shared,
-        credentials=client,
-        manifests=tuple(
-            IncludeFile(beersystem, id, IncludeFileProps(path=path)) for id, path in BEERSYSTEM_MANIFESTS.items()
+        BeersystemRedisBindingProps(
+            redis=shared,
+            credentials=client,
+            manifests=tuple(
+                IncludeFile(beersystem, id, IncludeFileProps(path=path)) for id, path in BEERSYSTEM_MANIFESTS.items()
+            ),
+            phase=phase,
+            cutover_time=cutover_time,
+            now=now,
+            delete_old_data=delete_old_data,
+            data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
+            data_copy_scope=migration,
         ),
-        phase=phase,
-        cutover_time=cutover_time,
-        now=now,
-        delete_old_data=delete_old_data,
-        data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
-        data_copy_scope=migration,
     )
     # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
     # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.

@@ -39,13 +39,17 @@ if TYPE_CHECKING:
     from .gitops import synthesize as synthesize
     from .migration import BEERSYSTEM_DATA_COPY as BEERSYSTEM_DATA_COPY
     from .migration import BeersystemRedisBinding as BeersystemRedisBinding
-    from .migration import DataCopy as DataCopy
+    from .migration import BeersystemRedisBindingProps as BeersystemRedisBindingProps
+    from .migration import BindingDataCopy as BindingDataCopy
     from .migration import MigrationPhase as MigrationPhase
     from .migration import RedisClientBinding as RedisClientBinding
+    from .migration import RedisClientBindingProps as RedisClientBindingProps
     from .migration import RedisDataCopy as RedisDataCopy
+    from .migration import RedisDataCopyProps as RedisDataCopyProps
     from .migration import RedisEnv as RedisEnv
     from .migration import RedisValidationJob as RedisValidationJob
-    from .migration import ValidationJob as ValidationJob
+    from .migration import RedisValidationJobProps as RedisValidationJobProps
+    from .migration import ValidationJobRun as ValidationJobRun
     from .migration import utc_now as utc_now
     from .monitoring import RedisMonitoring as RedisMonitoring
     from .monitoring import RedisMonitoringProps as RedisMonitoringProps
@@ -66,8 +70,11 @@ if TYPE_CHECKING:
 _WHERE = {
     "BEERSYSTEM_DATA_COPY": ".migration",
     "BeersystemRedisBinding": ".migration",
+    "BeersystemRedisBindingProps": ".migration",
+    "BindingDataCopy": ".migration",
     "CertManagerCertificate": ".server",
     "CertManagerSelfSignedCa": ".server",
+    # Renamed (migration.RENAMED): still handed on, with a warning naming the new name; not in __all__.
     "DataCopy": ".migration",
     "EvictionPolicy": ".server",
     "ExistingTlsSecret": ".server",
@@ -79,14 +86,17 @@ _WHERE = {
     "MigrationPhase": ".migration",
     "PropError": ".core",
     "RedisClientBinding": ".migration",
+    "RedisClientBindingProps": ".migration",
     "RedisCredentials": ".server",
     "RedisDataCopy": ".migration",
+    "RedisDataCopyProps": ".migration",
     "RedisEnv": ".migration",
     "RedisMonitoring": ".monitoring",
     "RedisMonitoringProps": ".monitoring",
     "RedisShared": ".server",
     "RedisSharedProps": ".server",
     "RedisValidationJob": ".migration",
+    "RedisValidationJobProps": ".migration",
     "ReplicatedSecret": ".credentials",
     "ReplicatedSecretProps": ".credentials",
     "Resources": ".server",
@@ -98,7 +108,8 @@ _WHERE = {
     "TenantCommands": ".server",
     "Tls": ".server",
     "utc_now": ".migration",
-    "ValidationJob": ".migration",
+    "ValidationJob": ".migration",  # renamed ValidationJobRun, as DataCopy above
+    "ValidationJobRun": ".migration",
     "add_rollout_order": ".server",
     "add_sync_waves": ".gitops",
     "flux_kustomizations": ".gitops",
@@ -110,9 +121,10 @@ _WHERE = {
 __all__ = [
     "BEERSYSTEM_DATA_COPY",
     "BeersystemRedisBinding",
+    "BeersystemRedisBindingProps",
+    "BindingDataCopy",
     "CertManagerCertificate",
     "CertManagerSelfSignedCa",
-    "DataCopy",
     "EvictionPolicy",
     "ExistingTlsSecret",
     "ExternalRefs",
@@ -123,14 +135,17 @@ __all__ = [
     "MigrationPhase",
     "PropError",
     "RedisClientBinding",
+    "RedisClientBindingProps",
     "RedisCredentials",
     "RedisDataCopy",
+    "RedisDataCopyProps",
     "RedisEnv",
     "RedisMonitoring",
     "RedisMonitoringProps",
     "RedisShared",
     "RedisSharedProps",
     "RedisValidationJob",
+    "RedisValidationJobProps",
     "ReplicatedSecret",
     "ReplicatedSecretProps",
     "Resources",
@@ -141,7 +156,7 @@ __all__ = [
     "SynthError",
     "TenantCommands",
     "Tls",
-    "ValidationJob",
+    "ValidationJobRun",
     "add_rollout_order",
     "add_sync_waves",
     "flux_kustomizations",

@@ -1,7 +1,7 @@
 """JobRun: what every one-shot Job of this library takes (image, digest, deadline, retries, clean-up), checked once.
 
-The validation Job (:class:`~redis_constructs.migration.validation_job.ValidationJob`) and the data copy
-(:class:`~redis_constructs.migration.data_copy.DataCopyJob`) are props of this shape with defaults and a deadline range of
+The validation Job (:class:`~redis_constructs.migration.validation_job.ValidationJobRun`) and the data copy
+(:class:`~redis_constructs.migration.data_copy.DataCopyJobRun`) are props of this shape with defaults and a deadline range of
 their own; the rules (:mod:`redis_constructs.core.validation`) and their messages are the same for both, and so is the
 Job they render (:meth:`JobRun.job_spec`): one container, never restarted in place, no service account token, no
 service links, Pod Security ``restricted``.

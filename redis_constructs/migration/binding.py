@@ -20,8 +20,12 @@ The prune protection CUTOVER puts on the old objects lives on in the cluster: wh
 them, neither ArgoCD nor Flux deletes them. Removing them is one deliberate ``kubectl delete`` (README runbook),
 so no sync can destroy the rollback path by accident.
 
-Two parts live in modules of their own: the validation Job (:mod:`redis_constructs.migration.validation_job`, a child
-construct ``Validate``) and the ArgoCD/Flux annotations (:mod:`redis_constructs.gitops.sync_annotations`).
+Its props, :class:`RedisClientBindingProps`, check themselves when built (every rule about their values alone);
+the binding checks what reads the tree (Redis admits the app's namespace, the credential is replicated there).
+Parts live in modules of their own: the validation Job (:mod:`redis_constructs.migration.validation_job`, a child
+construct ``Validate``), the data copy (:mod:`redis_constructs.migration.data_copy`), beersystem's binding and
+defaults (:mod:`redis_constructs.migration.beersystem`) and the ArgoCD/Flux annotations
+(:mod:`redis_constructs.gitops.sync_annotations`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
@@ -37,7 +42,6 @@ import constructs
 
 from ..core import validation as v
 from ..core.errors import PropError, names_construct
-from ..core.include import Included
 from ..core.refs import SecretKeyRef
 from ..core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
 from ..credentials.replicated_secret import ReplicatedSecret
@@ -48,14 +52,22 @@ from ..gitops.sync_annotations import (
     set_sync_wave,
 )
 from ..server.redis_shared import RedisShared
-from .data_copy import CopyDirection, DataCopy, OldRedisEndpoint, RedisDataCopy, require_migration_user
+from .data_copy import (
+    BindingDataCopy,
+    CopyDirection,
+    OldRedisEndpoint,
+    RedisDataCopy,
+    RedisDataCopyProps,
+    require_migration_user,
+)
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .validation_job import (
     CREDENTIALS_VOLUME,
-    DEFAULT_VALIDATION,
+    DEFAULT_VALIDATION_RUN,
     PASSWORD_FILE,
     RedisValidationJob,
-    ValidationJob,
+    RedisValidationJobProps,
+    ValidationJobRun,
 )
 
 #: How long the old Redis stays rendered (and rollback stays one commit away) after the cutover.
@@ -99,177 +111,137 @@ def _remaining(delta: dt.timedelta) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-class RedisClientBinding(constructs.Construct):
-    """Moves one included app Deployment from its own Redis onto a :class:`RedisShared`, phase by phase.
+@dataclass(frozen=True, slots=True)
+class _AppDeployment:
+    """What the binding reads from the app's Deployment as included."""
 
-    The app and its old Redis objects are ``cdk8s.ApiObject`` s from ``cdk8s.Include`` in the same chart; the
-    binding changes them in place (JSON patches and annotations) or removes them from the tree, and adds the
-    validation Job. See the module docstring for what each phase renders.
+    manifest: Mapping[str, Any]
+    namespace: str
+    containers: tuple[str, ...]
+    volumes: frozenset[str]
 
-    Example::
 
-        app = cdk8s.Include(chart, "App", url="apps/beersystem/app.yaml")
-        old = cdk8s.Include(chart, "OldRedis", url="apps/beersystem/redis.yaml")
-        RedisClientBinding(chart, "Redis", redis=redis, credentials=client, app=app.api_objects[0],
-                           env=RedisEnv.host_port_password(), phase=MigrationPhase.CUTOVER,
-                           cutover_time=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC),
-                           old_redis=tuple(old.api_objects))
+def _read_app(app: object) -> _AppDeployment:
+    """``app``'s manifest, namespace, container and volume names; PropError unless a namespaced apps/v1 Deployment."""
+    if not cdk8s.ApiObject.is_api_object(app):
+        raise PropError("app", app, "the Deployment's cdk8s.ApiObject (from cdk8s.Include)")
+    assert isinstance(app, cdk8s.ApiObject)
+    manifest = app.to_json()
+    if app.kind != "Deployment" or app.api_version != "apps/v1":
+        raise PropError("app", describe(manifest), "a Deployment (apps/v1)")
+    namespace = str((manifest.get("metadata") or {}).get("namespace") or "")
+    if not namespace:
+        raise PropError("app", describe(manifest), "a Deployment with metadata.namespace set")
+    pod = manifest["spec"]["template"]["spec"]
+    return _AppDeployment(
+        manifest=manifest,
+        namespace=namespace,
+        containers=tuple(str(c["name"]) for c in pod.get("containers") or []),
+        volumes=frozenset(vol["name"] for vol in pod.get("volumes") or []),
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisClientBindingProps:
+    """The props of :class:`RedisClientBinding`: which app, onto which Redis, in which phase; checked when built.
+
+    Every rule about these values alone is checked here, in every phase (a bad value fails the commit that sets
+    it, not the cutover). The rules that read the tree — ``redis`` admits the app's namespace, ``credentials`` is
+    replicated there — are checked by the binding when it is built.
     """
 
-    @names_construct
-    def __init__(
-        self,
-        scope: constructs.Construct,
-        id: str,
-        *,
-        redis: RedisShared,
-        credentials: ReplicatedSecret,
-        app: cdk8s.ApiObject,
-        env: RedisEnv,
-        phase: MigrationPhase,
-        cutover_time: dt.datetime | None = None,
-        now: Callable[[], dt.datetime] = utc_now,
-        old_redis: tuple[cdk8s.ApiObject, ...] = (),
-        delete_old_data: bool = False,
-        container: str | None = None,
-        remove_env: tuple[str, ...] = (),
-        validation: ValidationJob | None = DEFAULT_VALIDATION,
-        data_copy: DataCopy | None = None,
-        data_copy_scope: constructs.Construct | None = None,
-    ) -> None:
-        """Validate every prop, then render ``phase``.
+    #: The RedisShared the app moves onto; it must admit the app's namespace (``client_namespaces``).
+    redis: RedisShared
+    #: The ReplicatedSecret holding ``redis``'s client credential, replicated into the app's namespace.
+    credentials: ReplicatedSecret
+    #: The app's Deployment (apps/v1, ``metadata.namespace`` set): a ``cdk8s.ApiObject`` from ``cdk8s.Include``.
+    app: cdk8s.ApiObject
+    #: The variables the app reads its Redis from: ``RedisEnv.host_port_password()``, ``.url()`` or
+    #: ``.password_file()``.
+    env: RedisEnv
+    #: Where the app is in its move (README runbook); commit one phase at a time.
+    phase: MigrationPhase
+    #: When CUTOVER was first deployed (timezone-aware), not after ``now()``; required from CUTOVER on.
+    #: Default: - none; ignored in BEFORE_CUTOVER and SCALED_DOWN (after a rollback it may stay as it was).
+    cutover_time: dt.datetime | None = None
+    #: The clock (a function returning a timezone-aware datetime), injected for tests.
+    #: Default: :func:`utc_now`, the system clock in UTC.
+    now: Callable[[], dt.datetime] = utc_now
+    #: The old Redis's objects (Deployment/StatefulSet, Service, PVC...); with ``data_copy``, exactly one Service.
+    #: Default: - none.
+    old_redis: tuple[cdk8s.ApiObject, ...] = ()
+    #: In DECOMMISSIONED, stop rendering the old PersistentVolumeClaims. Default: False; they stay rendered with
+    #: prune protection (the data is kept).
+    delete_old_data: bool = False
+    #: The container that talks to Redis. Default: - the Deployment's only container.
+    container: str | None = None
+    #: Variables of the old setup to drop in CUTOVER. Default: - none.
+    remove_env: tuple[str, ...] = ()
+    #: How the validation Job runs. Default: :data:`DEFAULT_VALIDATION_RUN` (a :class:`ValidationJobRun` with its
+    #: defaults); ``None`` renders no Job.
+    validation: ValidationJobRun | None = DEFAULT_VALIDATION_RUN
+    #: Copy the old Redis's keys into ``redis`` in CUTOVER (a PreSync hook / its own Flux unit), and optionally back
+    #: in SCALED_DOWN. Default: - no copy (the old data stays behind).
+    data_copy: BindingDataCopy | None = None
+    #: Where the copy's objects go. Default: - the binding itself (its chart); the site passes a chart of its own
+    #: so Flux can order it between the units.
+    data_copy_scope: constructs.Construct | None = None
 
-        ``cutover_time``: when CUTOVER was first deployed (timezone-aware); required from CUTOVER on.
-        ``now``: the clock, injected for tests. Default: - the system clock in UTC.
-        ``old_redis``: the old Redis objects (Deployment/StatefulSet, Service, PVC...). Default: - none.
-        ``delete_old_data``: stop rendering the old PersistentVolumeClaims in DECOMMISSIONED. Default: False, they
-        stay rendered with prune protection (the data is kept).
-        ``container``: the container that talks to Redis. Default: - the Deployment's only container.
-        ``remove_env``: variables of the old setup to drop in CUTOVER. Default: - none.
-        ``validation``: Default: - a :class:`ValidationJob` with its defaults; ``None`` renders no Job.
-        ``data_copy``: copy the old Redis's keys into ``redis`` in CUTOVER (a PreSync hook / its own Flux unit), and
-        optionally back in SCALED_DOWN. Default: - no copy (the old data stays behind).
-        ``data_copy_scope``: where the copy's objects go. Default: - this binding (its chart); the site passes a chart
-        of its own so Flux can order it between the units.
-        """
-        super().__init__(scope, id)
-        self.phase = MigrationPhase.parse("phase", phase)
-        if not isinstance(env, RedisEnv):
-            raise PropError("env", env, "a RedisEnv from RedisEnv.host_port_password/url/password_file")
-        env.validate("env")
-        if validation is not None and not isinstance(validation, ValidationJob):
-            raise PropError("validation", validation, "a ValidationJob, or None for no Job")
-        self.env = env
-        self.redis = redis
-        self.credentials = credentials
-        self.delete_old_data = delete_old_data
-        self.validation = validation
+    def __post_init__(self) -> None:
+        MigrationPhase.parse("phase", self.phase)
+        if not isinstance(self.env, RedisEnv):
+            raise PropError("env", self.env, "a RedisEnv from RedisEnv.host_port_password/url/password_file")
+        self.env.validate("env")
+        if self.validation is not None and not isinstance(self.validation, ValidationJobRun):
+            raise PropError("validation", self.validation, "a ValidationJobRun, or None for no Job")
+        self._check_app()
+        if not isinstance(self.redis, RedisShared):
+            raise PropError("redis", self.redis, "a RedisShared construct")
+        if not isinstance(self.credentials, ReplicatedSecret) or (
+            self.credentials.secret_name != self.redis.client_secret_name
+        ):
+            raise PropError(
+                "credentials",
+                getattr(self.credentials, "secret_name", self.credentials),
+                f"the ReplicatedSecret holding Redis's client credential (Secret {self.redis.client_secret_name!r})",
+            )
+        self._check_old_redis()
+        v.boolean("delete_old_data", self.delete_old_data)
+        self._check_time()
+        self._check_data_copy()
 
-        # -- the app --
-        if not cdk8s.ApiObject.is_api_object(app):
-            raise PropError("app", app, "the Deployment's cdk8s.ApiObject (from cdk8s.Include)")
-        self.app = app
-        manifest = app.to_json()
-        if app.kind != "Deployment" or app.api_version != "apps/v1":
-            raise PropError("app", describe(manifest), "a Deployment (apps/v1)")
-        self.namespace = str((manifest.get("metadata") or {}).get("namespace") or "")
-        if not self.namespace:
-            raise PropError("app", describe(manifest), "a Deployment with metadata.namespace set")
-        pod = manifest["spec"]["template"]["spec"]
-        names = [str(c["name"]) for c in pod.get("containers") or []]
-        if container is None and len(names) != 1:
-            raise PropError("container", container, "the container that talks to Redis, one of " + ", ".join(names))
-        if container is not None and container not in names:
-            raise PropError("container", container, "one of " + ", ".join(names))
-        self.container = container if container is not None else names[0]
-        for name in remove_env:
-            if not v.is_env_var_name(name) or name in env.variables():
+    def _check_app(self) -> None:
+        app = _read_app(self.app)
+        if self.container is None and len(app.containers) != 1:
+            raise PropError(
+                "container", self.container, "the container that talks to Redis, one of " + ", ".join(app.containers)
+            )
+        if self.container is not None and self.container not in app.containers:
+            raise PropError("container", self.container, "one of " + ", ".join(app.containers))
+        for name in self.remove_env:
+            if not v.is_env_var_name(name) or name in self.env.variables():
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
-        self.remove_env = v.unique("remove_env", remove_env)
-        volumes = {vol["name"] for vol in pod.get("volumes") or []}
-        if isinstance(env, PasswordFileRedisEnv) and CREDENTIALS_VOLUME in volumes:
-            raise PropError("app", describe(manifest), f"a pod without a volume named {CREDENTIALS_VOLUME!r}")
+        v.unique("remove_env", self.remove_env)
+        if isinstance(self.env, PasswordFileRedisEnv) and CREDENTIALS_VOLUME in app.volumes:
+            raise PropError("app", describe(app.manifest), f"a pod without a volume named {CREDENTIALS_VOLUME!r}")
 
-        # -- redis and the credential in the app's namespace --
-        if not isinstance(redis, RedisShared):
-            raise PropError("redis", redis, "a RedisShared construct")
-        if self.namespace not in redis.client_namespaces:
-            raise PropError(
-                "redis",
-                redis.node.path,
-                f"a RedisShared that admits namespace {self.namespace!r}",
-                fix=f"client_namespaces=(..., {self.namespace!r}) or redis.add_client_namespace({self.namespace!r})",
-            )
-        if not isinstance(credentials, ReplicatedSecret) or credentials.secret_name != redis.client_secret_name:
-            raise PropError(
-                "credentials",
-                getattr(credentials, "secret_name", credentials),
-                f"the ReplicatedSecret holding Redis's client credential (Secret {redis.client_secret_name!r})",
-            )
-        if self.namespace not in credentials.namespaces:
-            raise PropError(
-                "credentials",
-                credentials.secret_name,
-                f"a ReplicatedSecret replicated into the app's namespace {self.namespace!r} "
-                f"(it is in: {', '.join(credentials.namespaces)})",
-            )
-        self.secret_ref = credentials.key_ref(redis.client_password_key, namespace=self.namespace)
-
-        # -- the old Redis --
+    def _check_old_redis(self) -> None:
         seen: set[str] = set()
-        app_path = app.node.path
-        for obj in old_redis:
+        app_path = self.app.node.path
+        for obj in self.old_redis:
             if not cdk8s.ApiObject.is_api_object(obj) or (path := obj.node.path) == app_path:
                 raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
             if path in seen:
                 raise PropError("old_redis", path, "no duplicates")
             seen.add(path)
-        self.old_redis = old_redis
 
-        # -- time --
-        self.cutover_time = self._check_time(cutover_time, now)
-
-        self.data_copy = data_copy
-        self.data_copy_job_name: str | None = None
-        if data_copy is not None and not isinstance(data_copy, DataCopy):
-            raise PropError("data_copy", data_copy, "a DataCopy or None")
-        if data_copy is not None:
-            # Checked in every phase, not only in the one that renders the Job.
-            data_copy.job.validate("data_copy.job")
-            require_migration_user(redis)
-            v.secret_name("data_copy.old_password.name", data_copy.old_password.name)
-            v.secret_key("data_copy.old_password.key", data_copy.old_password.key)
-            for pattern in data_copy.reverse_match:
-                v.text("data_copy.reverse_match", pattern, max_length=200)
-        self.validation_job: RedisValidationJob | None = None
-        self.validation_job_name: str | None = None
-        if self.phase is MigrationPhase.SCALED_DOWN:
-            self._scale_down()
-            self._handle_old_redis()
-            if data_copy is not None and data_copy.reverse_match:
-                self._data_copy(data_copy, data_copy_scope, CopyDirection.BACK_TO_OLD)
-        elif self.phase is not MigrationPhase.BEFORE_CUTOVER:
-            self._cut_over(manifest)
-            self._handle_old_redis()
-            if validation is not None:
-                self.validation_job = RedisValidationJob(
-                    self,
-                    "Validate",
-                    redis=redis,
-                    credentials=credentials,
-                    namespace=self.namespace,
-                    app_name=self.app.name,
-                    props=validation,
-                )
-                self.validation_job_name = self.validation_job.job_name
-            if data_copy is not None and self.phase is MigrationPhase.CUTOVER:
-                self._data_copy(data_copy, data_copy_scope, CopyDirection.INTO_SHARED)
-
-    # -- validation ---------------------------------------------------------------------------------------
-    def _check_time(self, cutover_time: dt.datetime | None, now: Callable[[], dt.datetime]) -> dt.datetime | None:
+    def _check_time(self) -> None:
+        if not callable(self.now):
+            raise PropError("now", self.now, "a clock returning timezone-aware datetimes, e.g. utc_now")
         if self.phase in (MigrationPhase.BEFORE_CUTOVER, MigrationPhase.SCALED_DOWN):
             # Ignored: after a rollback the committed CUTOVER_TIME may stay as it was.
-            return cutover_time
+            return
+        cutover_time = self.cutover_time
         if cutover_time is None:
             raise PropError(
                 "cutover_time",
@@ -279,7 +251,7 @@ class RedisClientBinding(constructs.Construct):
             )
         if not isinstance(cutover_time, dt.datetime) or cutover_time.tzinfo is None:
             raise PropError("cutover_time", cutover_time, "a timezone-aware datetime, e.g. tzinfo=datetime.UTC")
-        current = now()
+        current = self.now()
         if not isinstance(current, dt.datetime) or current.tzinfo is None:
             raise PropError("now", current, "a clock returning timezone-aware datetimes")
         if cutover_time > current:
@@ -294,7 +266,108 @@ class RedisClientBinding(constructs.Construct):
                     f"at least 24h before now to decommission the old Redis; {_remaining(DECOMMISSION_DELAY - elapsed)} "
                     f"remain (earliest {ready.isoformat()}); keep MigrationPhase.CUTOVER until then",
                 )
-        return cutover_time
+
+    def _check_data_copy(self) -> None:
+        # Checked in every phase, not only in the one that renders the Job.
+        if self.data_copy is None:
+            return
+        if not isinstance(self.data_copy, BindingDataCopy):
+            raise PropError("data_copy", self.data_copy, "a BindingDataCopy or None")
+        self.data_copy.validate("data_copy")
+        require_migration_user(self.redis)
+
+
+class RedisClientBinding(constructs.Construct):
+    """Moves one included app Deployment from its own Redis onto a :class:`RedisShared`, phase by phase.
+
+    The app and its old Redis objects are ``cdk8s.ApiObject`` s from ``cdk8s.Include`` in the same chart; the
+    binding changes them in place (JSON patches and annotations) or removes them from the tree, and adds the
+    validation Job (child ``Validate``) and the data copy (``DataCopy`` / ``ReverseDataCopy``, in
+    ``data_copy_scope``). See the module docstring for what each phase renders.
+
+    Example::
+
+        app = cdk8s.Include(chart, "App", url="apps/beersystem/app.yaml")
+        old = cdk8s.Include(chart, "OldRedis", url="apps/beersystem/redis.yaml")
+        RedisClientBinding(chart, "Redis", RedisClientBindingProps(
+            redis=redis, credentials=client, app=app.api_objects[0], env=RedisEnv.host_port_password(),
+            phase=MigrationPhase.CUTOVER, cutover_time=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC),
+            old_redis=tuple(old.api_objects)))
+    """
+
+    @names_construct
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisClientBindingProps) -> None:
+        """Check what reads the tree, then render ``props.phase``."""
+        super().__init__(scope, id)
+        self.props = v.instance("props", props, RedisClientBindingProps, "a RedisClientBindingProps")
+        self.phase = props.phase
+        self.env = props.env
+        self.redis = props.redis
+        self.credentials = props.credentials
+        self.delete_old_data = props.delete_old_data
+        self.validation = props.validation
+        self.app = props.app
+        self.old_redis = props.old_redis
+        self.remove_env = tuple(props.remove_env)
+        self.cutover_time = props.cutover_time
+        self.data_copy = props.data_copy
+        # Read again here, not kept from the props' check: the binding patches the app as it is now.
+        deployment = _read_app(props.app)
+        self.namespace = deployment.namespace
+        self.container = props.container if props.container is not None else deployment.containers[0]
+        self.secret_ref = self._client_secret_ref()
+        self.validation_job: RedisValidationJob | None = None
+        self.validation_job_name: str | None = None
+        self.data_copy_job_name: str | None = None
+        self._render(deployment.manifest)
+
+    def _client_secret_ref(self) -> SecretKeyRef:
+        """The client credential's copy in the app's namespace, once Redis admits it and the Secret is there."""
+        redis, credentials, namespace = self.redis, self.credentials, self.namespace
+        if namespace not in redis.client_namespaces:
+            raise PropError(
+                "redis",
+                redis.node.path,
+                f"a RedisShared that admits namespace {namespace!r}",
+                fix=f"client_namespaces=(..., {namespace!r}) or redis.add_client_namespace({namespace!r})",
+            )
+        if namespace not in credentials.namespaces:
+            raise PropError(
+                "credentials",
+                credentials.secret_name,
+                f"a ReplicatedSecret replicated into the app's namespace {namespace!r} "
+                f"(it is in: {', '.join(credentials.namespaces)})",
+            )
+        return credentials.key_ref(redis.client_password_key, namespace=namespace)
+
+    def _render(self, manifest: Mapping[str, Any]) -> None:
+        copy = self.data_copy
+        if self.phase is MigrationPhase.SCALED_DOWN:
+            self._scale_down()
+            self._handle_old_redis()
+            if copy is not None and copy.reverse_match:
+                self._data_copy(copy, CopyDirection.BACK_TO_OLD)
+        elif self.phase is not MigrationPhase.BEFORE_CUTOVER:
+            self._cut_over(manifest)
+            self._handle_old_redis()
+            if self.validation is not None:
+                self._add_validation_job(self.validation)
+            if copy is not None and self.phase is MigrationPhase.CUTOVER:
+                self._data_copy(copy, CopyDirection.INTO_SHARED)
+
+    def _add_validation_job(self, run: ValidationJobRun) -> None:
+        self.validation_job = RedisValidationJob(
+            self,
+            "Validate",
+            RedisValidationJobProps(
+                redis=self.redis,
+                credentials=self.credentials,
+                namespace=self.namespace,
+                app_name=self.app.name,
+                job=run,
+            ),
+        )
+        self.validation_job_name = self.validation_job.job_name
 
     # -- CUTOVER ------------------------------------------------------------------------------------------
     def _env(self) -> list[dict[str, Any]]:
@@ -397,7 +470,7 @@ class RedisClientBinding(constructs.Construct):
             password=password,
         )
 
-    def _data_copy(self, copy: DataCopy, scope: constructs.Construct | None, direction: CopyDirection) -> None:
+    def _data_copy(self, copy: BindingDataCopy, direction: CopyDirection) -> None:
         old = self._old_endpoint(copy.old_password)
         app_name = self.app.name
         marker = None
@@ -406,101 +479,20 @@ class RedisClientBinding(constructs.Construct):
             # One marker per cutover: a second cutover after a rollback (a new CUTOVER_TIME) copies again.
             marker = f"redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
         into = direction is CopyDirection.INTO_SHARED
+        scope = self.props.data_copy_scope
         copy_construct = RedisDataCopy(
             scope if scope is not None else self,
             "DataCopy" if into else "ReverseDataCopy",
-            redis=self.redis,
-            old=old,
-            name=f"{app_name[:30]}-redis-copy" if into else f"{app_name[:30]}-redis-copy-back",
-            direction=direction,
-            marker=marker,
-            match=copy.reverse_match if not into else (),
-            # Into redis-shared: before the app is applied. Back: after the app's scale-down is healthy.
-            hook="PreSync" if into else "PostSync",
-            job=copy.job,
+            RedisDataCopyProps(
+                redis=self.redis,
+                old=old,
+                name=f"{app_name[:30]}-redis-copy" if into else f"{app_name[:30]}-redis-copy-back",
+                direction=direction,
+                marker=marker,
+                match=copy.reverse_match if not into else (),
+                # Into redis-shared: before the app is applied. Back: after the app's scale-down is healthy.
+                hook="PreSync" if into else "PostSync",
+                job=copy.job,
+            ),
         )
         self.data_copy_job_name = copy_construct.job_name
-
-
-#: beersystem's Deployment, its old Redis objects, and the variables it reads (apps/beersystem/).
-BEERSYSTEM_APP = ("Deployment", "beersystem")
-BEERSYSTEM_OLD_REDIS = (
-    ("Deployment", "beersystem-redis"),
-    ("Service", "beersystem-redis"),
-    ("PersistentVolumeClaim", "beersystem-redis-data"),
-    ("NetworkPolicy", "beersystem-redis"),
-)
-
-#: beersystem's data copy: its old Redis's password, copied by hand into Redis's namespace (README runbook).
-BEERSYSTEM_DATA_COPY = DataCopy(old_password=SecretKeyRef(name="beersystem-redis", key="password"))
-
-
-class BeersystemRedisBinding(RedisClientBinding):
-    """:class:`RedisClientBinding` with beersystem's defaults: finds its objects in the included manifests.
-
-    beersystem reads ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD``; its Deployment ``beersystem`` and the old
-    Redis (Deployment or StatefulSet ``beersystem-redis``, Service ``beersystem-redis``, PVC
-    ``beersystem-redis-data``, NetworkPolicy ``beersystem-redis``) are looked up by kind and name in ``manifests``.
-
-    Example::
-
-        BeersystemRedisBinding(chart, "Redis", redis=redis, credentials=client,
-                               manifests=(cdk8s.Include(chart, "App", url="apps/beersystem/app.yaml"),
-                                          cdk8s.Include(chart, "OldRedis", url="apps/beersystem/redis.yaml")),
-                               phase=MigrationPhase.BEFORE_CUTOVER)
-    """
-
-    @names_construct
-    def __init__(
-        self,
-        scope: constructs.Construct,
-        id: str,
-        *,
-        redis: RedisShared,
-        credentials: ReplicatedSecret,
-        manifests: Sequence[Included],
-        phase: MigrationPhase,
-        cutover_time: dt.datetime | None = None,
-        now: Callable[[], dt.datetime] = utc_now,
-        delete_old_data: bool = False,
-        env: RedisEnv | None = None,
-        validation: ValidationJob | None = DEFAULT_VALIDATION,
-        data_copy: DataCopy | None = BEERSYSTEM_DATA_COPY,
-        data_copy_scope: constructs.Construct | None = None,
-    ) -> None:
-        """``env``: Default: ``RedisEnv.host_port_password()`` (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD).
-
-        ``data_copy``: Default: :data:`BEERSYSTEM_DATA_COPY` (the old password from Secret ``beersystem-redis`` in
-        Redis's namespace); ``None`` copies nothing. ``data_copy_scope``: as for :class:`RedisClientBinding`.
-        """
-        # (kind, name, object), read once: each read of .kind or .name is a round trip to jsii.
-        objects = [(o.kind, o.name, o) for inc in manifests for o in inc.api_objects]
-
-        def pick(kinds: tuple[str, ...], name: str) -> cdk8s.ApiObject:
-            found = [o for kind, n, o in objects if kind in kinds and n == name]
-            if len(found) != 1:
-                have = sorted(f"{kind} {n}" for kind, n, _ in objects)
-                raise PropError("manifests", have, f"exactly one {' or '.join(kinds)} named {name!r}")
-            return found[0]
-
-        app = pick((BEERSYSTEM_APP[0],), BEERSYSTEM_APP[1])
-        old = tuple(
-            pick(("Deployment", "StatefulSet") if kind == "Deployment" else (kind,), name)
-            for kind, name in BEERSYSTEM_OLD_REDIS
-        )
-        super().__init__(
-            scope,
-            id,
-            redis=redis,
-            credentials=credentials,
-            app=app,
-            env=env if env is not None else RedisEnv.host_port_password(),
-            phase=phase,
-            cutover_time=cutover_time,
-            now=now,
-            old_redis=old,
-            delete_old_data=delete_old_data,
-            validation=validation,
-            data_copy=data_copy,
-            data_copy_scope=data_copy_scope,
-        )

@@ -16,12 +16,21 @@ Every object is an ArgoCD hook of the same phase (``PreSync`` for the cutover co
 one hook wave before the Job, so they exist before it starts; Flux ignores the hook annotations and applies them
 together (the program retries connecting while the policies take effect). The Job's name ends in a hash of its
 whole rendered spec and the program: a Job's template is immutable, so a changed Job is a new Job.
+
+Three records and a construct, named by what each is (until #18 they were ``DataCopy``, ``DataCopyJob`` and
+``RedisDataCopy`` with no props, three names a reader could not tell apart):
+
+* :class:`BindingDataCopy` (was ``DataCopy``): what a binding is asked to copy — the old Redis's password, the
+  patterns of the opt-in reverse copy, how the Job runs. The binding works out the rest (endpoint, name, marker).
+* :class:`DataCopyJobRun` (was ``DataCopyJob``): how the Job runs (image, deadline, batch size, resources), a
+  :class:`~redis_constructs.core.job_run.JobRun` like the validation Job's ``ValidationJobRun``.
+* :class:`RedisDataCopyProps`: everything :class:`RedisDataCopy`, the construct, renders from.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +38,7 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from ..core import validation as v
-from ..core.errors import PropError
+from ..core.errors import PropError, names_construct
 from ..core.images import PYTHON_IMAGE
 from ..core.job_run import JobRun
 from ..core.pod_security import resources
@@ -75,11 +84,13 @@ class OldRedisEndpoint:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class DataCopyJob(JobRun):
+class DataCopyJobRun(JobRun):
     """How the data-copy Job runs; every field has a default.
 
     Conflicts and differences fail the Job at once, without retries (:data:`FINAL_EXIT_CODES`). Running it twice is
     harmless: a Flux re-apply after ``ttl_seconds_after_finished`` finds the copy's marker and does nothing.
+    Checked by whoever uses it (:meth:`validate`), so each error names the prop it came in (``data_copy.job`` of a
+    binding, ``job`` of :class:`RedisDataCopyProps`).
     """
 
     #: Default: :data:`images.PYTHON_IMAGE` (the program needs only the standard library).
@@ -110,8 +121,8 @@ class DataCopyJob(JobRun):
         v.memory_bytes(prop + ".memory", self.memory[1])
 
 
-#: The copy Job the bindings render unless told otherwise.
-DEFAULT_DATA_COPY = DataCopyJob()
+#: How the copy Job runs unless told otherwise.
+DEFAULT_DATA_COPY_RUN = DataCopyJobRun()
 
 
 def require_migration_user(redis: RedisShared) -> None:
@@ -124,92 +135,154 @@ def require_migration_user(redis: RedisShared) -> None:
         )
 
 
-class RedisDataCopy(constructs.Construct):
-    """The data-copy Job between an old Redis and :class:`RedisShared`, with its program and NetworkPolicies.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisDataCopyProps:
+    """The props of :class:`RedisDataCopy`, checked when built."""
 
-    Example::
+    #: The RedisShared on one side of the copy; it needs its ``migration`` ACL user (``credentials.migration``).
+    redis: RedisShared
+    #: The app's own Redis on the other side.
+    old: OldRedisEndpoint
+    #: Prefix of every object's name (the Job's gets ``-<hash>``); an RFC 1123 label of at most 52 characters.
+    name: str
+    #: Which way the keys go. Default: ``CopyDirection.INTO_SHARED`` (old Redis -> RedisShared).
+    direction: CopyDirection = CopyDirection.INTO_SHARED
+    #: The key set in RedisShared once a copy is verified; a later run that finds it does nothing. Required for
+    #: INTO_SHARED. Default: - none (a BACK_TO_OLD copy sets no marker).
+    marker: str | None = None
+    #: SCAN patterns of the app's keys; only those go back. Required for BACK_TO_OLD. Default: - none (INTO_SHARED
+    #: copies every key of database 0).
+    match: tuple[str, ...] = ()
+    #: The ArgoCD hook phase of every object. Default: ``"PreSync"`` (before the app is applied).
+    hook: str = "PreSync"
+    #: How the Job runs. Default: :data:`DEFAULT_DATA_COPY_RUN` (a :class:`DataCopyJobRun` with its defaults).
+    job: DataCopyJobRun = DEFAULT_DATA_COPY_RUN
 
-        RedisDataCopy(chart, "Copy", redis=redis, old=OldRedisEndpoint(host="beersystem-redis.beersystem.svc"
-                      ".cluster.local", namespace="beersystem", pod_labels={"app.kubernetes.io/name":
-                      "beersystem-redis"}, password=SecretKeyRef(name="beersystem-redis-source", key="password")),
-                      name="beersystem-redis-copy", marker="redis-shared:migration:beersystem/beersystem:2026-...")
-    """
-
-    def __init__(
-        self,
-        scope: constructs.Construct,
-        id: str,
-        *,
-        redis: RedisShared,
-        old: OldRedisEndpoint,
-        name: str,
-        direction: CopyDirection = CopyDirection.INTO_SHARED,
-        marker: str | None = None,
-        match: Sequence[str] = (),
-        hook: str = "PreSync",
-        job: DataCopyJob = DEFAULT_DATA_COPY,
-    ) -> None:
-        """``name``: prefix of every object's name (the Job's gets ``-<hash>``).
-
-        ``marker``: the key set in RedisShared once a copy is verified (required for INTO_SHARED); a later run that
-        finds it does nothing. ``match``: SCAN patterns of the app's keys (required for BACK_TO_OLD).
-        ``hook``: the ArgoCD hook phase. Default: ``"PreSync"`` (before the app is applied).
-        ``job``: Default: - a :class:`DataCopyJob` with its defaults.
-        """
-        super().__init__(scope, id)
-        v.dns_label("name", name, max_length=52)
-        if not isinstance(direction, CopyDirection):
-            raise PropError("direction", direction, "CopyDirection.INTO_SHARED or CopyDirection.BACK_TO_OLD")
-        if direction is CopyDirection.INTO_SHARED and not marker:
-            raise PropError("marker", marker, "a key name (the copy's completion marker)")
-        if direction is CopyDirection.BACK_TO_OLD and not match:
-            raise PropError("match", tuple(match), "at least one SCAN pattern of the app's keys (only those go back)")
-        for pattern in match:
+    def __post_init__(self) -> None:
+        v.dns_label("name", self.name, max_length=52)
+        if not isinstance(self.direction, CopyDirection):
+            raise PropError("direction", self.direction, "CopyDirection.INTO_SHARED or CopyDirection.BACK_TO_OLD")
+        if self.direction is CopyDirection.INTO_SHARED and not self.marker:
+            raise PropError("marker", self.marker, "a key name (the copy's completion marker)")
+        if self.direction is CopyDirection.BACK_TO_OLD and not self.match:
+            raise PropError(
+                "match", tuple(self.match), "at least one SCAN pattern of the app's keys (only those go back)"
+            )
+        for pattern in self.match:
             v.text("match", pattern, max_length=200)
-        if hook not in ARGOCD_HOOK_PHASES:
-            raise PropError("hook", hook, "one of " + ", ".join(map(repr, ARGOCD_HOOK_PHASES)))
+        if self.hook not in ARGOCD_HOOK_PHASES:
+            raise PropError("hook", self.hook, "one of " + ", ".join(map(repr, ARGOCD_HOOK_PHASES)))
+        old = v.instance("old", self.old, OldRedisEndpoint, "an OldRedisEndpoint")
         v.dns_label("old.namespace", old.namespace)
         v.int_in_range("old.port", old.port, 1, 65535)
         v.label_pairs("old.pod_labels", tuple(old.pod_labels.items()))
         if not old.pod_labels:
             raise PropError("old.pod_labels", dict(old.pod_labels), "at least one label of the old Redis's pods")
-        job.validate("job")
-        require_migration_user(redis)
-        self.redis = redis
-        self.old = old
-        self.name = name
-        self.namespace = redis.namespace
-        self.direction = direction
-        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "redis-data-copy"}
-        self.pod_labels = labels
+        v.instance("job", self.job, DataCopyJobRun, "a DataCopyJobRun").validate("job")
+        require_migration_user(v.instance("redis", self.redis, RedisShared, "a RedisShared construct"))
 
-        def hook_meta(
-            obj_name: str, namespace: str, wave: int, extra: Mapping[str, str] | None = None
-        ) -> k8s.ObjectMeta:
-            return k8s.ObjectMeta(
-                name=obj_name,
-                namespace=namespace,
-                labels=labels,
-                annotations={**argocd_hook(hook, wave=wave), **(extra or {})},
-            )
 
-        self.program_config_map_name = f"{name}-program"
+def copy_command(props: RedisDataCopyProps) -> list[str]:
+    """The Job's argv: the program, the direction, both Redis (passwords as mounted files), the marker or patterns."""
+    redis, old, into = props.redis, props.old, props.direction is CopyDirection.INTO_SHARED
+    shared = [
+        "--target-host" if into else "--source-host",
+        redis.master_host,
+        "--target-port" if into else "--source-port",
+        str(redis.port),
+        "--target-user" if into else "--source-user",
+        redis.migration_username,
+        "--target-password-file" if into else "--source-password-file",
+        f"{SECRETS_DIR}/shared-password",
+    ]
+    side = "--source" if into else "--target"
+    oldargs = [
+        f"{side}-host",
+        old.host,
+        f"{side}-port",
+        str(old.port),
+        f"{side}-password-file",
+        f"{SECRETS_DIR}/old-password",
+    ]
+    return [
+        "python3",
+        f"{PROGRAM_DIR}/{PROGRAM_FILE}",
+        props.direction.value,
+        *oldargs,
+        *shared,
+        *(["--marker", props.marker] if props.marker else []),
+        *[a for pattern in props.match for a in ("--match", pattern)],
+        "--batch",
+        str(props.job.batch),
+        "--ttl-tolerance-ms",
+        str(props.job.ttl_tolerance_ms),
+        "--wait-clients-seconds",
+        str(props.job.wait_clients_seconds),
+    ]
+
+
+class RedisDataCopy(constructs.Construct):
+    """The data-copy Job between an old Redis and :class:`RedisShared`, with its program and NetworkPolicies.
+
+    Children, in this order (ids are API): ``Program`` (the ConfigMap), ``NetworkPolicy`` (the Job's pods),
+    ``SharedIngress`` and ``OldIngress`` (what admits them to each Redis), ``Job``.
+
+    Example::
+
+        RedisDataCopy(chart, "Copy", RedisDataCopyProps(
+            redis=redis,
+            old=OldRedisEndpoint(host="beersystem-redis.beersystem.svc.cluster.local", namespace="beersystem",
+                                 pod_labels={"app.kubernetes.io/name": "beersystem-redis"},
+                                 password=SecretKeyRef(name="beersystem-redis-source", key="password")),
+            name="beersystem-redis-copy", marker="redis-shared:migration:beersystem/beersystem:2026-..."))
+    """
+
+    @names_construct
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisDataCopyProps) -> None:
+        """Render the program, the three NetworkPolicies, then the Job."""
+        super().__init__(scope, id)
+        self.props = v.instance("props", props, RedisDataCopyProps, "a RedisDataCopyProps")
+        self.redis = props.redis
+        self.old = props.old
+        self.name = props.name
+        self.namespace = props.redis.namespace
+        self.direction = props.direction
+        self.pod_labels = {"app.kubernetes.io/name": props.name, "app.kubernetes.io/component": "redis-data-copy"}
+        self.program_config_map_name = f"{props.name}-program"
+        self._add_program()
+        self._add_network_policy()
+        self._add_ingress_policies()
+        self.job_name = self._add_job()
+
+    def _meta(self, name: str, namespace: str, wave: int, extra: Mapping[str, str] | None = None) -> k8s.ObjectMeta:
+        """Every object is an ArgoCD hook of the copy's phase; the Job one wave after the rest."""
+        return k8s.ObjectMeta(
+            name=name,
+            namespace=namespace,
+            labels=self.pod_labels,
+            annotations={**argocd_hook(self.props.hook, wave=wave), **(extra or {})},
+        )
+
+    def _add_program(self) -> None:
         k8s.KubeConfigMap(
             self,
             "Program",
-            metadata=hook_meta(self.program_config_map_name, self.namespace, -1),
+            metadata=self._meta(self.program_config_map_name, self.namespace, -1),
             data={PROGRAM_FILE: PROGRAM},
         )
-        dns = dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels)
+
+    def _add_network_policy(self) -> None:
+        """The Job's pods reach DNS and both Redis on their ports; nothing reaches them."""
+        redis, old = self.redis, self.old
         k8s.KubeNetworkPolicy(
             self,
             "NetworkPolicy",
-            metadata=hook_meta(name, self.namespace, -1),
+            metadata=self._meta(self.name, self.namespace, -1),
             spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=labels),
+                pod_selector=k8s.LabelSelector(match_labels=self.pod_labels),
                 policy_types=["Ingress", "Egress"],
                 egress=[
-                    dns,
+                    dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
                     k8s.NetworkPolicyEgressRule(
                         to=[namespace_peer(redis.namespace, redis.pod_labels)], ports=[tcp_port(redis.port)]
                     ),
@@ -219,6 +292,10 @@ class RedisDataCopy(constructs.Construct):
                 ],
             ),
         )
+
+    def _add_ingress_policies(self) -> None:
+        """Each Redis admits the Job's pods, in addition to what its own policies allow."""
+        redis, old = self.redis, self.old
         for cid, namespace, selected, port in (
             ("SharedIngress", redis.namespace, redis.pod_labels, redis.port),
             ("OldIngress", old.namespace, old.pod_labels, old.port),
@@ -226,59 +303,27 @@ class RedisDataCopy(constructs.Construct):
             k8s.KubeNetworkPolicy(
                 self,
                 cid,
-                metadata=hook_meta(f"{name}-ingress", namespace, -1),
+                metadata=self._meta(f"{self.name}-ingress", namespace, -1),
                 spec=k8s.NetworkPolicySpec(
                     pod_selector=k8s.LabelSelector(match_labels=dict(selected)),
                     policy_types=["Ingress"],
                     ingress=[
                         k8s.NetworkPolicyIngressRule(
-                            from_=[namespace_peer(self.namespace, labels)], ports=[tcp_port(port)]
+                            from_=[namespace_peer(self.namespace, self.pod_labels)], ports=[tcp_port(port)]
                         )
                     ],
                 ),
             )
 
-        shared = [
-            "--target-host" if direction is CopyDirection.INTO_SHARED else "--source-host",
-            redis.master_host,
-            "--target-port" if direction is CopyDirection.INTO_SHARED else "--source-port",
-            str(redis.port),
-            "--target-user" if direction is CopyDirection.INTO_SHARED else "--source-user",
-            redis.migration_username,
-            "--target-password-file" if direction is CopyDirection.INTO_SHARED else "--source-password-file",
-            f"{SECRETS_DIR}/shared-password",
-        ]
-        side = "--source" if direction is CopyDirection.INTO_SHARED else "--target"
-        oldargs = [
-            f"{side}-host",
-            old.host,
-            f"{side}-port",
-            str(old.port),
-            f"{side}-password-file",
-            f"{SECRETS_DIR}/old-password",
-        ]
-        args = [
-            "python3",
-            f"{PROGRAM_DIR}/{PROGRAM_FILE}",
-            direction.value,
-            *oldargs,
-            *shared,
-            *(["--marker", marker] if marker else []),
-            *[a for pattern in match for a in ("--match", pattern)],
-            "--batch",
-            str(job.batch),
-            "--ttl-tolerance-ms",
-            str(job.ttl_tolerance_ms),
-            "--wait-clients-seconds",
-            str(job.wait_clients_seconds),
-        ]
-        migration = redis.credentials.migration
-        assert migration is not None  # checked above
-        spec = job.job_spec(
-            labels=labels,
+    def _job_spec(self) -> k8s.JobSpec:
+        job = self.props.job
+        migration = self.redis.credentials.migration
+        assert migration is not None  # RedisDataCopyProps checked it
+        return job.job_spec(
+            labels=self.pod_labels,
             uid=COPY_UID,
             container="copy",
-            command=args,
+            command=copy_command(self.props),
             env=[
                 k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1"),
                 k8s.EnvVar(name="PYTHONUNBUFFERED", value="1"),
@@ -292,7 +337,7 @@ class RedisDataCopy(constructs.Construct):
                     name="program",
                     config_map=k8s.ConfigMapVolumeSource(name=self.program_config_map_name, default_mode=0o444),
                 ),
-                secret_files_volume("credentials", {"shared-password": migration, "old-password": old.password}),
+                secret_files_volume("credentials", {"shared-password": migration, "old-password": self.old.password}),
             ],
             resources=resources(cpu=job.cpu, memory=job.memory),
             pod_failure_policy=k8s.PodFailurePolicy(
@@ -307,24 +352,42 @@ class RedisDataCopy(constructs.Construct):
                 ]
             ),
         )
+
+    def _add_job(self) -> str:
+        """The Job, named ``<name>-<hash of its spec and the program>``; returns that name."""
+        job = self.props.job
+        spec = self._job_spec()
         extra = job.checkov_skips(
             (
                 ("CKV_K8S_43", "version-pinned tag; set data_copy.image_digest to pin the digest"),
                 ("CKV_K8S_15", "IfNotPresent with a version-pinned tag"),
             )
         )
-        self.job_name = job.hashed_name(name, spec, PROGRAM)
-        k8s.KubeJob(self, "Job", metadata=hook_meta(self.job_name, self.namespace, 0, extra), spec=spec)
+        job_name = job.hashed_name(self.name, spec, PROGRAM)
+        k8s.KubeJob(self, "Job", metadata=self._meta(job_name, self.namespace, 0, extra), spec=spec)
+        return job_name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class DataCopy:
-    """A binding's data copy: the old Redis's password (in RedisShared's namespace) and how the Job runs."""
+class BindingDataCopy:
+    """What a binding is asked to copy: the old Redis's password (in RedisShared's namespace) and how the Job runs.
+
+    Checked by the binding (:meth:`validate`), in every phase, not only in the one that renders the Job.
+    """
 
     #: The old Redis's password as a Secret in RedisShared's namespace (created out of band from the app's own).
     old_password: SecretKeyRef
-    #: Default: - a :class:`DataCopyJob` with its defaults.
-    job: DataCopyJob = DEFAULT_DATA_COPY
+    #: Default: - a :class:`DataCopyJobRun` with its defaults.
+    job: DataCopyJobRun = DEFAULT_DATA_COPY_RUN
     #: SCAN patterns of the app's keys in RedisShared; when given, the SCALED_DOWN phase renders the opt-in reverse
     #: copy (RedisShared -> old Redis, overwriting). Default: - no reverse copy.
     reverse_match: tuple[str, ...] = ()
+
+    def validate(self, prop: str) -> None:
+        """Check every field, naming each ``<prop>.<field>``."""
+        v.instance(prop + ".job", self.job, DataCopyJobRun, "a DataCopyJobRun").validate(prop + ".job")
+        v.instance(prop + ".old_password", self.old_password, SecretKeyRef, "a SecretKeyRef")
+        v.secret_name(prop + ".old_password.name", self.old_password.name)
+        v.secret_key(prop + ".old_password.key", self.old_password.key)
+        for pattern in self.reverse_match:
+            v.text(prop + ".reverse_match", pattern, max_length=200)

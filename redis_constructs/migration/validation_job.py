@@ -10,8 +10,10 @@ Job its Kustomization waits for. Two objects:
 * Job ``<app>-redis-validate-<hash>``: the hash covers the whole rendered spec and the credentials' version, since
   a Job's template is immutable (a changed Job is a new Job).
 
-:class:`~redis_constructs.migration.binding.RedisClientBinding` adds one in CUTOVER and DECOMMISSIONED; its props are
-:class:`ValidationJob`, checked when they are built.
+:class:`~redis_constructs.migration.binding.RedisClientBinding` adds one in CUTOVER and DECOMMISSIONED. Two records,
+each checked when it is built: :class:`RedisValidationJobProps` (what the construct checks: Redis, the credential,
+the app's namespace) and :class:`ValidationJobRun` (how the Job runs: image, deadline, retries, clean-up; a binding's
+``validation``). ``ValidationJobRun`` was ``ValidationJob`` until #18: the old name read as the construct's props.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ echo "redis-shared at $REDIS_HOST:$REDIS_PORT works with this namespace's creden
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ValidationJob(JobRun):
-    """The post-cutover check: a Job running ``redis-cli`` with the app's credential against the new Redis.
+class ValidationJobRun(JobRun):
+    """How the post-cutover check's Job runs (a Job running ``redis-cli`` with the app's credential against the new Redis).
 
     Running it twice is harmless (one short-lived key), so a Flux re-apply after ``ttl_seconds_after_finished``
     just checks again.
@@ -88,8 +90,33 @@ class ValidationJob(JobRun):
         self.check_run("validation", deadline=(10, 3600))
 
 
-#: The validation Job the bindings render unless told otherwise.
-DEFAULT_VALIDATION = ValidationJob()
+#: How the validation Job runs unless told otherwise.
+DEFAULT_VALIDATION_RUN = ValidationJobRun()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedisValidationJobProps:
+    """The props of :class:`RedisValidationJob`, checked when built.
+
+    The rule that reads the tree (``credentials`` is replicated into ``namespace``) is checked by the construct.
+    """
+
+    #: The RedisShared to check: the Job connects to ``redis.master_host:redis.port`` as its client user.
+    redis: RedisShared
+    #: The ReplicatedSecret holding Redis's client credential; it must be replicated into ``namespace``.
+    credentials: ReplicatedSecret
+    #: The app's namespace: the Job and its NetworkPolicy go there and read the credential's copy there.
+    namespace: str
+    #: The app's name: the prefix of the objects' names (``<app_name>-redis-validate``).
+    app_name: str
+    #: How the Job runs. Default: :data:`DEFAULT_VALIDATION_RUN` (a :class:`ValidationJobRun` with its defaults).
+    job: ValidationJobRun = DEFAULT_VALIDATION_RUN
+
+    def __post_init__(self) -> None:
+        v.instance("redis", self.redis, RedisShared, "a RedisShared construct")
+        v.instance("credentials", self.credentials, ReplicatedSecret, "a ReplicatedSecret")
+        v.dns_label("namespace", self.namespace)
+        v.instance("job", self.job, ValidationJobRun, "a ValidationJobRun")
 
 
 class RedisValidationJob(constructs.Construct):
@@ -99,35 +126,24 @@ class RedisValidationJob(constructs.Construct):
 
     Example::
 
-        RedisValidationJob(chart, "Validate", redis=redis, credentials=client, namespace="beersystem",
-                           app_name="beersystem", props=ValidationJob(active_deadline_seconds=300))
+        RedisValidationJob(chart, "Validate", RedisValidationJobProps(
+            redis=redis, credentials=client, namespace="beersystem", app_name="beersystem",
+            job=ValidationJobRun(active_deadline_seconds=300)))
     """
 
     @names_construct
-    def __init__(
-        self,
-        scope: constructs.Construct,
-        id: str,
-        *,
-        redis: RedisShared,
-        credentials: ReplicatedSecret,
-        namespace: str,
-        app_name: str,
-        props: ValidationJob = DEFAULT_VALIDATION,
-    ) -> None:
-        """``namespace``: the app's (``credentials`` must be replicated there). ``app_name``: prefix of the names.
-
-        ``props``: Default: :data:`DEFAULT_VALIDATION` (a :class:`ValidationJob` with its defaults).
-        """
+    def __init__(self, scope: constructs.Construct, id: str, props: RedisValidationJobProps) -> None:
+        """Render the NetworkPolicy, then the Job (its name hashes its spec and the credentials' version)."""
         super().__init__(scope, id)
-        v.instance("props", props, ValidationJob, "a ValidationJob")
-        v.dns_label("namespace", namespace)
+        self.props = v.instance("props", props, RedisValidationJobProps, "a RedisValidationJobProps")
+        redis, credentials, namespace, app_name = props.redis, props.credentials, props.namespace, props.app_name
+        job = props.job
         secret_ref = credentials.key_ref(redis.client_password_key, namespace=namespace)
         self.namespace = namespace
         # The NetworkPolicy's name; the Job's gets a hash of its rendered spec below (see there).
         name = f"{app_name[:40]}-redis-validate"
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": app_name}
-        annotations = argocd_hook("PostSync") | props.checkov_skips(VALIDATION_JOB_CHECKOV_SKIPS)
+        annotations = argocd_hook("PostSync") | job.checkov_skips(VALIDATION_JOB_CHECKOV_SKIPS)
 
         def field(path: str) -> k8s.EnvVarSource:
             return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
@@ -148,7 +164,7 @@ class RedisValidationJob(constructs.Construct):
                 ],
             ),
         )
-        spec = props.job_spec(
+        spec = job.job_spec(
             labels=labels,
             uid=REDIS_UID,
             container="validate",
@@ -177,7 +193,7 @@ class RedisValidationJob(constructs.Construct):
             resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
         )
         # The name hashes the whole rendered spec and the credential version (JobRun.hashed_name).
-        self.job_name = props.hashed_name(name, spec, credentials.version)
+        self.job_name = job.hashed_name(name, spec, credentials.version)
         self.job = k8s.KubeJob(
             self,
             "Resource",

@@ -28,7 +28,8 @@ from redis_pods import start_primary_first, tls_secrets
 
 import main
 from redis_constructs.gitops.synth import chart_objects
-from redis_constructs.migration.binding import BEERSYSTEM_DATA_COPY, MigrationPhase
+from redis_constructs.migration.beersystem import BEERSYSTEM_DATA_COPY
+from redis_constructs.migration.binding import MigrationPhase
 from redis_constructs.migration.copy_program import READ_BUDGET_BYTES, Connection, by_size, pairs, scan
 
 pytestmark = pytest.mark.runtime

@@ -16,7 +16,7 @@ import main
 from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps
 from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
 from redis_constructs.gitops.synth import chart_objects
-from redis_constructs.migration.binding import MigrationPhase, RedisClientBinding
+from redis_constructs.migration.binding import MigrationPhase, RedisClientBinding, RedisClientBindingProps
 from redis_constructs.migration.redis_env import RedisEnv
 
 Obj = dict[str, Any]
@@ -116,7 +116,7 @@ class World:
             "now": at(LATER),
             "old_redis": tuple(self.obj(k, n) for k, n in OLD_OBJECTS),
         }
-        return RedisClientBinding(self.chart, f"Binding{self.bound}", **(props | kw))
+        return RedisClientBinding(self.chart, f"Binding{self.bound}", RedisClientBindingProps(**(props | kw)))
 
     def objects(self) -> list[Obj]:
         return [o for c in self.app.charts for o in c.to_json()]

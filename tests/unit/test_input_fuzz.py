@@ -1,7 +1,7 @@
 """Property-based tests over the public inputs besides RedisSharedProps, and over the command line.
 
 Every wrong value of every input of ReplicatedSecret, the SecretSource and RedisEnv factories, RedisMonitoring
-and ValidationJob gives one :class:`PropError` naming that input (never AttributeError, TypeError,
+and ValidationJobRun gives one :class:`PropError` naming that input (never AttributeError, TypeError,
 OverflowError, RecursionError or a jsii error). ``python -m redis_constructs`` exits 0 or 2 on any argument
 list, never with a traceback.
 """
@@ -31,7 +31,7 @@ from redis_constructs import (
     SecretStoreKind,
 )
 from redis_constructs.credentials import cli
-from redis_constructs.migration.validation_job import ValidationJob
+from redis_constructs.migration.validation_job import ValidationJobRun
 
 #: Values of the wrong type for any input here (an int is wrong only where a string is expected: see below).
 WRONG: st.SearchStrategy[Any] = st.one_of(
@@ -114,9 +114,12 @@ CASES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], object]]] = {
     ),
     "validation.image": (
         st.one_of(WRONG, st.sampled_from(["redis", "redis:latest", ""])),
-        lambda v: ValidationJob(image=v),
+        lambda v: ValidationJobRun(image=v),
     ),
-    "validation.backoff_limit": (st.one_of(WRONG, st.integers(min_value=11)), lambda v: ValidationJob(backoff_limit=v)),
+    "validation.backoff_limit": (
+        st.one_of(WRONG, st.integers(min_value=11)),
+        lambda v: ValidationJobRun(backoff_limit=v),
+    ),
 }
 
 

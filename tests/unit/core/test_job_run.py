@@ -13,8 +13,8 @@ from redis_constructs import PropError
 from redis_constructs.core.images import PYTHON_IMAGE, REDIS_IMAGE
 from redis_constructs.core.job_run import JobRun
 from redis_constructs.core.pod_security import resources
-from redis_constructs.migration.data_copy import DataCopyJob
-from redis_constructs.migration.validation_job import ValidationJob
+from redis_constructs.migration.data_copy import DataCopyJobRun
+from redis_constructs.migration.validation_job import ValidationJobRun
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -29,12 +29,12 @@ class Probe(JobRun):
 
 def test_every_job_has_the_shared_fields_first_in_one_order() -> None:
     shared = ["image", "image_digest", "active_deadline_seconds", "backoff_limit", "ttl_seconds_after_finished"]
-    for cls in (Probe, ValidationJob, DataCopyJob):
+    for cls in (Probe, ValidationJobRun, DataCopyJobRun):
         assert [f.name for f in fields(cls)][:5] == shared, cls
 
 
 def test_each_job_sets_its_own_image_and_deadline_and_shares_the_rest() -> None:
-    validation, copy = ValidationJob(), DataCopyJob()
+    validation, copy = ValidationJobRun(), DataCopyJobRun()
     assert (validation.image, validation.active_deadline_seconds) == (REDIS_IMAGE, 120)
     assert (copy.image, copy.active_deadline_seconds) == (PYTHON_IMAGE, 3600)
     for job in (validation, copy):

@@ -23,7 +23,7 @@ from redis_constructs import (
 from redis_constructs.core import validation as v
 from redis_constructs.credentials.sealing import read_sealed_file, seal_into_file
 from redis_constructs.gitops.manifest_checks import ExternalRefs
-from redis_constructs.migration.validation_job import ValidationJob
+from redis_constructs.migration.validation_job import ValidationJobRun
 
 
 # -- durations ---------------------------------------------------------------------------------------------
@@ -164,9 +164,9 @@ def test_fails_env_var_and_prometheus_label_names() -> None:
 # -- at construction, with the construct path --------------------------------------------------------------
 def test_validation_job_is_checked_when_built_in_every_phase() -> None:
     with pytest.raises(PropError, match=r"^validation\.image: got 'redis:latest'; expected an image reference"):
-        ValidationJob(image="redis:latest")
+        ValidationJobRun(image="redis:latest")
     with pytest.raises(PropError, match=r"^validation\.backoff_limit: got 11; expected an integer from 0 to 10$"):
-        ValidationJob(backoff_limit=11)
+        ValidationJobRun(backoff_limit=11)
 
 
 def test_construct_errors_name_the_construct_path() -> None:

@@ -28,8 +28,14 @@ from redis_constructs.credentials.replicated_secret import ReplicatedSecret, Rep
 from redis_constructs.gitops.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.gitops.sync_annotations import APP_SYNC_WAVE, FLUX_PRUNE, SYNC_WAVE
 from redis_constructs.gitops.synth import chart_objects, ordered, synthesize, to_yaml
-from redis_constructs.migration.binding import BeersystemRedisBinding, MigrationPhase
+from redis_constructs.migration.beersystem import (
+    BEERSYSTEM_DATA_COPY,
+    BeersystemRedisBinding,
+    BeersystemRedisBindingProps,
+)
+from redis_constructs.migration.binding import MigrationPhase, RedisClientBinding, RedisClientBindingProps, utc_now
 from redis_constructs.migration.redis_env import RedisEnv
+from redis_constructs.migration.validation_job import DEFAULT_VALIDATION_RUN
 
 Obj = dict[str, Any]
 MASTER = "redis-shared-master.redis.svc.cluster.local"
@@ -321,9 +327,11 @@ def test_fails_unknown_phase(world: World, value: object, fix: str) -> None:
     with pytest.raises(
         PropError,
         match=rf"^phase: got {value!r}; expected one of MigrationPhase.BEFORE_CUTOVER, MigrationPhase.SCALED_DOWN, "
-        rf"MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED{fix} \(construct beersystem/Binding1\)$",
-    ):
+        rf"MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED{fix}$",
+    ) as e:
         world.bind(phase=value)
+    # A rule about the props alone fails where the props are built, before any construct: no construct path.
+    assert e.value.path is None
 
 
 @pytest.mark.parametrize("phase", [MigrationPhase.CUTOVER, MigrationPhase.DECOMMISSIONED])
@@ -452,8 +460,63 @@ def test_fails_beersystem_manifests_without_its_redis(world: World) -> None:
         BeersystemRedisBinding(
             world.chart,
             "Beersystem",
+            BeersystemRedisBindingProps(
+                redis=world.redis,
+                credentials=world.client,
+                manifests=(world.included["App"],),
+                phase=MigrationPhase.BEFORE_CUTOVER,
+            ),
+        )
+
+
+@pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
+def test_fails_clock_that_is_not_a_function(world: World, phase: MigrationPhase) -> None:
+    with pytest.raises(
+        PropError, match=r"^now: got None; expected a clock returning timezone-aware datetimes, e.g. utc_now$"
+    ):
+        world.bind(phase=phase, now=None)
+
+
+def test_fails_delete_old_data_that_is_not_a_bool(world: World) -> None:
+    with pytest.raises(PropError, match=r"^delete_old_data: got 'false'; expected True or False"):
+        world.bind(delete_old_data="false")
+
+
+def test_fails_props_that_are_not_the_bindings(world: World) -> None:
+    with pytest.raises(
+        PropError, match=r"^props: got 'x'; expected a RedisClientBindingProps \(construct beersystem/Binding\)$"
+    ):
+        RedisClientBinding(world.chart, "Binding", "x")  # type: ignore[arg-type]
+
+
+def test_fails_beersystem_manifests_that_are_not_included_manifests(world: World) -> None:
+    with pytest.raises(PropError, match=r"^manifests: got 'app.yaml'; expected a tuple of included manifests"):
+        BeersystemRedisBindingProps(
             redis=world.redis,
             credentials=world.client,
-            manifests=(world.included["App"],),
+            manifests="app.yaml",  # type: ignore[arg-type]
             phase=MigrationPhase.BEFORE_CUTOVER,
         )
+
+
+def test_beersystem_props_are_the_generic_props_with_beersystems_defaults(world: World) -> None:
+    props = BeersystemRedisBindingProps(
+        redis=world.redis,
+        credentials=world.client,
+        manifests=tuple(world.included.values()),
+        phase=MigrationPhase.BEFORE_CUTOVER,
+    )
+    assert isinstance(props, RedisClientBindingProps)
+    assert (props.app.kind, props.app.name) == ("Deployment", "beersystem")
+    assert [(o.kind, o.name) for o in props.old_redis] == list(OLD_OBJECTS)
+    # beersystem's defaults; every other default is the generic one.
+    assert props.env == RedisEnv.host_port_password()
+    assert props.data_copy == BEERSYSTEM_DATA_COPY
+    assert (props.now, props.validation, props.container, props.remove_env) == (
+        utc_now,
+        DEFAULT_VALIDATION_RUN,
+        None,
+        (),
+    )
+    binding = BeersystemRedisBinding(world.chart, "Beer", props)
+    assert (binding.namespace, binding.container, binding.props) == (NS, "beersystem", props)

@@ -18,15 +18,22 @@ from redis_constructs.core.errors import PropError
 from redis_constructs.core.refs import SecretKeyRef
 from redis_constructs.gitops.sync_annotations import APP_SYNC_WAVE
 from redis_constructs.gitops.synth import chart_objects
-from redis_constructs.migration.binding import BEERSYSTEM_DATA_COPY, BeersystemRedisBinding, MigrationPhase
+from redis_constructs.migration.beersystem import (
+    BEERSYSTEM_DATA_COPY,
+    BeersystemRedisBinding,
+    BeersystemRedisBindingProps,
+)
+from redis_constructs.migration.binding import MigrationPhase
 from redis_constructs.migration.copy_program import __file__ as program_path
 from redis_constructs.migration.data_copy import (
     PROGRAM,
+    BindingDataCopy,
     CopyDirection,
-    DataCopy,
-    DataCopyJob,
+    DataCopyJobRun,
     OldRedisEndpoint,
     RedisDataCopy,
+    RedisDataCopyProps,
+    copy_command,
 )
 
 Obj = dict[str, Any]
@@ -172,21 +179,21 @@ def test_the_generic_binding_copies_nothing_unless_asked(world: World) -> None:
 @pytest.mark.parametrize(
     ("job", "match"),
     [
-        (DataCopyJob(batch=0), r"^data_copy.job.batch: got 0; expected"),
+        (DataCopyJobRun(batch=0), r"^data_copy.job.batch: got 0; expected"),
         (
-            DataCopyJob(active_deadline_seconds=59),
-            r"^data_copy.job.active_deadline_seconds: got 59; expected an integer from 60 to 86400 \(construct",
+            DataCopyJobRun(active_deadline_seconds=59),
+            r"^data_copy.job.active_deadline_seconds: got 59; expected an integer from 60 to 86400$",
         ),
         (
-            DataCopyJob(active_deadline_seconds=86401),
-            r"^data_copy.job.active_deadline_seconds: got 86401; expected an integer from 60 to 86400 \(construct",
+            DataCopyJobRun(active_deadline_seconds=86401),
+            r"^data_copy.job.active_deadline_seconds: got 86401; expected an integer from 60 to 86400$",
         ),
-        (DataCopyJob(image="python"), r"^data_copy.job.image: got 'python'"),
-        (DataCopyJob(ttl_tolerance_ms=-1), r"^data_copy.job.ttl_tolerance_ms: got -1; expected"),
-        (DataCopyJob(memory=("128Mi", "lots")), r"^data_copy.job.memory: got 'lots'"),
+        (DataCopyJobRun(image="python"), r"^data_copy.job.image: got 'python'"),
+        (DataCopyJobRun(ttl_tolerance_ms=-1), r"^data_copy.job.ttl_tolerance_ms: got -1; expected"),
+        (DataCopyJobRun(memory=("128Mi", "lots")), r"^data_copy.job.memory: got 'lots'"),
     ],
 )
-def test_fails_bad_job_props(world: World, job: DataCopyJob, match: str) -> None:
+def test_fails_bad_job_props(world: World, job: DataCopyJobRun, match: str) -> None:
     with pytest.raises(PropError, match=match):
         world.bind(data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=job))
 
@@ -194,7 +201,7 @@ def test_fails_bad_job_props(world: World, job: DataCopyJob, match: str) -> None
 @pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
 def test_fails_bad_job_props_in_every_phase(world: World, phase: MigrationPhase) -> None:
     with pytest.raises(PropError, match=r"^data_copy.job.batch: got 0; expected"):
-        world.bind(phase=phase, data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=DataCopyJob(batch=0)))
+        world.bind(phase=phase, data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, job=DataCopyJobRun(batch=0)))
 
 
 @pytest.mark.parametrize("phase", list(MigrationPhase), ids=lambda p: p.value)
@@ -207,7 +214,7 @@ def test_a_copy_needs_the_migration_user_in_every_phase(phase: MigrationPhase) -
 
 
 def test_fails_bad_old_password_ref(world: World) -> None:
-    bad = DataCopy(old_password=SecretKeyRef(name="Old_Secret", key="password"))
+    bad = BindingDataCopy(old_password=SecretKeyRef(name="Old_Secret", key="password"))
     with pytest.raises(PropError, match=r"^data_copy.old_password.name: got 'Old_Secret'"):
         world.bind(data_copy=bad)
 
@@ -223,27 +230,28 @@ def test_fails_reverse_copy_without_patterns(world: World) -> None:
         RedisDataCopy(
             world.chart,
             "Reverse",
-            redis=world.redis,
-            old=OLD,
-            name="x-redis-copy-back",
-            direction=CopyDirection.BACK_TO_OLD,
+            RedisDataCopyProps(
+                redis=world.redis, old=OLD, name="x-redis-copy-back", direction=CopyDirection.BACK_TO_OLD
+            ),
         )
 
 
 def test_fails_copy_without_marker(world: World) -> None:
     with pytest.raises(PropError, match=r"^marker: got None; expected a key name"):
-        RedisDataCopy(world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy")
+        RedisDataCopy(world.chart, "Copy", RedisDataCopyProps(redis=world.redis, old=OLD, name="x-redis-copy"))
 
 
 def test_fails_a_hook_phase_argocd_does_not_have(world: World) -> None:
     with pytest.raises(PropError, match=r"^hook: got 'PreDelete'; expected one of 'PreSync', 'Sync', 'PostSync'$"):
         RedisDataCopy(
-            world.chart, "Copy", redis=world.redis, old=OLD, name="x-redis-copy", marker="m", hook="PreDelete"
+            world.chart,
+            "Copy",
+            RedisDataCopyProps(redis=world.redis, old=OLD, name="x-redis-copy", marker="m", hook="PreDelete"),
         )
 
 
 def test_fails_a_data_copy_that_is_not_one(world: World) -> None:
-    with pytest.raises(PropError, match=r"^data_copy: got 'yes'; expected a DataCopy or None"):
+    with pytest.raises(PropError, match=r"^data_copy: got 'yes'; expected a BindingDataCopy or None$"):
         world.bind(data_copy="yes")
 
 
@@ -251,12 +259,14 @@ def test_beersystem_binding_defaults_to_copying(world: World) -> None:
     BeersystemRedisBinding(
         world.chart,
         "Beer",
-        redis=world.redis,
-        credentials=world.client,
-        manifests=tuple(world.included.values()),
-        phase=MigrationPhase.CUTOVER,
-        cutover_time=T0,
-        now=at(LATER),
+        BeersystemRedisBindingProps(
+            redis=world.redis,
+            credentials=world.client,
+            manifests=tuple(world.included.values()),
+            phase=MigrationPhase.CUTOVER,
+            cutover_time=T0,
+            now=at(LATER),
+        ),
     )
     names = [j["metadata"]["name"] for j in of_kind(world.beersystem(), "Job")]
     assert len([n for n in names if n.startswith("beersystem-redis-copy-")]) == 1, names
@@ -272,3 +282,44 @@ def test_the_site_renders_the_reverse_copy_only_when_its_patterns_are_set() -> N
     assert job["metadata"]["name"].startswith("beersystem-redis-copy-back-")
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
     assert args_of(job)[args_of(job).index("--match") :][:2] == ["--match", "beer:*"]
+
+
+def test_the_construct_keeps_its_child_ids_in_order(world: World) -> None:
+    """Ids are API (node paths): the program, the Job's policy, both ingress policies, then the Job."""
+    copy = RedisDataCopy(
+        world.chart, "Copy", RedisDataCopyProps(redis=world.redis, old=OLD, name="x-redis-copy", marker="m")
+    )
+    assert [c.node.id for c in copy.node.children] == ["Program", "NetworkPolicy", "SharedIngress", "OldIngress", "Job"]
+    assert copy.job_name.startswith("x-redis-copy-")
+
+
+def test_copy_command_puts_redis_shared_on_the_side_the_direction_says(world: World) -> None:
+    into = copy_command(RedisDataCopyProps(redis=world.redis, old=OLD, name="x", marker="m"))
+    back = copy_command(
+        RedisDataCopyProps(redis=world.redis, old=OLD, name="x", direction=CopyDirection.BACK_TO_OLD, match=("a:*",))
+    )
+    assert into[into.index("--source-host") + 1] == back[back.index("--target-host") + 1] == OLD.host
+    assert into[into.index("--target-user") + 1] == back[back.index("--source-user") + 1] == "migration"
+    assert ("--marker" in into, "--marker" in back, "--match" in back) == (True, False, True)
+    assert not [a for a in into + back if "password" in a and not a.startswith(("--", "/var/run/secrets/"))]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"old": "old"}, r"^old: got 'old'; expected an OldRedisEndpoint$"),
+        ({"redis": "redis"}, r"^redis: got 'redis'; expected a RedisShared construct$"),
+        ({"job": DataCopyJobRun(batch=0)}, r"^job.batch: got 0; expected an integer from 1 to 10000$"),
+        ({"name": "X"}, r"^name: got 'X'; expected an RFC 1123 label"),
+    ],
+    ids=lambda c: next(iter(c)) if isinstance(c, dict) else "",
+)
+def test_fails_bad_copy_props(world: World, change: dict[str, Any], match: str) -> None:
+    with pytest.raises(PropError, match=match):
+        base: dict[str, Any] = {"redis": world.redis, "old": OLD, "name": "x", "marker": "m"}
+        RedisDataCopyProps(**(base | change))
+
+
+def test_fails_binding_data_copy_fields_of_the_wrong_type(world: World) -> None:
+    with pytest.raises(PropError, match=r"^data_copy.old_password: got 'pw'; expected a SecretKeyRef$"):
+        world.bind(data_copy=BindingDataCopy(old_password="pw"))  # type: ignore[arg-type]

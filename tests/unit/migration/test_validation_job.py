@@ -1,4 +1,4 @@
-"""RedisValidationJob and ValidationJob: the post-cutover check, its NetworkPolicy, its name, its script, its props."""
+"""RedisValidationJob and ValidationJobRun: the post-cutover check, its NetworkPolicy, its name, its script, its props."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from conftest import find
 
 from redis_constructs import PropError
 from redis_constructs.core.images import REDIS_IMAGE
-from redis_constructs.migration.validation_job import RedisValidationJob, ValidationJob
+from redis_constructs.migration.validation_job import RedisValidationJob, RedisValidationJobProps, ValidationJobRun
 
 Obj = dict[str, Any]
 MASTER = "redis-shared-master.redis.svc.cluster.local"
@@ -46,7 +46,9 @@ def test_the_binding_adds_it_as_child_validate_with_the_job_as_default_child(wor
 
 def test_it_stands_alone_and_renders_what_the_binding_renders(world: World) -> None:
     check = RedisValidationJob(
-        world.chart, "Check", redis=world.redis, credentials=world.client, namespace=NS, app_name="beersystem"
+        world.chart,
+        "Check",
+        RedisValidationJobProps(redis=world.redis, credentials=world.client, namespace=NS, app_name="beersystem"),
     )
     objects = world.beersystem()
     assert [(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in {"Job", "NetworkPolicy"}][-2:] == [
@@ -56,16 +58,18 @@ def test_it_stands_alone_and_renders_what_the_binding_renders(world: World) -> N
     assert check.job_name == World().bind().validation_job_name
 
 
-def test_fails_props_that_are_not_a_validation_job(world: World) -> None:
-    with pytest.raises(PropError, match=r"^props: got 'x'; expected a ValidationJob \(construct beersystem/Check\)$"):
-        RedisValidationJob(
-            world.chart,
-            "Check",
+def test_fails_props_that_are_not_its_props(world: World) -> None:
+    with pytest.raises(
+        PropError, match=r"^props: got 'x'; expected a RedisValidationJobProps \(construct beersystem/Check\)$"
+    ):
+        RedisValidationJob(world.chart, "Check", "x")  # type: ignore[arg-type]
+    with pytest.raises(PropError, match=r"^job: got 'x'; expected a ValidationJobRun$"):
+        RedisValidationJobProps(
             redis=world.redis,
             credentials=world.client,
             namespace=NS,
             app_name="beersystem",
-            props="x",  # type: ignore[arg-type]
+            job="x",  # type: ignore[arg-type]
         )
 
 
@@ -76,7 +80,9 @@ def test_fails_a_namespace_the_credentials_are_not_replicated_into(world: World)
         r"replicated there\) \(construct beersystem/Check\)$",
     ):
         RedisValidationJob(
-            world.chart, "Check", redis=world.redis, credentials=world.client, namespace="other", app_name="x"
+            world.chart,
+            "Check",
+            RedisValidationJobProps(redis=world.redis, credentials=world.client, namespace="other", app_name="x"),
         )
 
 
@@ -98,14 +104,14 @@ DIGEST = "sha256:" + "0" * 64
 def test_any_change_of_the_job_spec_renames_the_job(change: dict[str, Any]) -> None:
     """Flux cannot update a Job's template in place: a changed spec must come under a new name."""
 
-    before, after = rendered_job(ValidationJob()), rendered_job(ValidationJob(**change))
+    before, after = rendered_job(ValidationJobRun()), rendered_job(ValidationJobRun(**change))
     assert before["spec"] != after["spec"]
     assert before["metadata"]["name"] != after["metadata"]["name"]
     assert after["metadata"]["name"].startswith("beersystem-redis-validate-")
 
 
 @functools.cache
-def rendered_job(validation: ValidationJob) -> Obj:
+def rendered_job(validation: ValidationJobRun) -> Obj:
     world = World()
     world.bind(validation=validation)
     return only_job(world.beersystem())
@@ -273,14 +279,14 @@ def test_validation_script_passes_shellcheck_and_runs_against_a_real_redis(world
 
 # -- props ---------------------------------------------------------------------------------------------------
 def test_validation_defaults_are_the_documented_ones() -> None:
-    job = ValidationJob()
+    job = ValidationJobRun()
     assert (job.image, job.image_digest, job.active_deadline_seconds) == (REDIS_IMAGE, None, 120)
     assert (job.backoff_limit, job.ttl_seconds_after_finished) == (3, 86400)
 
 
 def test_fails_validation_image_without_a_version(world: World) -> None:
     with pytest.raises(PropError, match=r"^validation.image: got 'redis:latest'; expected an image reference"):
-        world.bind(validation=ValidationJob(image="redis:latest"))
+        world.bind(validation=ValidationJobRun(image="redis:latest"))
 
 
 @pytest.mark.parametrize("seconds", [9, 3601])
@@ -288,6 +294,6 @@ def test_fails_validation_deadline_outside_10_to_3600(seconds: int) -> None:
     with pytest.raises(
         PropError, match=rf"^validation\.active_deadline_seconds: got {seconds}; expected an integer from 10 to 3600$"
     ):
-        ValidationJob(active_deadline_seconds=seconds)
-    assert ValidationJob(active_deadline_seconds=10).active_deadline_seconds == 10
-    assert ValidationJob(active_deadline_seconds=3600).active_deadline_seconds == 3600
+        ValidationJobRun(active_deadline_seconds=seconds)
+    assert ValidationJobRun(active_deadline_seconds=10).active_deadline_seconds == 10
+    assert ValidationJobRun(active_deadline_seconds=3600).active_deadline_seconds == 3600
