@@ -377,6 +377,8 @@ class Pod:
         self.kept_off: list[str] = []
         #: The init container that failed and its exit code, once one did.
         self.init_failed: tuple[str, int] | None = None
+        #: Exit codes of the init containers that ran to completion at the last start.
+        self.init_codes: dict[str, int] = {}
         self.grace_seconds = float(self.spec.get("terminationGracePeriodSeconds", 30))
         self.init_containers = [Container(self, c, init=True) for c in self.spec.get("initContainers") or []]
         self.containers = [Container(self, c, init=False) for c in self.spec["containers"]]
@@ -543,6 +545,7 @@ class Pod:
         )
         self._render_volumes(keep_empty_dirs=keep_empty_dirs)
         self.init_failed = None
+        self.init_codes = {}
         for c in self.init_containers:
             c.launch()
             if c.spec.get("restartPolicy") == "Always":
@@ -560,6 +563,7 @@ class Pod:
                 if c.cgroup is not None:
                     c.cgroup.remove()
                     c.cgroup = None
+            self.init_codes[c.name] = code
             if code != 0:
                 self.init_failed = (c.name, code)
                 raise PodError(f"pod {self.name}: init container {c.name} exited {code}; log tail:\n{c.log_tail()}")
@@ -590,8 +594,10 @@ class Pod:
         except PodError:
             if self.init_failed is None:
                 raise
+            codes.update(self.init_codes)
             codes[self.init_failed[0]] = self.init_failed[1]
         else:
+            codes.update(self.init_codes)
             for c in self.containers:
                 codes[c.name] = c.wait(max(0.1, deadline - time.monotonic()))
         sidecars = [c for c in self.init_containers if c.spec.get("restartPolicy") == "Always" and c.proc]

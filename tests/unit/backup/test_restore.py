@@ -20,6 +20,7 @@ from redis_constructs.backup import (
 from redis_constructs.core.errors import PropError
 from redis_constructs.core.refs import SecretKeyRef
 from redis_constructs.credentials.replicated_secret import SecretSource
+from redis_constructs.gitops import k8s_schema
 from redis_constructs.server.props import RedisCredentials, RedisSharedProps
 from redis_constructs.server.redis_shared import RedisShared
 
@@ -134,3 +135,25 @@ def test_fails_no_patterns(chart: cdk8s.Chart) -> None:
     redis, backup = world(chart)
     with pytest.raises(PropError, match=r"match: got \(\); expected at least one SCAN pattern"):
         RedisRestoreProps(redis=redis, backup=backup, snapshot=SNAPSHOT, match=())
+
+
+@pytest.mark.parametrize("version", ["1.28.0", "1.36.0"])
+def test_backup_offsite_and_restores_are_strictly_valid(chart: cdk8s.Chart, version: str) -> None:
+    """The strict-schema gate over the objects the site does not render: off-site, both restore sources."""
+    redis, backup = world(chart, offsite=True)
+    RedisRestore(chart, "A", RedisRestoreProps(redis=redis, backup=backup, snapshot=SNAPSHOT, match=("a:*",)))
+    RedisRestore(
+        chart, "B", RedisRestoreProps(redis=redis, backup=backup, snapshot=SNAPSHOT, source=RestoreSource.OFFSITE)
+    )
+    mine = [
+        dict(o)
+        for o in chart.to_json()
+        if o["metadata"]["name"].startswith(("redis-shared-backup", "redis-shared-restore"))
+    ]
+    assert {o["kind"] for o in mine} >= {"CronJob", "Job", "PersistentVolumeClaim", "NetworkPolicy", "Secret"}
+    problems = [
+        f"{o['kind']} {o['metadata']['name']}: {error.message}"
+        for o in mine
+        if (error := k8s_schema.first_error(o, version)) is not None
+    ]
+    assert problems == []
