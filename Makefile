@@ -93,6 +93,8 @@ bench: setup
 	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
 	$(PY) -m benchmarks.copy_bench
+	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m
+	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m --tls
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
