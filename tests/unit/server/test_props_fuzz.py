@@ -35,11 +35,13 @@ from redis_constructs import (
     SecretKeyRef,
 )
 from redis_constructs.gitops.manifest_checks import ExternalRefs, check_objects
-from redis_constructs.server.names import METRICS_PORT, REDIS_PORT
 from redis_constructs.server.redis_conf import TenantCommands
 from redis_constructs.server.tls import CertManagerCertificate, CertManagerSelfSignedCa, ExistingTlsSecret, Tls
 
 Obj = dict[str, Any]
+#: The documented ports (README), as literals: the code's own constants would follow a mistake in them.
+REDIS_PORT = 6379
+METRICS_PORT = 9121
 
 INVALID_EXAMPLES = 15
 VALID_EXAMPLES = 50
