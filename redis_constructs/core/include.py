@@ -15,7 +15,7 @@ import cdk8s
 import constructs
 import yaml
 
-from .errors import PropError
+from .errors import PropError, names_construct
 from .rendering import sorted_keys
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,13 +50,28 @@ class IncludeFile(constructs.Construct):
         IncludeFile(chart, "App", IncludeFileProps(path="apps/beersystem/app.yaml"))
     """
 
+    @names_construct
     def __init__(self, scope: constructs.Construct, id: str, props: IncludeFileProps) -> None:
         super().__init__(scope, id)
+        if not isinstance(props, IncludeFileProps):
+            raise PropError("props", type(props).__name__, "an IncludeFileProps(path=...)")
         self._objects: list[cdk8s.ApiObject] = []
         order = 0
-        for doc in yaml.load_all(Path(props.path).read_text(), Loader=_LOADER):
-            if not doc:
-                continue
+        try:
+            text = Path(props.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise PropError("path", str(props.path), f"a readable YAML file ({type(error).__name__})") from None
+        try:
+            docs = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
+        except (yaml.YAMLError, RecursionError):
+            raise PropError("path", str(props.path), "a YAML file of Kubernetes objects") from None
+        for doc in docs:
+            if not (
+                isinstance(doc, dict) and isinstance(doc.get("apiVersion"), str) and isinstance(doc.get("kind"), str)
+            ):
+                raise PropError(
+                    "path", str(props.path), "a YAML file of Kubernetes objects (each with apiVersion and kind)"
+                )
             meta: dict[str, Any] = dict(doc.get("metadata") or {})
             name = meta.get("name")
             if name is None:

@@ -240,6 +240,27 @@ def label_pairs(prop: str, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return labels
 
 
+def items(prop: str, values: object, expected: str) -> tuple[object, ...]:
+    """``values`` as a tuple when it is a tuple or list (never one string, a mapping or a scalar), else a PropError."""
+    if isinstance(values, str):
+        # A bare string would be split into characters: ('b', 'e', 'e', ...).
+        raise PropError(prop, values, expected + ", not one string", fix=f"({values!r},)")
+    if not isinstance(values, (tuple, list)):
+        raise PropError(
+            prop, values if isinstance(values, (int, float, type(None))) else type(values).__name__, expected
+        )
+    return tuple(values)
+
+
+def string_pair(prop: str, value: object, expected: str) -> tuple[str, str]:
+    """A ``(first, second)`` pair of strings (a tuple or list of two), else a PropError."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(x, str) for x in value)):
+        raise PropError(
+            prop, value if isinstance(value, (str, int, float, tuple, type(None))) else type(value).__name__, expected
+        )
+    return (value[0], value[1])
+
+
 def unique(prop: str, values: Iterable[str]) -> tuple[str, ...]:
     """Reject duplicates in a collection prop; return it as a tuple."""
     if isinstance(values, str):

@@ -499,6 +499,9 @@ def read_sealed_file(path: str | os.PathLike[str]) -> SealedValues:
 
     scope_text = root["scope"]
     scopes = {s.value: s for s in SealingScope}
+    if not isinstance(scope_text, str):
+        # A mapping or list is unhashable: the membership test below would raise TypeError.
+        raise PropError("scope", type(scope_text).__name__, f"one of {', '.join(scopes)}")
     if scope_text not in scopes:
         raise PropError("scope", scope_text, f"one of {', '.join(scopes)}")
 

@@ -426,12 +426,19 @@ def render_markdown(plan: Plan, *, base: str) -> str:
 # -- command line --------------------------------------------------------------------------------------------
 def synth_app(app_file: Path) -> dict[str, str]:
     """Run the site's ``main()`` with ``CDK8S_OUTDIR`` in a temporary directory; return the files it wrote."""
+    if not app_file.is_file():
+        raise FileNotFoundError(f"{app_file} is not a file (--app names the site's Python file)")
     spec = importlib.util.spec_from_file_location("_plan_site", app_file)
     if spec is None or spec.loader is None:
-        raise FileNotFoundError(app_file)
+        raise FileNotFoundError(f"{app_file} is not a Python file (--app names the site's Python file)")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(app_file.resolve().parent))
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the site's own code: a SyntaxError, an ImportError, a PropError at import
+        raise RuntimeError(f"{app_file} does not load: {type(error).__name__}: {error}") from error
+    if not callable(getattr(module, "main", None)):
+        raise RuntimeError(f"{app_file} has no main() (the site app's entry point, as main.py)")
     with tempfile.TemporaryDirectory(prefix="redis-shared-plan-") as tmp:
         out = Path(tmp) / "dist"
         previous = os.environ.get("CDK8S_OUTDIR")
@@ -458,17 +465,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.base:
             old_files, base = read_ref(args.base, args.dist.rstrip("/")), f"{args.dist}/ at {args.base}"
+        elif not Path(args.dist).is_dir():
+            # A mistyped --dist must not plan every object as new.
+            print(f"error: --dist {args.dist!r} is not a folder (the committed output, e.g. dist)", file=sys.stderr)
+            return EXIT_NO_PLAN
         else:
             old_files, base = read_dir(Path(args.dist)), f"{args.dist}/"
+        old = parse_manifests(old_files)
     except subprocess.CalledProcessError as error:
         print(f"error: cannot read {args.dist}/ at {args.base!r}: {error.stderr.decode().strip()}", file=sys.stderr)
+        return EXIT_NO_PLAN
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        print(f"error: {args.dist}/ holds a file that is not YAML: {error}", file=sys.stderr)
         return EXIT_NO_PLAN
     try:
         new_files = synth_app(Path(args.app))
     except (RuntimeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_PLAN
-    plan = make_plan(parse_manifests(old_files), parse_manifests(new_files))
+    plan = make_plan(old, parse_manifests(new_files))
     print(render_markdown(plan, base=base))
     return plan.exit_code
 

@@ -123,7 +123,8 @@ class _AppDeployment:
 
 def _read_app(app: object) -> _AppDeployment:
     """``app``'s manifest, namespace, container and volume names; PropError unless a namespaced apps/v1 Deployment."""
-    if not cdk8s.ApiObject.is_api_object(app):
+    # isinstance first: jsii's is_api_object raises AttributeError on a plain tuple, bytes or object.
+    if not isinstance(app, constructs.Construct) or not cdk8s.ApiObject.is_api_object(app):
         raise PropError("app", app, "the Deployment's cdk8s.ApiObject (from cdk8s.Include)")
     assert isinstance(app, cdk8s.ApiObject)
     manifest = app.to_json()
@@ -218,7 +219,7 @@ class RedisClientBindingProps:
             )
         if self.container is not None and self.container not in app.containers:
             raise PropError("container", self.container, "one of " + ", ".join(app.containers))
-        for name in self.remove_env:
+        for name in v.items("remove_env", self.remove_env, "a tuple of variable names"):
             if not v.is_env_var_name(name) or name in self.env.variables():
                 raise PropError("remove_env", name, "old variable names, none of those env sets")
         v.unique("remove_env", self.remove_env)
@@ -228,8 +229,12 @@ class RedisClientBindingProps:
     def _check_old_redis(self) -> None:
         seen: set[str] = set()
         app_path = self.app.node.path
-        for obj in self.old_redis:
-            if not cdk8s.ApiObject.is_api_object(obj) or (path := obj.node.path) == app_path:
+        for obj in v.items("old_redis", self.old_redis, "a tuple of the old Redis's cdk8s.ApiObjects"):
+            if (
+                not isinstance(obj, constructs.Construct)
+                or not cdk8s.ApiObject.is_api_object(obj)
+                or (path := obj.node.path) == app_path
+            ):
                 raise PropError("old_redis", obj, "the old Redis's cdk8s.ApiObjects, not the app itself")
             if path in seen:
                 raise PropError("old_redis", path, "no duplicates")

@@ -115,10 +115,15 @@ class DataCopyJobRun(JobRun):
         v.int_in_range(prop + ".ttl_tolerance_ms", self.ttl_tolerance_ms, 0, 60_000)
         v.int_in_range(prop + ".wait_clients_seconds", self.wait_clients_seconds, 0, 3600)
         v.int_in_range(prop + ".batch", self.batch, 1, 10_000)
-        v.cpu_millis(prop + ".cpu", self.cpu[0])
-        v.cpu_millis(prop + ".cpu", self.cpu[1])
-        v.memory_bytes(prop + ".memory", self.memory[0])
-        v.memory_bytes(prop + ".memory", self.memory[1])
+        for cpu in v.string_pair(
+            prop + ".cpu", self.cpu, "a (request, limit) pair of CPU quantities, e.g. ('100m', '1')"
+        ):
+            v.cpu_millis(prop + ".cpu", cpu)
+        memory = v.string_pair(
+            prop + ".memory", self.memory, "a (request, limit) pair of memory quantities, e.g. ('128Mi', '512Mi')"
+        )
+        for quantity in memory:
+            v.memory_bytes(prop + ".memory", quantity)
 
 
 #: How the copy Job runs unless told otherwise.
@@ -164,17 +169,20 @@ class RedisDataCopyProps:
             raise PropError("direction", self.direction, "CopyDirection.INTO_SHARED or CopyDirection.BACK_TO_OLD")
         if self.direction is CopyDirection.INTO_SHARED and not self.marker:
             raise PropError("marker", self.marker, "a key name (the copy's completion marker)")
-        if self.direction is CopyDirection.BACK_TO_OLD and not self.match:
+        patterns = v.items("match", self.match, "a tuple of SCAN patterns")
+        if self.direction is CopyDirection.BACK_TO_OLD and not patterns:
             raise PropError(
                 "match", tuple(self.match), "at least one SCAN pattern of the app's keys (only those go back)"
             )
-        for pattern in self.match:
-            v.text("match", pattern, max_length=200)
+        for pattern in patterns:
+            v.text("match", pattern, max_length=200)  # type: ignore[arg-type]
         if self.hook not in ARGOCD_HOOK_PHASES:
             raise PropError("hook", self.hook, "one of " + ", ".join(map(repr, ARGOCD_HOOK_PHASES)))
         old = v.instance("old", self.old, OldRedisEndpoint, "an OldRedisEndpoint")
         v.dns_label("old.namespace", old.namespace)
         v.int_in_range("old.port", old.port, 1, 65535)
+        if not isinstance(old.pod_labels, Mapping):
+            raise PropError("old.pod_labels", old.pod_labels, "a mapping of label key to value, e.g. {'app': 'redis'}")
         v.label_pairs("old.pod_labels", tuple(old.pod_labels.items()))
         if not old.pod_labels:
             raise PropError("old.pod_labels", dict(old.pod_labels), "at least one label of the old Redis's pods")
@@ -389,5 +397,5 @@ class BindingDataCopy:
         v.instance(prop + ".old_password", self.old_password, SecretKeyRef, "a SecretKeyRef")
         v.secret_name(prop + ".old_password.name", self.old_password.name)
         v.secret_key(prop + ".old_password.key", self.old_password.key)
-        for pattern in self.reverse_match:
-            v.text(prop + ".reverse_match", pattern, max_length=200)
+        for pattern in v.items(prop + ".reverse_match", self.reverse_match, "a tuple of SCAN patterns"):
+            v.text(prop + ".reverse_match", pattern, max_length=200)  # type: ignore[arg-type]

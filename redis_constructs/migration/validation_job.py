@@ -116,6 +116,7 @@ class RedisValidationJobProps:
         v.instance("redis", self.redis, RedisShared, "a RedisShared construct")
         v.instance("credentials", self.credentials, ReplicatedSecret, "a ReplicatedSecret")
         v.dns_label("namespace", self.namespace)
+        v.dns_label("app_name", self.app_name)
         v.instance("job", self.job, ValidationJobRun, "a ValidationJobRun")
 
 

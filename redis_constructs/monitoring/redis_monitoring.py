@@ -67,7 +67,8 @@ class RedisMonitoringProps:
 
 def _dashboard_namespace(p: RedisMonitoringProps) -> str:
     """Where the dashboard ConfigMap goes: ``dashboard_namespace``, or the RedisShared's monitoring namespace."""
-    return p.dashboard_namespace or p.redis.monitoring_namespace
+    # ``is None``, not ``or``: a wrong falsy value ("", 0.0, False) is refused, not read as "the default".
+    return p.redis.monitoring_namespace if p.dashboard_namespace is None else p.dashboard_namespace
 
 
 class RedisMonitoring(constructs.Construct):

@@ -141,6 +141,9 @@ class Resources:
     cpu_limit: str = "1"
 
 
+_DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RedisSharedProps:
     """Props of :class:`RedisShared`. Every default is the behaviour you get when you leave it out.
@@ -175,7 +178,7 @@ class RedisSharedProps:
     #: Default: 30; must exceed ``shutdown_timeout_seconds`` by 10 s for the final AOF fsync.
     termination_grace_period_seconds: int = 30
     #: Redis ``shutdown-timeout``: how long SIGTERM waits for replicas to catch up. Default: 10.
-    shutdown_timeout_seconds: int = 10
+    shutdown_timeout_seconds: int = _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     #: Default: - no LoadBalancer; Redis is reachable only inside the cluster.
     load_balancer: LoadBalancer | None = None
     #: Namespaces whose pods may connect on 6379. Default: - none; add more with ``add_client_namespace``.
@@ -223,6 +226,7 @@ class RedisSharedProps:
         self._validate_resources()
         EvictionPolicy.parse("eviction_policy", self.eviction_policy)
         v.int_in_range("shutdown_timeout_seconds", self.shutdown_timeout_seconds, 1, 300)
+        self._check_shutdown_fits_grace_period()
         v.int_in_range(
             "termination_grace_period_seconds",
             self.termination_grace_period_seconds,
@@ -240,6 +244,22 @@ class RedisSharedProps:
             v.dns_label("client_namespaces", namespace)
             if namespace == self.namespace:
                 raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+
+    def _check_shutdown_fits_grace_period(self) -> None:
+        """A raised ``shutdown_timeout_seconds`` beyond the grace period names itself and the relation, not the
+        grace period the user left at its default (the grace period's own range is checked after)."""
+        shutdown, grace = self.shutdown_timeout_seconds, self.termination_grace_period_seconds
+        if shutdown == _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS or isinstance(grace, bool) or not isinstance(grace, int):
+            return
+        if grace >= shutdown + 10 or grace - 10 < 1:
+            return
+        raise PropError(
+            "shutdown_timeout_seconds",
+            shutdown,
+            f"at most termination_grace_period_seconds - 10 ({grace - 10}): the kubelet kills Redis "
+            f"termination_grace_period_seconds ({grace}) after SIGTERM and the final AOF fsync needs 10 s after the "
+            f"shutdown timeout; raise termination_grace_period_seconds to at least {shutdown + 10} too",
+        )
 
     def _validate_records(self) -> None:
         v.instance("resources", self.resources, Resources, "a Resources")

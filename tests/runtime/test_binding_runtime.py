@@ -116,20 +116,42 @@ def test_sc009_beersystem_container_reaches_redis_shared_with_its_rendered_env(
         client(cluster, env["REDIS_HOST"], env["REDIS_PORT"], password=env["REDIS_PASSWORD"] + "x").ping()
 
 
-def test_sc009_validation_job_script_passes_against_redis_shared(
-    cluster: Cluster, site_objects: list[Obj], tmp_path: Path
-) -> None:
+def run_validation_job(
+    cluster: Cluster, site_objects: list[Obj], tmp_path: Path, *, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The rendered validation Job's command with its rendered env and credential (or ``password`` instead)."""
     job = next(o for o in site_objects if o["kind"] == "Job")
     env, root = resolve(site_objects, "Job", job["metadata"]["name"], "validate", tmp_path)
     container = pod_spec(site_objects, "Job", job["metadata"]["name"])["containers"][0]
+    password_file = root / env["PASSWORD_FILE"].lstrip("/")
+    if password is not None:
+        password_file.write_text(password)
     env |= {
         "REDIS_HOST": cluster.resolve(env["REDIS_HOST"], NS),
-        "PASSWORD_FILE": str(root / env["PASSWORD_FILE"].lstrip("/")),
+        "PASSWORD_FILE": str(password_file),
         "PATH": os.environ["PATH"],
     }
-    result = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_sc009_validation_job_script_passes_against_redis_shared(
+    cluster: Cluster, site_objects: list[Obj], tmp_path: Path
+) -> None:
+    result = run_validation_job(cluster, site_objects, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:4] == ["ok: PING", "ok: SET", "ok: GET", "ok: DEL"]
+
+
+def test_sc009_validation_job_script_fails_with_a_credential_that_does_not_work(
+    cluster: Cluster, site_objects: list[Obj], tmp_path: Path
+) -> None:
+    """The Job exists to fail the sync when the app's credential does not work: a script that always exits 0
+    passed the test above."""
+    result = run_validation_job(cluster, site_objects, tmp_path, password=PASSWORD + "-wrong")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL: PING" in result.stderr
+    assert "ok:" not in result.stdout
+    assert "works with this namespace's credential" not in result.stdout
 
 
 def test_sc009_url_env_reaches_redis_shared(cluster: Cluster, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 One scenario on one cluster, in file order: the primary's node is lost (SIGKILL) while the replica restarts;
 the promotion (``main.build_app(primary_pod=...)``, synthesized here) is applied and the changed pods are
 recreated as the StatefulSet controller would (replicas StatefulSet first, wave 1); the old primary comes back
-on its old data dir, first with its old spec (the mounted ConfigMap demotes it), then rolled; failback; a primary
+on its old data dir, first with its old spec (the mounted ConfigMap demotes it), then rolled; started again with
+its old spec while the new primary is down (the ConfigMap alone must demote it: asking the peer finds no primary);
+failback; a primary
 restarting while its replica hangs starts fenced; a replica that never synced (Redis's own empty AOF on its volume)
 stays unready and its promotion is refused; a planned switchover (FAILOVER, then the commit); the primary's volume
 fills up and gets room again. ``Cluster.roll`` refuses an unready pod, as the StatefulSet controller does.
@@ -200,6 +202,58 @@ def test_old_primary_comes_back_as_a_replica_refuses_writes_and_converges(cluste
     wait_for("the link after the roll", lambda: link_up(old), timeout=30)
     with connect(old, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ReadOnlyError):
         c.set("split-brain", "x")
+
+
+def with_old_master_template(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``objects`` with the master StatefulSet's template as before the promotion (``REDIS_ROLE=master``)."""
+    old = next(
+        o
+        for o in load_manifests(MANIFESTS)
+        if (o["kind"], o["metadata"]["name"]) == ("StatefulSet", "redis-shared-master")
+    )
+    return [old if (o["kind"], o["metadata"]["name"]) == ("StatefulSet", "redis-shared-master") else o for o in objects]
+
+
+def test_a_demoted_primary_obeys_the_configmap_when_its_peer_is_down(cluster: Cluster) -> None:
+    """The ConfigMap rule alone: the old primary starts with its old spec while the mounted ConfigMap names the
+    new primary, and that peer refuses connections, so asking it finds "no other primary". Only the ConfigMap
+    can tell the old primary that it was demoted; a start.sh without that rule starts it as a writable primary.
+    """
+    new_primary, old = cluster.pod(REPLICA), cluster.pod(PRIMARY)
+    # The node of the old primary comes back with the pod spec it had (a kubelet that has not heard of the
+    # change), while the ConfigMap it mounts is the committed one, naming the new primary.
+    assert cluster.apply(with_old_master_template(site_objects(REPLICA))) == [PRIMARY]
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(old), timeout=15)  # it refuses SIGTERM meanwhile
+    old.stop(grace=15)
+    new_primary.stop(grace=15)  # the peer: nothing listens on its address, connections are refused
+    old = cluster.roll(PRIMARY)  # recreated from the old template (the pod was deleted: no readiness needed)
+    assert old.container("redis").spec["env"][0] == {"name": "REDIS_ROLE", "value": "master"}
+    wait_for("the old primary to answer", lambda: old.probe("redis", "liveness"), timeout=30)
+    replication = info(old, "replication")
+    assert replication["role"] == "slave"
+    assert str(replication["master_host"]).startswith(f"{REPLICA}.")
+    with connect(old, CLIENT_USER, CLIENT_PW) as c, pytest.raises(redis.ReadOnlyError):
+        c.set("split-brain", "x")
+    readiness = old.exec("redis", ["sh", f"{SCRIPTS_DIR}/probe.sh", "readiness"])
+    assert readiness.returncode == 1
+    assert f"demoted (the configuration names {REPLICA}." in readiness.stdout
+    assert "not synced with it yet" in readiness.stdout
+    # The new primary comes back: the old one follows it and is Ready (a synced, demoted replica).
+    new_primary.start()
+    new_primary.wait_ready(30)
+    sync_at_once(new_primary)
+    wait_for("the old primary to sync from the new one", lambda: link_up(old), timeout=30)
+    assert old.probe("redis", "readiness")
+    assert info(new_primary, "replication")["role"] == "master"
+    wait_for("the new primary's keys", lambda: missing_keys(old, KEYS["after-promotion"]) == [], timeout=10)
+    # Back to where the scenario was: the master StatefulSet's pod from the committed template.
+    assert cluster.apply(site_objects(REPLICA)) == [PRIMARY]
+    wait_for("the AOF rewrite after its sync", lambda: aof_settled(old), timeout=15)
+    old = cluster.roll(PRIMARY, grace=15)
+    old.wait_ready(30)
+    assert old.labels[ROLE_LABEL] == "replica"
+    assert master_service_pod(cluster) is new_primary
+    wait_for("the link after the roll", lambda: link_up(old), timeout=30)
 
 
 def test_failback_to_the_original_pod(cluster: Cluster) -> None:

@@ -175,7 +175,7 @@ def test_thousands_of_idle_unauthenticated_connections_are_capped_at_maxclients(
         limit = primary.memory_limit("redis")
         assert limit is not None
         # The value derived from the pod's memory limit took effect (no fd limit lowered it).
-        assert maxclients == derive_client_limits(limit).maxclients
+        assert maxclients == derive_client_limits(limit).maxclients == 4096  # the site figure at 1 Gi, a literal
         extra = 300
         assert hard > maxclients + extra + 100, f"the test needs RLIMIT_NOFILE > {maxclients + extra + 100}"
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -653,10 +653,22 @@ def _seal_args(cert_file: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _unseal_all(private_key: rsa.RSAPrivateKey, out: Path) -> dict[str, bytes]:
-    """Decrypt every entry of the file the way the controller would, keyed by dotted path."""
+#: The controller's annotations per scope spelling, from sealed_decrypt (written from the controller), not from
+#: the code under test: reading the scope back from the file and its annotations from SealingScope let a CLI that
+#: sealed namespace-wide by default pass every test (#23 part 6).
+_CONTROLLER_ANNOTATIONS: dict[str, dict[str, str]] = {
+    "strict": {},
+    "namespace-wide": {sealed_decrypt.NAMESPACE_WIDE: "true"},
+    "cluster-wide": {sealed_decrypt.CLUSTER_WIDE: "true"},
+}
+
+
+def _unseal_all(private_key: rsa.RSAPrivateKey, out: Path, scope: str = "strict") -> dict[str, bytes]:
+    """Decrypt every entry of the file the way the controller would, keyed by dotted path; the file must be
+    sealed with ``scope``, the scope the test expects (strict unless it asked for another)."""
     document = yaml.safe_load(out.read_text())
-    annotations = SealingScope(document["scope"]).annotations
+    assert document["scope"] == scope
+    annotations = _CONTROLLER_ANNOTATIONS[scope]
     result: dict[str, bytes] = {}
     for secret, by_namespace in document["secrets"].items():
         for namespace, by_key in by_namespace.items():
@@ -683,6 +695,24 @@ def test_cli_seal_from_stdin_writes_decryptable_entries(
     for leaked in (text, result.stdout, result.stderr):
         assert PASSWORD not in leaked
     assert "beersystem, redis" in result.stdout
+
+
+def test_cli_seal_defaults_to_strict_scope(tmp_path: Path, cert_file: Path, private_key: rsa.RSAPrivateKey) -> None:
+    """Without --scope the value is bound to its namespace *and* name: the labels are the test's own constants
+    (sealed-secrets' strict label is ``<namespace>/<name>``, namespace-wide's ``<namespace>``), never read back
+    from the file or from SealingScope."""
+    out = tmp_path / "sealed-secrets.yaml"
+    result = _run(*_seal_args(cert_file, out, "--key", "password"), stdin=PASSWORD)
+    assert result.returncode == 0, result.stderr
+    document = yaml.safe_load(out.read_text())
+    assert document["scope"] == "strict"
+    sealed = document["secrets"][SECRET]["beersystem"]["password"]
+    raw = base64.b64decode(sealed, validate=True)
+    strict_label = f"beersystem/{SECRET}".encode()
+    assert sealed_decrypt.hybrid_decrypt(private_key, raw, strict_label) == PASSWORD.encode()
+    for weaker in (b"beersystem", b""):  # namespace-wide, cluster-wide
+        with pytest.raises(sealed_decrypt.DecryptError, match=r"^rsa: "):
+            sealed_decrypt.hybrid_decrypt(private_key, raw, weaker)
 
 
 def test_cli_seal_from_file_keeps_earlier_entries(
@@ -888,7 +918,7 @@ def test_reuse_copies_a_cluster_wide_value_that_unseals_in_the_new_namespace(
     )
     values = reuse_sealed_value(path, secret_name=SECRET, key="password", namespaces=["shop"])
     assert values.namespaces(SECRET) == ("redis", "shop")
-    assert _unseal_all(private_key, path) == {
+    assert _unseal_all(private_key, path, "cluster-wide") == {
         f"{SECRET}.redis.password": PASSWORD.encode(),
         f"{SECRET}.shop.password": PASSWORD.encode(),
     }

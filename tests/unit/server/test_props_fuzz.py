@@ -35,11 +35,13 @@ from redis_constructs import (
     SecretKeyRef,
 )
 from redis_constructs.gitops.manifest_checks import ExternalRefs, check_objects
-from redis_constructs.server.names import METRICS_PORT, REDIS_PORT
 from redis_constructs.server.redis_conf import TenantCommands
 from redis_constructs.server.tls import CertManagerCertificate, CertManagerSelfSignedCa, ExistingTlsSecret, Tls
 
 Obj = dict[str, Any]
+#: The documented ports (README), as literals: the code's own constants would follow a mistake in them.
+REDIS_PORT = 6379
+METRICS_PORT = 9121
 
 INVALID_EXAMPLES = 15
 VALID_EXAMPLES = 50
@@ -252,6 +254,9 @@ INVALID: dict[str, st.SearchStrategy[Callable[[], RedisSharedProps]]] = {
         lambda v: partial(
             RedisSharedProps, credentials=RedisCredentials(replication=SecretKeyRef(name="redis-shared-system", key=v))
         )
+    ),
+    "credentials.exporter.name": not_a_subdomain().map(
+        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(exporter=SecretKeyRef(name=v, key="password")))
     ),
     "credentials.version": not_text(63).map(
         lambda v: partial(RedisSharedProps, credentials=RedisCredentials(version=v))
@@ -604,6 +609,24 @@ GAPS: list[tuple[str, Callable[[], RedisSharedProps], str]] = [
             client_namespaces=("a",),
         ),
         r"credentials\.client_secret: got 'redis-shared-client'; expected None or a ReplicatedSecret",
+    ),
+    # Issue 23: a raised shutdown timeout was reported against the grace period the user never set.
+    (
+        "shutdown_timeout_beyond_grace_names_shutdown_timeout",
+        partial(RedisSharedProps, shutdown_timeout_seconds=300),
+        r"^shutdown_timeout_seconds: got 300; expected at most termination_grace_period_seconds - 10 \(20\).*"
+        r"raise termination_grace_period_seconds to at least 310 too",
+    ),
+    (
+        "shutdown_timeout_beyond_a_set_grace_names_both",
+        partial(RedisSharedProps, shutdown_timeout_seconds=60, termination_grace_period_seconds=45),
+        r"^shutdown_timeout_seconds: got 60; expected at most termination_grace_period_seconds - 10 \(35\).*"
+        r"termination_grace_period_seconds \(45\).*at least 70 too",
+    ),
+    (
+        "grace_below_the_default_shutdown_names_the_grace_period",
+        partial(RedisSharedProps, termination_grace_period_seconds=15),
+        r"^termination_grace_period_seconds: got 15; expected an integer from 20 to 3600",
     ),
     # The certificate lifetimes had a grammar of their own: non-ASCII digits passed, 5000 digits overflowed int().
     (
