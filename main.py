@@ -271,7 +271,7 @@ def main(redis: RedisSharedProps = REDIS) -> int:
         synthesize(build_app(redis), outdir, external=EXTERNAL)
     except (PropError, SynthError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2  # bad input, nothing written (redis-shared's exit codes: docs/cli.md)
     print(f"synthesized into {outdir}")
     return 0
 

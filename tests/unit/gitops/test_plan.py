@@ -226,7 +226,7 @@ def test_cli_against_the_committed_dist_plans_nothing_and_writes_nothing() -> No
 def test_cli_fails_on_a_ref_that_does_not_exist() -> None:
     run = run_plan("--base", "no-such-ref-anywhere")
     assert run.returncode == EXIT_NO_PLAN
-    assert run.stderr.startswith("error: cannot read dist/ at 'no-such-ref-anywhere'")
+    assert run.stderr.startswith("error: unknown git ref 'no-such-ref-anywhere': no branch, tag or commit")
 
 
 def test_read_ref_reads_the_committed_files_not_the_working_tree(tmp_path: Path) -> None:
