@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from redis_constructs.gitops import plan
 
-NETPOL = {
+NETPOL: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "NetworkPolicy",
     "metadata": {"name": "redis-shared", "namespace": "redis"},
@@ -31,7 +32,7 @@ NETPOL = {
         ]
     },
 }
-STS = {
+STS: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": {"name": "redis-shared-master", "namespace": "redis"},
