@@ -44,6 +44,7 @@ from ..core import validation as v
 from ..core.errors import PropError, names_construct
 from ..core.refs import SecretKeyRef
 from ..core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
+from ..core.suggest import nearest
 from ..credentials.replicated_secret import ReplicatedSecret
 from ..gitops.manifest_checks import describe
 from ..gitops.sync_annotations import (
@@ -92,12 +93,15 @@ class MigrationPhase(enum.Enum):
         """``value`` if it is a member; PropError otherwise (naming the member a string probably meant)."""
         if isinstance(value, cls):
             return value
-        meant = [p for p in cls if isinstance(value, str) and value.strip().upper().replace("-", "_") in {p.name}]
+        typed = (
+            value.strip().upper().replace("-", "_").removeprefix("MIGRATIONPHASE.") if isinstance(value, str) else value
+        )
+        meant = typed if isinstance(typed, str) and typed in cls.__members__ else nearest(typed, cls.__members__)
         raise PropError(
             prop,
             value,
             "one of " + ", ".join(f"MigrationPhase.{p.name}" for p in cls),
-            fix=f"MigrationPhase.{meant[0].name}" if meant else None,
+            fix=f"MigrationPhase.{meant}" if meant else None,
         )
 
 

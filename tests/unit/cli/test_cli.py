@@ -27,7 +27,7 @@ def test_help_lists_every_command_and_the_exit_codes(capsys: pytest.CaptureFixtu
 
 
 def test_version_is_the_distributions(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.metadata, "version", lambda name: {"redis-shared": "9.8.7"}[name])
+    monkeypatch.setattr("importlib.metadata.version", lambda name: {"redis-shared": "9.8.7"}[name])
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])
     assert exit_.value.code == 0
