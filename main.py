@@ -95,6 +95,10 @@ REDIS = RedisSharedProps(
     storage_class="local-path",
     storage_size="8Gi",
     load_balancer=LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",)),
+    # K3s's defaults; synth refuses a LAN range that overlaps either.
+    cluster_pod_cidr="10.42.0.0/16",
+    cluster_service_cidr="10.43.0.0/16",
+    nodes=4,  # every Redis pod needs a node of its own: replicas + 1 <= nodes
     client_namespaces=("beersystem",),
     monitoring_namespace="monitoring",
     # What beersystem needs: sessions (BEERSYSTEM_SESSION_TTL) and cache entries with a TTL, i.e. GET/SET/

@@ -195,6 +195,15 @@ class RedisSharedProps:
     #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
     #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
     tls: Tls | None = None
+    #: The cluster's pod network (K3s ``--cluster-cidr``): ``load_balancer.source_ranges`` must not overlap it,
+    #: or the NetworkPolicy's LAN rule would admit pods of every namespace. Default: ``"10.42.0.0/16"`` (K3s).
+    cluster_pod_cidr: str = "10.42.0.0/16"
+    #: The cluster's Service network (K3s ``--service-cidr``), kept apart from the LAN the same way.
+    #: Default: ``"10.43.0.0/16"`` (K3s).
+    cluster_service_cidr: str = "10.43.0.0/16"
+    #: Schedulable nodes: every Redis pod (``replicas + 1``) needs a node of its own (required anti-affinity),
+    #: so more pods than nodes is refused (one would stay Pending). Default: - not checked.
+    nodes: int | None = None
 
     def __post_init__(self) -> None:
         # The order is the one RedisShared checked in before: with several bad values, the same one is named.
@@ -202,6 +211,15 @@ class RedisSharedProps:
         v.dns_1035_label("name", self.name, max_length=MAX_NAME_LENGTH)
         v.dns_label("namespace", self.namespace)
         v.int_in_range("replicas", self.replicas, 0, 8)
+        if self.nodes is not None:
+            v.int_in_range("nodes", self.nodes, 1, 10000)
+            if self.replicas + 1 > self.nodes:
+                raise PropError(
+                    "replicas",
+                    self.replicas,
+                    f"at most {self.nodes - 1} with nodes={self.nodes}: every Redis pod needs a node of its own "
+                    "(required anti-affinity)",
+                )
         primary_statefulset(self.name, self.replicas, self.primary_pod)
         v.int_in_range("min_replicas_to_write", self.min_replicas_to_write, 0, self.replicas)
         v.int_in_range("min_replicas_max_lag_seconds", self.min_replicas_max_lag_seconds, 1, 3600)
@@ -223,6 +241,8 @@ class RedisSharedProps:
         v.dns_label("monitoring_namespace", self.monitoring_namespace)
         v.dns_label("dns_namespace", self.dns_namespace)
         v.label_pairs("dns_pod_labels", self.dns_pod_labels)
+        v.cidr("cluster_pod_cidr", self.cluster_pod_cidr)
+        v.cidr("cluster_service_cidr", self.cluster_service_cidr)
         self.lan_networks()
         self._validate_credentials()
         if self.tls is not None:
@@ -288,6 +308,21 @@ class RedisSharedProps:
                     str(network),
                     "LAN networks only; admitting every address needs allow_any_source=True",
                 )
+        cluster = (
+            ("pod", v.cidr("cluster_pod_cidr", self.cluster_pod_cidr)),
+            ("Service", v.cidr("cluster_service_cidr", self.cluster_service_cidr)),
+        )
+        for network in networks:
+            for kind, cluster_network in cluster:
+                if network.version == cluster_network.version and network.overlaps(cluster_network):
+                    if network.prefixlen == 0:
+                        continue  # allow_any_source: every address on purpose
+                    raise PropError(
+                        "load_balancer.source_ranges",
+                        str(network),
+                        f"a range that does not overlap the cluster's {kind} network {cluster_network} "
+                        f"({kind}s would match it; set cluster_{kind.lower()}_cidr if yours differs)",
+                    )
         if not any(address in n for n in networks):
             raise PropError(
                 "load_balancer.ip",
