@@ -28,6 +28,8 @@ from redis_constructs import (
     CertManagerSelfSignedCa,
     ExternalRefs,
     FluxUnit,
+    GitopsBootstrap,
+    GitopsBootstrapProps,
     IncludeFile,
     IncludeFileProps,
     LoadBalancer,
@@ -138,16 +140,21 @@ BEERSYSTEM_MANIFESTS = {
     "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
 }
 
-#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. dist/flux is applied
-#: by a Kustomization file added inside the cluster's bootstrap path, never by re-pointing the bootstrap
-#: Kustomization flux-system (it would prune Flux itself); README "Ordering".
-FLUX_NAMESPACE = "flux-system"
-FLUX_SOURCE = "flux-system"
+#: What Argo CD or Flux syncs: this repository. dist/bootstrap/ holds what an operator applies once (one Argo CD
+#: Application over dist/, or the Flux Kustomization of dist/flux); docs/deploy-argocd.md, docs/deploy-flux.md.
+#: Replace the URL with your repository's (https://, http:// or ssh://).
+GITOPS = GitopsBootstrapProps(repo_url="https://git.home.arpa/homelab/redis-shared.git", revision="main")
+
+#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created (GITOPS.flux_source).
+#: dist/flux is applied by dist/bootstrap/flux, never by re-pointing the bootstrap Kustomization flux-system (it
+#: would prune Flux itself); docs/deploy-flux.md.
+FLUX_NAMESPACE = GITOPS.flux_namespace
+FLUX_SOURCE = GITOPS.flux_source
 
 #: Objects dist/ references but does not contain: they exist in the cluster before the first sync.
 #: Secret beersystem-redis is beersystem's old Redis password, created by hand before this project.
 EXTERNAL = ExternalRefs(
-    namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE}),
+    namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE, GITOPS.argocd_namespace}),
     secrets={
         ("beersystem", "beersystem-redis"): frozenset({"password"}),
         # The same password, copied into `redis` for the data-copy Job (README runbook, "Before you start").
@@ -261,6 +268,8 @@ def build_app(
             ),
         ),
     )
+    # What an operator applies once: dist/bootstrap/argocd or dist/bootstrap/flux.
+    GitopsBootstrap(app, "bootstrap", GITOPS)
     return app
 
 

@@ -45,7 +45,7 @@ def test_two_synths_are_byte_identical(tmp_path: Path) -> None:
     synthesize(main.build_app(), tmp_path / "a", external=main.EXTERNAL)
     synthesize(main.build_app(), tmp_path / "b", external=main.EXTERNAL)
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
-    folders = ("redis-shared", "beersystem", "beersystem-migration", "flux")
+    folders = ("redis-shared", "beersystem", "beersystem-migration", "flux", "bootstrap/argocd", "bootstrap/flux")
     assert set(tree(tmp_path / "a")) == {f"{f}/{n}" for f in folders for n in ("manifests.yaml", "kustomization.yaml")}
 
 
@@ -264,7 +264,9 @@ def test_unknown_kind_and_duplicates_are_refused(objects: list[Obj]) -> None:
 def test_kustomize_builds_every_chart_folder() -> None:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl (with kustomize) is required"
-    for folder in sorted(p for p in (ROOT / "dist").iterdir() if p.is_dir()):
+    folders = sorted(p.parent for p in (ROOT / "dist").rglob("kustomization.yaml"))
+    assert {f.relative_to(ROOT / "dist").as_posix() for f in folders} >= {"redis-shared", "bootstrap/argocd"}
+    for folder in folders:
         result = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         # The data copy's folder is empty outside CUTOVER: its Flux unit must still build (and be Ready).
