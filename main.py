@@ -69,7 +69,7 @@ if __name__ == "__main__":
 
     sys.excepthook = _report_bad_value
 
-#: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
+#: Where beersystem is in its move onto redis-shared (docs/migration.md): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
 #: redis-shared next to beersystem's own Redis without touching the app, so Redis can be checked before any
 #: traffic moves, and CUTOVER stays a deliberate, timed commit with someone watching the validation Job.
@@ -77,14 +77,14 @@ MIGRATION_PHASE = MigrationPhase.BEFORE_CUTOVER
 #: When CUTOVER was first deployed, e.g. ``dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)``; required from
 #: CUTOVER on. DECOMMISSIONED refuses to synthesize until this is 24 h in the past.
 CUTOVER_TIME: dt.datetime | None = None
-#: The opt-in reverse copy for a rollback (README runbook, "Roll back"): SCAN patterns of beersystem's keys in
+#: The opt-in reverse copy for a rollback (docs/migration.md#4-validate, "Roll back"): SCAN patterns of beersystem's keys in
 #: redis-shared. Set them in SCALED_DOWN, in a commit of its own once beersystem's pods are gone; empty: no copy.
 REVERSE_COPY_MATCH: tuple[str, ...] = ()
 #: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
 #: from pruning; the runbook says how to delete it for good.
 DELETE_OLD_DATA = False
 
-#: The pod that is the Redis primary (README "Failover"). To fail over to the replica when the primary's node
+#: The pod that is the Redis primary (docs/operations.md#failover-manual-one-commit). To fail over to the replica when the primary's node
 #: is gone, commit "redis-shared-replicas-0"; to fail back, commit "redis-shared-master-0" again. Each pod's
 #: role then shows in `kubectl -n redis get pods -L redis-shared/role`.
 PRIMARY_POD = "redis-shared-master-0"
@@ -105,10 +105,10 @@ REDIS = RedisSharedProps(
     monitoring_namespace="monitoring",
     # What beersystem needs: sessions (BEERSYSTEM_SESSION_TTL) and cache entries with a TTL, i.e. GET/SET/
     # EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or RESTORE. Allow them only for an app
-    # that does (README "Security").
+    # that does (docs/security.md).
     tenant_commands=TenantCommands(allow_scripting=False, allow_restore=False),
     # TLS for the LAN (192.168.4.203:6380) with a CA of Redis's own, issued by cert-manager (the one
-    # prerequisite; README "TLS"). Plaintext 6379 stays for beersystem inside the cluster.
+    # prerequisite; docs/tls.md). Plaintext 6379 stays for beersystem inside the cluster.
     tls=Tls(certificates=CertManagerSelfSignedCa()),
 )
 
@@ -119,8 +119,8 @@ def monitoring(redis: RedisShared) -> RedisMonitoringProps:
 
 
 #: Where the credentials come from. The committed default is sealed for a placeholder certificate whose
-#: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. README
-#: "Credentials" shows how to seal for your cluster's controller, or to switch to an external store.
+#: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. docs/credentials.md
+#: shows how to seal for your cluster's controller, or to switch to an external store.
 SEALED_VALUES = HERE / "sealed" / "values.yaml"
 
 
@@ -157,7 +157,7 @@ EXTERNAL = ExternalRefs(
     namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE, GITOPS.argocd_namespace}),
     secrets={
         ("beersystem", "beersystem-redis"): frozenset({"password"}),
-        # The same password, copied into `redis` for the data-copy Job (README runbook, "Before you start").
+        # The same password, copied into `redis` for the data-copy Job (docs/migration.md#before-you-start).
         ("redis", "beersystem-redis"): frozenset({"password"}),
     },
 )

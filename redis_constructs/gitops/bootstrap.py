@@ -7,10 +7,10 @@ the two, and ``kubectl apply`` of a file with the other's kinds would fail on th
   sync of one Application only: the master StatefulSet (wave 2 of chart redis-shared) before the app (wave 3 of
   chart beersystem), and the data copy's PreSync hooks (chart beersystem-migration) before the app is
   reconfigured. Across Applications that ordering needs an app-of-apps with the Application health check restored
-  in ``argocd-cm`` (argo-cd ``docs/operator-manual/health.md``), and even then each child auto-syncs a commit on
+  in ``argocd-cm`` (argo-cd documentation, operator-manual/health.md), and even then each child auto-syncs a commit on
   its own. The directory source recurses and excludes the Flux folder, this bootstrap folder and every
   ``kustomization.yaml`` (a directory app fails on kustomize files). No resources finalizer: deleting the
-  Application leaves Redis and its data running (argo-cd ``docs/user-guide/app_deletion.md``).
+  Application leaves Redis and its data running (argo-cd documentation, user-guide/app_deletion.md).
 - **Flux: one Kustomization over dist/flux** (the per-chart units), from the GitRepository the units read:
   ``flux-system`` (made by ``flux bootstrap``) is not rendered; another name renders that GitRepository too.
   ``deletionPolicy: Orphan``: deleting it must not garbage-collect the units, whose ``prune`` would then delete

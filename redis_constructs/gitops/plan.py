@@ -315,7 +315,7 @@ def _text_diff(old: str, new: str) -> str:
 
 
 #: Where the docs explain the procedures the plan can only summarize.
-DOCS_STORAGE_CLASS = 'docs/operations.md, "Change the storage class"'
+DOCS_STORAGE_CLASS = "docs/operations.md#change-the-storage-class"
 
 
 def _claim_classes(obj: Obj) -> dict[str, str]:

@@ -46,7 +46,7 @@ class RedisCredentials:
     )
     #: Default: key ``admin-password`` of Secret ``redis-shared-system``.
     admin: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="admin-password"))
-    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; README "Migrating
+    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; docs/migration.md
     #: beersystem"); a :class:`RedisDataCopy` needs it. Default: - no ``migration`` ACL user is rendered.
     migration: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
@@ -180,12 +180,13 @@ class RedisSharedProps:
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     #: The pod that is the primary: ``"<name>-master-0"`` or, to fail over, ``"<name>-replicas-0"`` (needs
-    #: ``replicas=1``). README "Failover". Default: - the master StatefulSet's pod ``<name>-master-0``.
+    #: ``replicas=1``). docs/operations.md#failover-manual-one-commit. Default: - the master StatefulSet's pod ``<name>-master-0``.
     primary_pod: str | None = None
     #: Redis ``min-replicas-to-write``: the primary refuses writes unless this many replicas acknowledged
     #: within ``min_replicas_max_lag_seconds``. Bounds what a failover loses and fences an old primary cut
     #: off from its replica, at a price: with one replica, 1 refuses every write while the replica is away
-    #: (restart, upgrade, node drain). README "Failover". Default: 0 — writes never wait for a replica.
+    #: (restart, upgrade, node drain). docs/operations.md#failover-manual-one-commit.
+    #: Default: 0 — writes never wait for a replica.
     min_replicas_to_write: int = 0
     #: Default: 10 (Redis's own default).
     min_replicas_max_lag_seconds: int = 10

@@ -76,7 +76,7 @@ def test_a_storage_class_change_gets_the_class_change_procedure_not_a_resize() -
         STS_KEY, STS, new, tuple(plan.diff(STS, new)), {STS_KEY: "redis-shared-master-statefulset"}
     )
     assert "`data` local-path -> longhorn" in refusal.procedure
-    assert "Change the storage class" in refusal.procedure
+    assert "docs/operations.md#change-the-storage-class" in refusal.procedure
     assert "resize" not in refusal.procedure and "patch pvc" not in refusal.procedure
     assert "flux reconcile kustomization redis-shared-master-statefulset --with-source" in refusal.procedure
 
