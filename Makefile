@@ -7,6 +7,10 @@ PY          := $(VENV)/bin/python
 # run the pinned cdk8s CLI for `make imports`, the only target that needs node_modules. Importing redis_constructs
 # points JSII_NODE at that Node (core/_node.py): synth, plan and the tests need no npm.
 NODE_BIN    = $(shell $(PY) -c 'from redis_constructs.core._node import bundled_node as n; print(n().parent)' 2>/dev/null)
+# The wheel's bin/npm expects npm's lib next to it; its npm-cli.js / npx-cli.js run with its node instead.
+NPM_LIB     = $(NODE_BIN)/../lib/node_modules/npm/bin
+NPM         = PATH="$(NODE_BIN):$$PATH" $(NODE_BIN)/node $(NPM_LIB)/npm-cli.js
+NPX         = PATH="$(NODE_BIN):$$PATH" $(NODE_BIN)/node $(NPM_LIB)/npx-cli.js
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The project's own modules (and its big generated _imports bindings) get bytecode caches in __pycache__, as the
 # site-packages ones got from pip (and an installed wheel gets on install): with PYTHONDONTWRITEBYTECODE set in the
@@ -45,7 +49,7 @@ $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
-	PATH="$(NODE_BIN):$$PATH" npm ci --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund
 	touch $@
 
 synth: $(VENV)/.installed ## synthesize main.py into dist/ (validated first; dist/ untouched on error)
@@ -54,7 +58,7 @@ synth: $(VENV)/.installed ## synthesize main.py into dist/ (validated first; dis
 # The bindings, then the strict CRD schemas synth validates custom resources against, pre-parsed from the CRD
 # files (manifest_checks.CRD_SCHEMA_CACHE; tests/unit/gitops/test_synth.py checks it is current).
 imports: $(VENV)/.installed node_modules/.installed ## regenerate the CRD bindings and strict schemas
-	PATH="$(NODE_BIN):$$PATH" npx cdk8s import --language python --output redis_constructs/_imports
+	$(NPX) cdk8s import --language python --output redis_constructs/_imports
 	$(PY) -c 'from redis_constructs.gitops.manifest_checks import write_crd_schema_cache as w; print(w())'
 
 # The CI workflows (GitHub and Forgejo/Gitea Actions): actionlint for syntax, expressions and the shell in run:

