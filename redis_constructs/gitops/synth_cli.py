@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if spec is None or spec.loader is None or not app_file.is_file():
         print(f"error: --app: got {str(app_file)!r}; expected the site's app file, e.g. main.py", file=sys.stderr)
         return EXIT_USAGE
+    previous = os.environ.get("CDK8S_OUTDIR")
     if args.out is not None:
         os.environ["CDK8S_OUTDIR"] = args.out
     module = importlib.util.module_from_spec(spec)
@@ -42,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     except PropError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if args.out is not None:  # in-process callers (tests) keep their environment
+            if previous is None:
+                os.environ.pop("CDK8S_OUTDIR", None)
+            else:
+                os.environ["CDK8S_OUTDIR"] = previous
     # As main.py does: the process ends now; skip the collector's last walk over jsii's objects.
     gc.freeze()
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -75,3 +76,38 @@ def test_python_m_is_the_same_command_line_and_help_imports_no_cdk8s(entry: list
 def test_synth_of_a_missing_app_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli.main(["synth", "--app", str(tmp_path / "absent.py")]) == 2
     assert "error: --app: got" in capsys.readouterr().err
+
+
+def test_synth_of_an_app_with_a_bad_prop_exits_2_with_one_error_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    app = tmp_path / "site.py"
+    app.write_text(
+        "from redis_constructs import RedisSharedProps\n"
+        "REDIS = RedisSharedProps(replicas=2, nodes=2)\n"
+        "def main() -> int:\n    return 0\n"
+    )
+    assert cli.main(["synth", "--app", str(app), "--out", str(tmp_path / "dist")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: replicas: got 2; expected at most 1 with nodes=2: every Redis pod needs a node of its own "
+        "(required anti-affinity)\n"
+    )
+    assert not (tmp_path / "dist").exists()
+
+
+def test_synth_writes_where_out_says_and_leaves_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CDK8S_OUTDIR", raising=False)
+    app = tmp_path / "site.py"
+    app.write_text(
+        "import os, pathlib\n"
+        "def main() -> int:\n"
+        "    pathlib.Path(os.environ['CDK8S_OUTDIR'], 'marker').parent.mkdir(parents=True)\n"
+        "    pathlib.Path(os.environ['CDK8S_OUTDIR'], 'marker').write_text('x')\n"
+        "    return 0\n"
+    )
+    assert cli.main(["synth", "--app", str(app), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "marker").read_text() == "x"
+    assert "CDK8S_OUTDIR" not in os.environ
