@@ -113,6 +113,8 @@ bench: setup ## benchmarks (figures, not a test)
 	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
 	$(PY) -m benchmarks.copy_bench
+	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m
+	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m --tls
 
 clean: ## remove the venvs, node_modules and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

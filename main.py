@@ -23,6 +23,7 @@ import cdk8s
 
 from redis_constructs import (
     BEERSYSTEM_DATA_COPY,
+    BackupMonitoring,
     BeersystemRedisBinding,
     BeersystemRedisBindingProps,
     CertManagerSelfSignedCa,
@@ -35,6 +36,8 @@ from redis_constructs import (
     LoadBalancer,
     MigrationPhase,
     PropError,
+    RedisBackup,
+    RedisBackupProps,
     RedisCredentials,
     RedisMonitoring,
     RedisMonitoringProps,
@@ -132,7 +135,13 @@ def secret_source() -> SecretSource:
 #: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
 CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
-SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password", "migration-password")
+SYSTEM_KEYS = (
+    "replication-password",
+    "exporter-password",
+    "admin-password",
+    "migration-password",
+    "backup-password",
+)
 
 #: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
@@ -209,7 +218,23 @@ def build_app(
             primary_pod=primary_pod,
         ),
     )
-    RedisMonitoring(chart, "Monitoring", monitoring(shared))
+    # Nightly verified snapshots at 03:17 UTC on a volume away from the Redis nodes, 7 daily + 4 weekly kept
+    # (docs/backups.md). To restore, commit e.g. (and remove it again once its Job succeeded):
+    #   RedisRestore(chart, "Restore", RedisRestoreProps(redis=shared, backup=backup,
+    #                snapshot="redis-20261206T031700Z", match=("beersystem:*",)))
+    backup = RedisBackup(chart, "Backup", RedisBackupProps(redis=shared, schedule="17 3 * * *"))
+    RedisMonitoring(
+        chart,
+        "Monitoring",
+        dataclasses.replace(
+            monitoring(shared),
+            backup=BackupMonitoring(
+                namespace=backup.namespace,
+                cronjob=backup.cronjob_name,
+                max_age_seconds=backup.alert_max_age_seconds,
+            ),
+        ),
+    )
     # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1 with the replicas StatefulSet, the
     # master StatefulSet 2 (rolls only once the replicas are healthy again); the app (wave 3) comes after.
     add_rollout_order(shared)

@@ -4,7 +4,8 @@ The package is one sub-package per concern; imports run one way, each only to th
 :mod:`~redis_constructs.core` (errors, validation, rendering helpers), :mod:`~redis_constructs.gitops` (Argo CD
 and Flux, synthesis, checks, plan), :mod:`~redis_constructs.credentials` (ReplicatedSecret, sealing),
 :mod:`~redis_constructs.server` (RedisShared), then :mod:`~redis_constructs.migration` (the app bindings, the
-data copy) and :mod:`~redis_constructs.monitoring` (alerts, dashboard). The root hands on what an app needs.
+data copy), :mod:`~redis_constructs.backup` (nightly snapshots, restores) and :mod:`~redis_constructs.monitoring`
+(alerts, dashboard). The root hands on what an app needs.
 Names are imported lazily so that the pure parts (``python -m redis_constructs seal``, the renderers) do not
 start jsii and Node. Importing the package points jsii at Node 22 (``core/_node.py``): import it before ``cdk8s``.
 """
@@ -21,6 +22,12 @@ use_bundled_node()
 install_moved_modules()
 
 if TYPE_CHECKING:
+    from .backup import OffsiteCopy as OffsiteCopy
+    from .backup import RedisBackup as RedisBackup
+    from .backup import RedisBackupProps as RedisBackupProps
+    from .backup import RedisRestore as RedisRestore
+    from .backup import RedisRestoreProps as RedisRestoreProps
+    from .backup import RestoreSource as RestoreSource
     from .core import IncludeFile as IncludeFile
     from .core import IncludeFileProps as IncludeFileProps
     from .core import PropError as PropError
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
     from .migration import RedisValidationJobProps as RedisValidationJobProps
     from .migration import ValidationJobRun as ValidationJobRun
     from .migration import utc_now as utc_now
+    from .monitoring import BackupMonitoring as BackupMonitoring
     from .monitoring import RedisMonitoring as RedisMonitoring
     from .monitoring import RedisMonitoringProps as RedisMonitoringProps
     from .server import CertManagerCertificate as CertManagerCertificate
@@ -70,6 +78,13 @@ if TYPE_CHECKING:
     from .server import add_rollout_order as add_rollout_order
 
 _WHERE = {
+    "BackupMonitoring": ".monitoring",
+    "OffsiteCopy": ".backup",
+    "RedisBackup": ".backup",
+    "RedisBackupProps": ".backup",
+    "RedisRestore": ".backup",
+    "RedisRestoreProps": ".backup",
+    "RestoreSource": ".backup",
     "BEERSYSTEM_DATA_COPY": ".migration",
     "BeersystemRedisBinding": ".migration",
     "BeersystemRedisBindingProps": ".migration",
@@ -124,6 +139,7 @@ _WHERE = {
 
 __all__ = [
     "BEERSYSTEM_DATA_COPY",
+    "BackupMonitoring",
     "BeersystemRedisBinding",
     "BeersystemRedisBindingProps",
     "BindingDataCopy",
@@ -139,7 +155,10 @@ __all__ = [
     "IncludeFileProps",
     "LoadBalancer",
     "MigrationPhase",
+    "OffsiteCopy",
     "PropError",
+    "RedisBackup",
+    "RedisBackupProps",
     "RedisClientBinding",
     "RedisClientBindingProps",
     "RedisCredentials",
@@ -148,6 +167,8 @@ __all__ = [
     "RedisEnv",
     "RedisMonitoring",
     "RedisMonitoringProps",
+    "RedisRestore",
+    "RedisRestoreProps",
     "RedisShared",
     "RedisSharedProps",
     "RedisValidationJob",
@@ -155,6 +176,7 @@ __all__ = [
     "ReplicatedSecret",
     "ReplicatedSecretProps",
     "Resources",
+    "RestoreSource",
     "Role",
     "SecretKeyRef",
     "SecretSource",

@@ -17,3 +17,6 @@ REDIS_IMAGE = "redis:7.4.11-bookworm"
 EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"
 #: The data-copy Job's interpreter: its program (``copy_program.py``) needs only the standard library.
 PYTHON_IMAGE = "python:3.12.8-slim-bookworm"
+#: The off-site copy of backups (restic's official image, alpine, entrypoint ``restic``; the backup renders its own
+#: command). Pinned to a release tag; README "Images" says how to pin its digest.
+RESTIC_IMAGE = "restic/restic:0.18.1"

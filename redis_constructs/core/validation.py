@@ -377,3 +377,34 @@ def dns_1035_label(prop: str, value: str, *, max_length: int = 63) -> str:
     if not _DNS_1035_LABEL.fullmatch(value):
         raise PropError(prop, value, "an RFC 1035 label starting with a letter (Service names are derived from it)")
     return value
+
+
+# -- schedules: a CronJob's cron expression and time zone --------------------------------------------------
+#: One cron field: ``*``, a number, a range, a list of those, each optionally ``/step``; or a name (MON, JAN).
+_CRON_FIELD = re.compile(r"(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+#: An IANA zone name as Kubernetes' ``spec.timeZone`` takes it (``Etc/UTC``, ``Europe/Oslo``, ``UTC``).
+_TIME_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
+
+
+def cron_schedule(prop: str, value: str) -> str:
+    """A CronJob ``schedule``: five fields (minute hour day-of-month month day-of-week) or a macro such as
+    ``@daily``; no ``TZ=`` prefix (Kubernetes refuses it: the time zone is its own prop)."""
+    expected = "a cron schedule of five fields, e.g. '17 3 * * *', or one of " + ", ".join(_CRON_MACROS)
+    if not isinstance(value, str):
+        raise PropError(prop, value, expected)
+    if value.startswith(("TZ=", "CRON_TZ=")):
+        raise PropError(prop, value, expected + " (without TZ=: set the time zone prop)")
+    if value in _CRON_MACROS:
+        return value
+    fields = value.split()
+    if len(fields) != 5 or " ".join(fields) != value or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise PropError(prop, value, expected)
+    return value
+
+
+def time_zone(prop: str, value: str) -> str:
+    """An IANA time zone name (``Etc/UTC``, ``Europe/Oslo``), as a CronJob's ``spec.timeZone`` takes it."""
+    if not isinstance(value, str) or len(value) > 64 or not _TIME_ZONE.fullmatch(value):
+        raise PropError(prop, value, "an IANA time zone name such as 'Etc/UTC' or 'Europe/Oslo'")
+    return value

@@ -23,6 +23,13 @@ or the environment.
 ``reverse`` (the opt-in rollback copy): redis-shared -> old Redis, only keys matching ``--match`` patterns,
 ``RESTORE ... REPLACE`` (the old values are stale by design), then the same verification.
 
+``restore`` (a backup back into redis-shared): the source is a throwaway redis-server that loaded the snapshot
+(inside the restore Job's pod, no password), the target redis-shared; only keys matching ``--match`` (default
+every key). Database 0 only (refused otherwise). No waiting for clients: other tenants keep working. Conflicts
+are refused as in ``copy`` (an equal value counts as already restored); ``--replace`` (which needs patterns, not
+``*``) restores the matched keys with ``RESTORE ... REPLACE`` instead. The memory check counts the matched keys
+only. Keys the snapshot doesn't hold are left alone: a restore deletes nothing. The marker makes a rerun exit 0.
+
 The source is only read (SCAN, TYPE, PTTL, DUMP and read commands; CLIENT LIST/SETNAME on the connection):
 nothing there is deleted or changed. Exit codes: 0 done, 2 conflict, 3 other clients connected, 4 verification
 found differences, 5 refused (databases, memory), 1 anything else (connection, protocol).
@@ -424,6 +431,7 @@ class Options:
     wait_seconds: float
     marker: str | None
     patterns: tuple[str, ...]
+    replace: bool = False
 
 
 def conflict_check(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> list[bytes]:
@@ -450,7 +458,7 @@ def conflict_check(src: Connection, dst: Connection, keys: Sequence[bytes], o: O
 
 
 def copy_keys(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> None:
-    replace = o.mode == "reverse"
+    replace = o.mode == "reverse" or o.replace
     for batch in chunks(keys, o.batch):
         sizes = src.pipeline([["MEMORY", "USAGE", k] for k in batch])
         for group in by_size(batch, [n if isinstance(n, int) else 0 for n in sizes], o.batch_bytes):
@@ -485,13 +493,22 @@ def verify(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, 
         raise CopyError(EXIT_DIFFERENT, f"verification found {len(bad)} difference(s): {shown}")
 
 
-def check_memory(src: Connection, dst: Connection) -> None:
-    """Refuse a copy that would push the target past its maxmemory (its eviction would hit other tenants)."""
+def check_memory(src: Connection, dst: Connection, keys: Sequence[bytes] | None = None) -> None:
+    """Refuse a copy that would push the target past its maxmemory (its eviction would hit other tenants).
+
+    ``keys``: count only these (MEMORY USAGE on the source); default: the source's whole dataset."""
     maxmemory = int(info_field(dst, "memory", "maxmemory") or 0)
     if maxmemory == 0:
         return
     used = int(info_field(dst, "memory", "used_memory") or 0)
-    incoming = int(info_field(src, "memory", "used_memory_dataset") or 0)
+    if keys is None:
+        incoming = int(info_field(src, "memory", "used_memory_dataset") or 0)
+    else:
+        incoming = sum(
+            n if isinstance(n, int) else 0
+            for batch in chunks(keys, 1000)
+            for n in src.pipeline([["MEMORY", "USAGE", k] for k in batch])
+        )
     if used + incoming > maxmemory * 0.9:
         raise CopyError(
             EXIT_REFUSED,
@@ -502,7 +519,7 @@ def check_memory(src: Connection, dst: Connection) -> None:
 
 def already_done(dst: Connection, o: Options) -> bool:
     """True if the target holds the marker (a copy completed and verified): print so and do nothing more."""
-    if o.mode != "copy" or not o.marker:
+    if o.mode not in ("copy", "restore") or not o.marker:
         return False
     done = dst.call("GET", o.marker)
     if isinstance(done, bytes):
@@ -515,21 +532,28 @@ def run(src: Connection, dst: Connection, o: Options) -> Summary:
     """The whole copy (module docstring); prints progress to stdout and returns the summary."""
     start = time.monotonic()
     s = Summary()
-    if o.mode == "copy":
+    if o.mode in ("copy", "restore"):
         dbs = databases_with_keys(src)
         if any(d != "db0" for d in dbs):
             raise CopyError(EXIT_REFUSED, f"{src.address} holds keys in {', '.join(dbs)}; only db0 is copied")
+    if o.mode == "copy":
         wait_alone(src, o.wait_seconds)
         check_memory(src, dst)
-    else:
+    elif o.mode == "reverse":
         wait_alone(dst, o.wait_seconds)
     keys = scan(src, o.patterns)
     if o.marker:
         keys = [k for k in keys if k != o.marker.encode()]
     s.keys = len(keys)
     print(f"scanned {src.address}: {s.keys} keys")
-    todo = keys if o.mode == "reverse" else conflict_check(src, dst, keys, o, s)
-    print(f"conflict check: none; {len(todo)} to copy, {s.already_present} already present")
+    if o.mode == "restore":
+        check_memory(src, dst, keys)
+    if o.mode == "reverse" or o.replace:
+        todo = keys
+        print(f"replacing: {len(todo)} keys matching {', '.join(o.patterns)}")
+    else:
+        todo = conflict_check(src, dst, keys, o, s)
+        print(f"conflict check: none; {len(todo)} to copy, {s.already_present} already present")
     copy_keys(src, dst, todo, o, s)
     copied_at = time.monotonic()
     print(f"copied {s.copied} keys ({s.bytes} bytes) in {copied_at - start:.1f}s; {s.expired} expired meanwhile")
@@ -558,14 +582,19 @@ def connect(host: str, port: int, seconds: float) -> Connection:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("mode", choices=("copy", "reverse"))
+    p.add_argument("mode", choices=("copy", "reverse", "restore"))
     for side in ("source", "target"):
         p.add_argument(f"--{side}-host", required=True)
         p.add_argument(f"--{side}-port", type=int, default=6379)
         p.add_argument(f"--{side}-user", default=None, help="ACL user; default: AUTH with the password alone")
-        p.add_argument(f"--{side}-password-file", required=True)
+        p.add_argument(
+            f"--{side}-password-file",
+            required=side == "target",
+            help="default (source only): no AUTH — the restore's throwaway server on the pod's loopback",
+        )
     p.add_argument("--marker", default=None, help="key set in the target once verified (copy mode)")
     p.add_argument("--match", action="append", default=None, help="SCAN MATCH pattern (repeatable)")
+    p.add_argument("--replace", action="store_true", help="restore: RESTORE ... REPLACE the matched keys")
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--batch-bytes", type=int, default=32 << 20)
     p.add_argument("--ttl-tolerance-ms", type=int, default=2000)
@@ -574,6 +603,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.mode == "copy" and not args.marker:
         p.error("copy needs --marker")
+    if args.mode == "restore" and not args.marker:
+        p.error("restore needs --marker")
+    if args.replace and (args.mode != "restore" or not args.match or "*" in args.match):
+        p.error("--replace is for restore with explicit --match patterns (not '*': that would overwrite every tenant)")
     if args.mode == "reverse" and not args.match:
         p.error("reverse needs at least one --match pattern (only the app's keys go back)")
     return args
@@ -589,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_seconds=args.wait_clients_seconds,
         marker=args.marker,
         patterns=tuple(args.match or ("*",)),
+        replace=args.replace,
     )
     conns: dict[str, Connection] = {}
     try:
@@ -596,7 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for side in ("target", "source"):
             c = connect(getattr(args, f"{side}_host"), getattr(args, f"{side}_port"), args.connect_seconds)
             conns[side] = c
-            c.auth(getattr(args, f"{side}_user"), getattr(args, f"{side}_password_file"))
+            if getattr(args, f"{side}_password_file"):
+                c.auth(getattr(args, f"{side}_user"), getattr(args, f"{side}_password_file"))
             c.call("CLIENT", "SETNAME", CLIENT_NAME)
             if side == "target" and already_done(c, o):
                 return 0

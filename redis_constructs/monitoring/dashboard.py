@@ -300,6 +300,7 @@ def render_dashboard(
     refresh: str = "15s",
     title: str = "Redis shared",
     redis_role_label: str = "exported_role",
+    backup_age_expr: str | None = None,
 ) -> str:
     """Return the dashboard as deterministic JSON text (sorted keys, 2-space indent, trailing newline).
 
@@ -318,6 +319,8 @@ def render_dashboard(
         (:func:`dashboard_uid`), so a rename gives Grafana a new dashboard.
     :param redis_role_label: Default: ``"exported_role"`` — label carrying the role Redis reports on
         ``redis_instance_info`` (see :func:`redis_constructs.monitoring.alerts.render_alert_groups`).
+    :param backup_age_expr: Default: - no backup panel; else a last stat panel "Last backup age" with this query
+        (:meth:`redis_constructs.monitoring.backup_alerts.BackupMonitoring.age_expr`).
     """
     s = validate_selector(selector)
     validation.duration_seconds(
@@ -344,6 +347,17 @@ def render_dashboard(
             dashboard_builders.DatasourceVariable(DATASOURCE_VARIABLE).label("Data source").type("prometheus")
         )
     )
-    for panel_id, spec in enumerate(_panel_specs(s, redis_role_label), start=1):
+    specs = _panel_specs(s, redis_role_label)
+    if backup_age_expr is not None:
+        specs += (
+            _PanelSpec(
+                title="Last backup age",
+                description="Time since the backup CronJob last succeeded (kube-state-metrics); alerts past its limit.",
+                kind=_Kind.STAT,
+                queries=(_Query(expr=backup_age_expr, legend="{{cronjob}}"),),
+                unit="s",
+            ),
+        )
+    for panel_id, spec in enumerate(specs, start=1):
         builder = builder.with_panel(_build_panel(spec, panel_id, datasource))
     return json.dumps(builder.build(), cls=JSONEncoder, sort_keys=True, indent=2) + "\n"

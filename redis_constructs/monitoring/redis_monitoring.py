@@ -13,6 +13,7 @@ from ..core import validation as v
 from ..core.errors import PropError, names_construct
 from ..server.redis_shared import RedisShared
 from .alerts import render_alert_groups
+from .backup_alerts import BackupMonitoring
 from .dashboard import render_dashboard
 
 
@@ -45,6 +46,9 @@ class RedisMonitoringProps:
     memory_threshold: float = 0.9
     #: RedisTooManyClients fires above this many connections per instance. Default: 1000.
     max_clients: int = 1000
+    #: The backup CronJob to alert on (too old, last run failed) and show on the dashboard.
+    #: Default: - no backup alerts or panel.
+    backup: BackupMonitoring | None = None
 
     def __post_init__(self) -> None:
         v.instance("redis", self.redis, RedisShared, "the RedisShared to monitor")
@@ -57,6 +61,8 @@ class RedisMonitoringProps:
             raise PropError("scrape_timeout", self.scrape_timeout, f"less than interval {self.interval!r}")
         v.dns_label("release_label", self.release_label)
         v.dns_label("dashboard_namespace", _dashboard_namespace(self))
+        if self.backup is not None:
+            v.instance("backup", self.backup, BackupMonitoring, "a BackupMonitoring")
 
 
 def _dashboard_namespace(p: RedisMonitoringProps) -> str:
@@ -121,6 +127,8 @@ class RedisMonitoring(constructs.Construct):
             memory_threshold=p.memory_threshold,
             max_clients=p.max_clients,
         )
+        if p.backup is not None:
+            groups = [*groups, p.backup.alert_group()]
         self.prometheus_rule = prom.PrometheusRule(
             self,
             "PrometheusRule",
@@ -153,5 +161,11 @@ class RedisMonitoring(constructs.Construct):
                 namespace=dashboard_ns,
                 labels={"grafana_dashboard": "1", "app.kubernetes.io/instance": redis.name},
             ),
-            data={f"{redis.name}.json": render_dashboard(selector=self.selector, refresh=p.interval)},
+            data={
+                f"{redis.name}.json": render_dashboard(
+                    selector=self.selector,
+                    refresh=p.interval,
+                    backup_age_expr=p.backup.age_expr() if p.backup else None,
+                )
+            },
         )

@@ -49,6 +49,9 @@ class RedisCredentials:
     #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; docs/migration.md
     #: beersystem"); a :class:`RedisDataCopy` needs it. Default: - no ``migration`` ACL user is rendered.
     migration: SecretKeyRef | None = None
+    #: The backup Job's user (``backup``: SYNC for ``redis-cli --rdb``, INFO, SET of its report keys; docs
+    #: "Backups"); a :class:`RedisBackup` needs it. Default: - no ``backup`` ACL user is rendered.
+    backup: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
@@ -70,7 +73,8 @@ class RedisCredentials:
         """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
 
         ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and, for a data
-        copy, ``migration-password`` (the ``migration`` user exists only when it does); it should be replicated
+        copy, ``migration-password`` (the ``migration`` user exists only when it does) and, for backups,
+        ``backup-password`` (likewise); it should be replicated
         into the Redis namespace only. Both versions roll the Redis pods when they change.
         """
         return cls(
@@ -82,6 +86,9 @@ class RedisCredentials:
                 system.key_ref("migration-password", namespace=namespace)
                 if "migration-password" in system.keys
                 else None
+            ),
+            backup=(
+                system.key_ref("backup-password", namespace=namespace) if "backup-password" in system.keys else None
             ),
             # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
             version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
@@ -98,10 +105,12 @@ class RedisCredentials:
         }
         if self.migration is not None:
             refs["migration-password"] = self.migration
+        if self.backup is not None:
+            refs["backup-password"] = self.backup
         return refs
 
     def acl_users(self) -> tuple[AclUser, ...]:
-        """The ACL users these credentials give passwords to: every user, ``migration`` only when it is set."""
+        """The ACL users these credentials give passwords to: every user, ``migration`` and ``backup`` only when set."""
         files = self.by_file()
         return tuple(u for u in ACL_USERS if u.secret_file in files)
 

@@ -267,10 +267,18 @@ EXPORTER_COMMANDS = (
 
 # What the data-copy Job (redis_constructs.migration.copy_program) runs on redis-shared: read and compare every key, RESTORE,
 # SET its completion marker, INFO for the memory check, name its connection. No DEL, FLUSH*, CONFIG or ACL. An ACL
-# cannot forbid RESTORE's REPLACE argument (or SET over an existing key): the program never sends REPLACE to
-# redis-shared and checks for conflicts first. Tenants may lose RESTORE (it is @dangerous); this user is how a
+# cannot forbid RESTORE's REPLACE argument (or SET over an existing key): the program sends REPLACE to
+# redis-shared only in its restore mode with ``--replace``, for the patterns the restore's commit names
+# (redis_constructs.backup.RedisRestore), and checks for conflicts first otherwise. Tenants may lose RESTORE (it is @dangerous); this user is how a
 # copy gets it without the admin password.
 MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname")
+# What the backup Job (redis_constructs.backup) runs: ``redis-cli --rdb`` sends AUTH, REPLCONF (capa eof, rdb-only)
+# and SYNC (src/redis-cli.c); INFO for the source checks (replication link, keyspace); SET of its report keys only
+# (``%W~`` write access to REPORT_KEY_PREFIX, nothing else). It cannot read a key: SYNC carries the whole dataset,
+# which is what a backup is. Not the replication user: that one has PSYNC, and every replica holds its password.
+BACKUP_COMMANDS = ("sync", "replconf", "info")
+#: The keys the backup Job reports its last run to (size, key count, time).
+REPORT_KEY_PREFIX = "redis-shared:backup:"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -294,6 +302,7 @@ REPLICATION_USERNAME = "replication"
 EXPORTER_USERNAME = "exporter"
 ADMIN_USERNAME = "admin"
 MIGRATION_USERNAME = "migration"
+BACKUP_USERNAME = "backup"
 
 ACL_USERS = (
     AclUser(
@@ -316,6 +325,11 @@ ACL_USERS = (
         name=MIGRATION_USERNAME,
         secret_file="migration-password",
         rules="~* resetchannels -@all " + " ".join("+" + c for c in MIGRATION_COMMANDS),
+    ),
+    AclUser(
+        name=BACKUP_USERNAME,
+        secret_file="backup-password",
+        rules="resetchannels -@all " + " ".join("+" + c for c in BACKUP_COMMANDS) + f" %W~{REPORT_KEY_PREFIX}* +set",
     ),
 )
 

@@ -10,8 +10,12 @@ Usage::
 What is emulated and what is not:
 - the image's binaries are the host's; only ``IMAGE_BINARIES`` (e.g. ``/redis_exporter``) are remapped;
   ``command`` is required (no ENTRYPOINT emulation); ``$(VAR)`` expansion as the kubelet does it;
-- volumes: configMap, secret, projected (secret/configMap/downwardAPI), downwardAPI, emptyDir and the
-  StatefulSet's volumeClaimTemplates (a persistent dir per pod, mode 0777 like local-path);
+- volumes: configMap, secret, projected (secret/configMap/downwardAPI), downwardAPI, emptyDir, the
+  StatefulSet's volumeClaimTemplates (a persistent dir per pod, mode 0777 like local-path) and a Job pod's
+  persistentVolumeClaim (one dir per claim in the cluster, kept across runs);
+- Jobs and CronJobs: ``run_job`` runs one pod of the template to completion (init containers, native sidecars —
+  init containers with ``restartPolicy: Always``, started in order, each past its startup probe, stopped with
+  SIGTERM once the main containers exited); pod anti-affinity is recorded (``Pod.kept_off``), not scheduled;
 - names: a hosts file per pod (no DNS server); a Service name resolves to the first pod its selector matches
   (ClusterIPs cannot be emulated) and names do not disappear while a pod is not Ready;
 - no automatic container restarts (restartPolicy) and no probe loop: tests call ``probe()`` and ``restart()``;
@@ -65,6 +69,8 @@ IMAGE_BINARIES: dict[str, str] = {"/redis_exporter": "/usr/bin/prometheus-redis-
 # Image WORKDIR (and its owner) where it matters; everything else runs in "/".
 IMAGE_WORKDIRS: dict[str, tuple[str, int, int]] = {"redis": ("/data", 999, 999)}
 SRC_MOUNT = Path("/.rsh-podrunner")
+#: Where a Job pod's persistentVolumeClaim dirs (outside the pod dir: they outlive it) are bound likewise.
+CLAIMS_MOUNT = Path("/.rsh-podrunner-claims")
 _NS_EXEC = ("ip", "netns", "exec")
 _UNSHARE = ("unshare", "--mount", "--uts", "--propagation", "private")
 ProbeKind = Literal["liveness", "readiness", "startup"]
@@ -206,7 +212,11 @@ class Container:
 
         # Volume sources live under the pod dir, which a mountPath (an emptyDir at /tmp) could hide: the
         # script first binds the pod dir at SRC_MOUNT and unmounts it again (lazily) before the exec.
+        claims_root = pod.cluster.workdir / "claims"
+
         def translate(path: Path) -> Path:
+            if path.is_relative_to(claims_root):
+                return CLAIMS_MOUNT / path.relative_to(claims_root)
             return SRC_MOUNT / path.relative_to(pod.dir)
 
         planner = MountPlanner(
@@ -248,13 +258,18 @@ class Container:
             if not d.exists():
                 d.mkdir(mode=0o755)
                 host.record_created_dir(d)
-        if not SRC_MOUNT.exists():
-            SRC_MOUNT.mkdir(mode=0o700)
-            host.record_created_dir(SRC_MOUNT)
+        uses_claims = bool(pod.claim_volumes)
+        for mount_point in (SRC_MOUNT, *([CLAIMS_MOUNT] if uses_claims else [])):
+            if not mount_point.exists():
+                mount_point.mkdir(mode=0o700)
+                host.record_created_dir(mount_point)
+        claims = [f"mount --rbind {shlex.quote(str(claims_root))} {CLAIMS_MOUNT}"] if uses_claims else []
         lines = [
             "set -eu",
             f"mount --rbind {shlex.quote(str(pod.dir))} {SRC_MOUNT}",
+            *claims,
             *plan.script(),
+            *([f"umount -l {CLAIMS_MOUNT}"] if uses_claims else []),
             f"umount -l {SRC_MOUNT}",
             f"hostname {shlex.quote(pod.name)}",
             f"cd {shlex.quote(self.workdir)}",
@@ -352,6 +367,18 @@ class Pod:
         self.hosts_path = self.dir / "hosts"
         self.resolv_path = self.dir / "resolv.conf"
         self.claims = [name_of(t) for t in sts["spec"].get("volumeClaimTemplates") or []]
+        #: Volume name -> claim name of the pod's ``persistentVolumeClaim`` volumes (a Job's pod).
+        self.claim_volumes = {
+            str(vol["name"]): str(vol["persistentVolumeClaim"]["claimName"])
+            for vol in self.spec.get("volumes") or []
+            if "persistentVolumeClaim" in vol
+        }
+        #: Pods this one's required anti-affinity keeps it away from (recorded by ``Cluster.run_job``).
+        self.kept_off: list[str] = []
+        #: The init container that failed and its exit code, once one did.
+        self.init_failed: tuple[str, int] | None = None
+        #: Exit codes of the init containers that ran to completion at the last start.
+        self.init_codes: dict[str, int] = {}
         self.grace_seconds = float(self.spec.get("terminationGracePeriodSeconds", 30))
         self.init_containers = [Container(self, c, init=True) for c in self.spec.get("initContainers") or []]
         self.containers = [Container(self, c, init=False) for c in self.spec["containers"]]
@@ -383,6 +410,8 @@ class Pod:
     def volume_dir(self, volume: str) -> Path:
         if volume in self.claims:
             return self.pvc_path(volume)
+        if volume in self.claim_volumes:
+            return self.cluster.claim_path(self.namespace, self.claim_volumes[volume])
         names = [str(v["name"]) for v in self.spec.get("volumes") or []]
         if volume not in names:
             raise ManifestError(f"pod {self.name}: volumeMount of unknown volume {volume!r} (volumes: {names})")
@@ -418,7 +447,11 @@ class Pod:
             name = str(vol["name"])
             path = self.dir / "volumes" / name
             if "persistentVolumeClaim" in vol:
-                raise ManifestError(f"pod {self.name} volume {name}: only volumeClaimTemplates are emulated")
+                claim_dir = self.cluster.claim_path(self.namespace, str(vol["persistentVolumeClaim"]["claimName"]))
+                if not claim_dir.exists():
+                    claim_dir.mkdir(parents=True)
+                    claim_dir.chmod(0o777)  # local-path: 0777, fsGroup not applied
+                continue
             if "emptyDir" in vol:
                 if keep_empty_dirs and path.exists():
                     continue
@@ -511,8 +544,13 @@ class Pod:
             "nameserver 127.0.0.1\noptions ndots:5 timeout:1 attempts:1\n"
         )
         self._render_volumes(keep_empty_dirs=keep_empty_dirs)
+        self.init_failed = None
+        self.init_codes = {}
         for c in self.init_containers:
             c.launch()
+            if c.spec.get("restartPolicy") == "Always":
+                self._wait_sidecar_started(c, init_timeout)
+                continue
             try:
                 code = c.wait(init_timeout)
             except TimeoutError:
@@ -525,10 +563,54 @@ class Pod:
                 if c.cgroup is not None:
                     c.cgroup.remove()
                     c.cgroup = None
+            self.init_codes[c.name] = code
             if code != 0:
+                self.init_failed = (c.name, code)
                 raise PodError(f"pod {self.name}: init container {c.name} exited {code}; log tail:\n{c.log_tail()}")
         for c in self.containers:
             c.launch()
+
+    def _wait_sidecar_started(self, c: Container, timeout: float) -> None:
+        """A native sidecar: the next container starts once its startup probe passes (at once without one)."""
+        spec = c.spec.get("startupProbe")
+        deadline = time.monotonic() + timeout
+        period = float((spec or {}).get("periodSeconds", 10))
+        while spec is not None and not self.probe(c.name, "startup"):
+            if not c.running:
+                self.init_failed = (c.name, c.wait(1))
+                raise PodError(f"pod {self.name}: sidecar {c.name} exited {self.init_failed[1]}:\n{c.log_tail()}")
+            if time.monotonic() > deadline:
+                raise PodError(f"pod {self.name}: sidecar {c.name} not started after {timeout} s:\n{c.log_tail()}")
+            time.sleep(min(period, 0.2))
+
+    def run_to_completion(self, timeout: float) -> dict[str, int]:
+        """A Job's pod: start it, wait for every main container to exit, stop the native sidecars (SIGTERM, then
+        SIGKILL after the grace period); the exit code of each container that ran (an init container that failed
+        ends the pod there, as with ``restartPolicy: Never``)."""
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int] = {}
+        try:
+            self.start(init_timeout=timeout)
+        except PodError:
+            if self.init_failed is None:
+                raise
+            codes.update(self.init_codes)
+            codes[self.init_failed[0]] = self.init_failed[1]
+        else:
+            codes.update(self.init_codes)
+            for c in self.containers:
+                codes[c.name] = c.wait(max(0.1, deadline - time.monotonic()))
+        sidecars = [c for c in self.init_containers if c.spec.get("restartPolicy") == "Always" and c.proc]
+        for c in reversed(sidecars):
+            c.signal(signal.SIGTERM)
+        for c in sidecars:
+            try:
+                codes[c.name] = c.wait(self.grace_seconds)
+            except TimeoutError:
+                c.hard_kill()
+                codes[c.name] = 137
+        self._kill_leftovers()
+        return codes
 
     def restart(self, *, keep_empty_dirs: bool = False, grace: float | None = None) -> None:
         """Recreate the pod: stop what still runs, then start again with the same PVC dirs and IP."""
@@ -780,6 +862,8 @@ class Cluster:
                 self.pods[pod.name] = pod
         self._lock: contextlib.ExitStack | None = None
         self._bridge = False
+        self._next_index = index + 1
+        self._job_runs = 0
 
     # -- names -------------------------------------------------------------------------------------------
     def pod(self, name: str) -> Pod:
@@ -798,6 +882,44 @@ class Cluster:
             and selector_matches(selector, p.labels)
             and not (p.node_lost and not spec.get("publishNotReadyAddresses"))
         ]
+
+    def claim_path(self, namespace: str, claim: str) -> Path:
+        """The dir of a PersistentVolumeClaim a Job's pod mounts (created on first use, kept until :meth:`close`)."""
+        return self.workdir / "claims" / namespace / claim
+
+    def run_job(self, obj: Obj, *, timeout: float = 120.0) -> tuple[Pod, dict[str, int]]:
+        """Run one pod of a Job's (or a CronJob's job template's) pod template to completion, as the Job
+        controller would create it: the pod and its containers' exit codes (:meth:`Pod.run_to_completion`).
+
+        The pod is named ``<job>-<n>-0`` and gets the next free IP; its required pod anti-affinity terms are
+        recorded in ``Pod.kept_off`` (the pods here they would keep it away from; there is one host).
+        """
+        if obj.get("kind") == "CronJob":
+            template = obj["spec"]["jobTemplate"]["spec"]["template"]
+        elif obj.get("kind") == "Job":
+            template = obj["spec"]["template"]
+        else:
+            raise ManifestError(f"run_job: a Job or CronJob, not {obj.get('kind')!r}")
+        self._job_runs += 1
+        fake = {
+            "metadata": {"name": f"{name_of(obj)}-{self._job_runs}", "namespace": ns_of(obj)},
+            "spec": {"template": template, "replicas": 1},
+        }
+        pod = Pod(self, fake, 0, self._next_index)
+        self._next_index += 1
+        if self._next_index > 250:
+            raise ManifestError("more than 250 pods")
+        self.pods[pod.name] = pod
+        anti = ((pod.spec.get("affinity") or {}).get("podAntiAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ) or []
+        pod.kept_off = sorted(
+            p.name
+            for term in anti
+            for p in self.pods.values()
+            if p is not pod and p.namespace == pod.namespace and selector_matches(term.get("labelSelector"), p.labels)
+        )
+        return pod, pod.run_to_completion(timeout)
 
     def lose_node(self, name: str) -> None:
         """The node of pod ``name`` became unreachable: its processes are left as they are, but the node

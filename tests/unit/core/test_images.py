@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import ROOT
 
-from redis_constructs.core.images import EXPORTER_IMAGE, REDIS_IMAGE
+from redis_constructs.core.images import EXPORTER_IMAGE, REDIS_IMAGE, RESTIC_IMAGE
 
 Obj = dict[str, Any]
 
@@ -30,6 +30,9 @@ def test_the_pinned_images_are_patched_releases() -> None:
     assert match and int(match.group(1)) >= 11, REDIS_IMAGE
     match = re.fullmatch(r"oliver006/redis_exporter:v1\.(\d+)\.\d+", EXPORTER_IMAGE)
     assert match and int(match.group(1)) >= 88, EXPORTER_IMAGE
+    # The off-site backup's restic: a release tag (0.14 introduced repository format v2, which every later reads).
+    match = re.fullmatch(r"restic/restic:0\.(\d+)\.\d+", RESTIC_IMAGE)
+    assert match and int(match.group(1)) >= 17, RESTIC_IMAGE
 
 
 def test_every_rendered_redis_image_is_the_one_constant(site_charts: dict[str, list[Obj]]) -> None:

@@ -237,3 +237,25 @@ def test_input_quantities_and_rendered_ones_share_one_suffix_table() -> None:
         assert v.memory_bytes("m", f"3{suffix}") == v.quantity_value(f"3{suffix}"), suffix
     for suffix in ("Mi", "Gi", "Ti", "M", "G", "T"):
         assert v.storage_size("s", f"3{suffix}", minimum_bytes=1) == v.quantity_value(f"3{suffix}"), suffix
+
+
+@pytest.mark.parametrize("value", ["17 3 * * *", "*/15 * * * *", "0 2 * * 1-5", "30 1 1,15 * MON", "@daily"])
+def test_cron_schedule_takes_five_fields_or_a_macro(value: str) -> None:
+    assert v.cron_schedule("schedule", value) == value
+
+
+@pytest.mark.parametrize("value", ["17 3 * *", "17 3 * * * *", "TZ=UTC 17 3 * * *", "17  3 * * *", "", "@often", 5])
+def test_fails_cron_schedule_outside_the_grammar(value: object) -> None:
+    with pytest.raises(PropError, match=r"schedule: got .*; expected a cron schedule of five fields"):
+        v.cron_schedule("schedule", value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["Etc/UTC", "UTC", "Europe/Oslo", "America/Argentina/Buenos_Aires", "Etc/GMT+2"])
+def test_time_zone_takes_iana_names(value: str) -> None:
+    assert v.time_zone("time_zone", value) == value
+
+
+@pytest.mark.parametrize("value", ["", "UTC+1 hour", "/Etc/UTC", "Europe/", "a/b/c/d", 3])
+def test_fails_time_zone_outside_the_grammar(value: object) -> None:
+    with pytest.raises(PropError, match=r"time_zone: got .*; expected an IANA time zone name"):
+        v.time_zone("time_zone", value)  # type: ignore[arg-type]

@@ -118,3 +118,25 @@ def test_arguments_require_a_marker_for_copy_and_patterns_for_reverse(capsys: py
     with pytest.raises(SystemExit):
         parse_args(["reverse", *sides])
     assert "only the app's keys go back" in capsys.readouterr().err
+
+
+def test_restore_arguments_source_without_password_and_replace_needs_patterns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sides = ["--source-host=127.0.0.1", "--source-port=6390", "--target-host=b", "--target-password-file=/q"]
+    args = parse_args(["restore", *sides, "--marker=m", "--match=a:*", "--replace"])
+    assert args.source_password_file is None and args.replace and args.match == ["a:*"]
+    with pytest.raises(SystemExit):
+        parse_args(["restore", *sides])
+    assert "restore needs --marker" in capsys.readouterr().err
+    for bad in (["--replace"], ["--replace", "--match=*"], ["--replace", "--match=a:*", "--match=*"]):
+        with pytest.raises(SystemExit):
+            parse_args(["restore", *sides, "--marker=m", *bad])
+        assert "--replace is for restore with explicit --match patterns" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["copy", *sides, "--marker=m", "--match=a:*", "--replace"])
+    assert "--replace is for restore" in capsys.readouterr().err
+    # The target's password stays required.
+    with pytest.raises(SystemExit):
+        parse_args(["restore", "--source-host=a", "--target-host=b", "--marker=m"])
+    assert "--target-password-file" in capsys.readouterr().err

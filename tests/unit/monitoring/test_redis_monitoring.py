@@ -12,6 +12,7 @@ from conftest import find
 from redis_constructs import PropError, RedisShared, RedisSharedProps
 from redis_constructs.gitops.manifest_checks import _matches
 from redis_constructs.monitoring.alerts import render_alert_groups
+from redis_constructs.monitoring.backup_alerts import render_backup_alert_group
 from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
 
 Obj = dict[str, Any]
@@ -44,7 +45,9 @@ def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> Non
     rule = find(site_objects, "PrometheusRule", "redis-shared", "redis")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=2)
-    assert rule["spec"]["groups"] == expected
+    # The site backs up (main.py): the backup CronJob's group comes last.
+    backup = render_backup_alert_group(namespace="redis", cronjob="redis-shared-backup", max_age_seconds=26 * 3600)
+    assert rule["spec"]["groups"] == [*expected, backup]
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
     for group in rule["spec"]["groups"]:
@@ -58,9 +61,12 @@ def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: 
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(cm["data"]["redis-shared.json"])
     assert dashboard["refresh"] == "15s"
-    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    redis_panels = [p for p in dashboard["panels"] if p["title"] != "Last backup age"]
+    exprs = [t["expr"] for panel in redis_panels for t in panel.get("targets", [])]
     assert exprs
     assert all('service="redis-shared-metrics"' in e for e in exprs)
+    [backup] = [p for p in dashboard["panels"] if p["title"] == "Last backup age"]
+    assert 'cronjob="redis-shared-backup"' in backup["targets"][0]["expr"]
 
 
 def render(replicas: int = 1, **props: Any) -> list[Obj]:
