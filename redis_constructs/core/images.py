@@ -18,5 +18,5 @@ EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"
 #: The data-copy Job's interpreter: its program (``copy_program.py``) needs only the standard library.
 PYTHON_IMAGE = "python:3.12.8-slim-bookworm"
 #: The off-site copy of backups (restic's official image, alpine, entrypoint ``restic``; the backup renders its own
-#: command). Pinned to a release tag; README "Images" says how to pin its digest.
+#: command). Pinned to a release tag; docs/operations.md#upgrades-images says how to pin its digest.
 RESTIC_IMAGE = "restic/restic:0.18.1"

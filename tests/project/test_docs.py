@@ -21,7 +21,9 @@ RUNNABLE_BLOCKS = 2
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^(?P=indent)```$", re.S | re.M)
 _HEADING = re.compile(r"^#{1,6} (.+?)\s*$", re.M)
-_POINTER = re.compile(r"docs/(?P<page>[\w./-]+\.md)(?:#(?P<anchor>[\w-]+))?")
+#: ``docs/<page>.md#<anchor>`` of this site (its pages sit in docs/, docs/adr/ and docs/reference/); another
+#: project's ``docs/metrics/.../x.md`` (kube-state-metrics, say) is not one.
+_POINTER = re.compile(r"docs/(?P<page>(?:(?:adr|reference)/)?[\w-]+\.md)(?:#(?P<anchor>[\w-]+))?")
 _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 
 
