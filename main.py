@@ -29,6 +29,8 @@ from redis_constructs import (
     CertManagerSelfSignedCa,
     ExternalRefs,
     FluxUnit,
+    GitopsBootstrap,
+    GitopsBootstrapProps,
     IncludeFile,
     IncludeFileProps,
     LoadBalancer,
@@ -70,7 +72,7 @@ if __name__ == "__main__":
 
     sys.excepthook = _report_bad_value
 
-#: Where beersystem is in its move onto redis-shared (README "Migrating beersystem (runbook)"): commit one
+#: Where beersystem is in its move onto redis-shared (docs/migration.md): commit one
 #: phase at a time. The committed default is BEFORE_CUTOVER: a fresh clone (or a first sync) then brings up
 #: redis-shared next to beersystem's own Redis without touching the app, so Redis can be checked before any
 #: traffic moves, and CUTOVER stays a deliberate, timed commit with someone watching the validation Job.
@@ -78,14 +80,14 @@ MIGRATION_PHASE = MigrationPhase.BEFORE_CUTOVER
 #: When CUTOVER was first deployed, e.g. ``dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)``; required from
 #: CUTOVER on. DECOMMISSIONED refuses to synthesize until this is 24 h in the past.
 CUTOVER_TIME: dt.datetime | None = None
-#: The opt-in reverse copy for a rollback (README runbook, "Roll back"): SCAN patterns of beersystem's keys in
+#: The opt-in reverse copy for a rollback (docs/migration.md#4-validate, "Roll back"): SCAN patterns of beersystem's keys in
 #: redis-shared. Set them in SCALED_DOWN, in a commit of its own once beersystem's pods are gone; empty: no copy.
 REVERSE_COPY_MATCH: tuple[str, ...] = ()
 #: In DECOMMISSIONED, stop rendering the old Redis's volume claim (its data). Default False: it stays, protected
 #: from pruning; the runbook says how to delete it for good.
 DELETE_OLD_DATA = False
 
-#: The pod that is the Redis primary (README "Failover"). To fail over to the replica when the primary's node
+#: The pod that is the Redis primary (docs/operations.md#failover-manual-one-commit). To fail over to the replica when the primary's node
 #: is gone, commit "redis-shared-replicas-0"; to fail back, commit "redis-shared-master-0" again. Each pod's
 #: role then shows in `kubectl -n redis get pods -L redis-shared/role`.
 PRIMARY_POD = "redis-shared-master-0"
@@ -98,14 +100,18 @@ REDIS = RedisSharedProps(
     storage_class="local-path",
     storage_size="8Gi",
     load_balancer=LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",)),
+    # K3s's defaults; synth refuses a LAN range that overlaps either.
+    cluster_pod_cidr="10.42.0.0/16",
+    cluster_service_cidr="10.43.0.0/16",
+    nodes=4,  # every Redis pod needs a node of its own: replicas + 1 <= nodes
     client_namespaces=("beersystem",),
     monitoring_namespace="monitoring",
     # What beersystem needs: sessions (BEERSYSTEM_SESSION_TTL) and cache entries with a TTL, i.e. GET/SET/
     # EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or RESTORE. Allow them only for an app
-    # that does (README "Security").
+    # that does (docs/security.md).
     tenant_commands=TenantCommands(allow_scripting=False, allow_restore=False),
     # TLS for the LAN (192.168.4.203:6380) with a CA of Redis's own, issued by cert-manager (the one
-    # prerequisite; README "TLS"). Plaintext 6379 stays for beersystem inside the cluster.
+    # prerequisite; docs/tls.md). Plaintext 6379 stays for beersystem inside the cluster.
     tls=Tls(certificates=CertManagerSelfSignedCa()),
 )
 
@@ -116,8 +122,8 @@ def monitoring(redis: RedisShared) -> RedisMonitoringProps:
 
 
 #: Where the credentials come from. The committed default is sealed for a placeholder certificate whose
-#: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. README
-#: "Credentials" shows how to seal for your cluster's controller, or to switch to an external store.
+#: private key was thrown away: it synthesizes on a fresh clone and can never be decrypted. docs/credentials.md
+#: shows how to seal for your cluster's controller, or to switch to an external store.
 SEALED_VALUES = HERE / "sealed" / "values.yaml"
 
 
@@ -143,19 +149,24 @@ BEERSYSTEM_MANIFESTS = {
     "OldRedis": HERE / "apps" / "beersystem" / "redis.yaml",
 }
 
-#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created. dist/flux is applied
-#: by a Kustomization file added inside the cluster's bootstrap path, never by re-pointing the bootstrap
-#: Kustomization flux-system (it would prune Flux itself); README "Ordering".
-FLUX_NAMESPACE = "flux-system"
-FLUX_SOURCE = "flux-system"
+#: What Argo CD or Flux syncs: this repository. dist/bootstrap/ holds what an operator applies once (one Argo CD
+#: Application over dist/, or the Flux Kustomization of dist/flux); docs/deploy-argocd.md, docs/deploy-flux.md.
+#: Replace the URL with your repository's (https://, http:// or ssh://).
+GITOPS = GitopsBootstrapProps(repo_url="https://git.home.arpa/homelab/redis-shared.git", revision="main")
+
+#: Flux: one Kustomization per chart folder, from the GitRepository `flux bootstrap` created (GITOPS.flux_source).
+#: dist/flux is applied by dist/bootstrap/flux, never by re-pointing the bootstrap Kustomization flux-system (it
+#: would prune Flux itself); docs/deploy-flux.md.
+FLUX_NAMESPACE = GITOPS.flux_namespace
+FLUX_SOURCE = GITOPS.flux_source
 
 #: Objects dist/ references but does not contain: they exist in the cluster before the first sync.
 #: Secret beersystem-redis is beersystem's old Redis password, created by hand before this project.
 EXTERNAL = ExternalRefs(
-    namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE}),
+    namespaces=frozenset({"beersystem", "monitoring", FLUX_NAMESPACE, GITOPS.argocd_namespace}),
     secrets={
         ("beersystem", "beersystem-redis"): frozenset({"password"}),
-        # The same password, copied into `redis` for the data-copy Job (README runbook, "Before you start").
+        # The same password, copied into `redis` for the data-copy Job (docs/migration.md#before-you-start).
         ("redis", "beersystem-redis"): frozenset({"password"}),
     },
 )
@@ -282,6 +293,8 @@ def build_app(
             ),
         ),
     )
+    # What an operator applies once: dist/bootstrap/argocd or dist/bootstrap/flux.
+    GitopsBootstrap(app, "bootstrap", GITOPS)
     return app
 
 
@@ -296,7 +309,7 @@ def main(redis: RedisSharedProps = REDIS) -> int:
         synthesize(build_app(redis), outdir, external=EXTERNAL)
     except (PropError, SynthError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2  # bad input, nothing written (redis-shared's exit codes: docs/cli.md)
     print(f"synthesized into {outdir}")
     return 0
 

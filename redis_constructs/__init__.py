@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .credentials import read_sealed_file as read_sealed_file
     from .gitops import ExternalRefs as ExternalRefs
     from .gitops import FluxUnit as FluxUnit
+    from .gitops import GitopsBootstrap as GitopsBootstrap
+    from .gitops import GitopsBootstrapProps as GitopsBootstrapProps
     from .gitops import SynthError as SynthError
     from .gitops import add_sync_waves as add_sync_waves
     from .gitops import flux_kustomizations as flux_kustomizations
@@ -95,6 +97,8 @@ _WHERE = {
     "ExistingTlsSecret": ".server",
     "ExternalRefs": ".gitops",
     "FluxUnit": ".gitops",
+    "GitopsBootstrap": ".gitops",
+    "GitopsBootstrapProps": ".gitops",
     "IncludeFile": ".core",
     "IncludeFileProps": ".core",
     "LoadBalancer": ".server",
@@ -145,6 +149,8 @@ __all__ = [
     "ExistingTlsSecret",
     "ExternalRefs",
     "FluxUnit",
+    "GitopsBootstrap",
+    "GitopsBootstrapProps",
     "IncludeFile",
     "IncludeFileProps",
     "LoadBalancer",

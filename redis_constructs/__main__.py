@@ -1,7 +1,7 @@
-"""``python -m redis_constructs <command>``: the command line (:mod:`redis_constructs.credentials.cli`)."""
+"""``python -m redis_constructs <command>``: the same command line as the ``redis-shared`` console script."""
 
 import sys
 
-from redis_constructs.credentials.cli import main
+from redis_constructs.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ the current 7.4 tag (``7.4.11-bookworm``, ``FROM debian:bookworm-slim``); it car
 (CVE-2025-21605, output buffers of unauthenticated clients), 7.4.5 (CVE-2025-32023), 7.4.6 (CVE-2025-49844,
 -46817, -46818, -46819 in Lua) and 7.4.10 (stream RESTORE use-after-free). oliver006/redis_exporter's newest
 release tag is ``v1.88.0`` (``FROM scratch``, ``USER 59000:59000``, binary ``/redis_exporter``).
-README "Images" says how to check for a newer patch release and how to pin digests.
+docs/operations.md#upgrades-images says how to check for a newer patch release and how to pin digests.
 """
 
 from __future__ import annotations
@@ -18,5 +18,5 @@ EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"
 #: The data-copy Job's interpreter: its program (``copy_program.py``) needs only the standard library.
 PYTHON_IMAGE = "python:3.12.8-slim-bookworm"
 #: The off-site copy of backups (restic's official image, alpine, entrypoint ``restic``; the backup renders its own
-#: command). Pinned to a release tag; README "Images" says how to pin its digest.
+#: command). Pinned to a release tag; docs/operations.md#upgrades-images says how to pin its digest.
 RESTIC_IMAGE = "restic/restic:0.18.1"

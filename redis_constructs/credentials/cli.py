@@ -1,4 +1,4 @@
-"""The credentials' command line: ``python -m redis_constructs <command>`` (``redis_constructs/__main__.py``).
+"""The credentials' commands of ``redis-shared`` (:mod:`redis_constructs.cli`): ``seal`` and ``gen-password``.
 
 ``seal`` encrypts a password for the sealed-secrets controller into the committed sealed-values file;
 ``gen-password`` prints a password that passes the library's rules. The password is never a command-line
@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.errors import PropError
 from .sealing import (
+    _OFFLINE_DOCS,
+    CERT_SOURCES,
+    DEFAULT_SEALED_VALUES,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
     SealingScope,
+    SealRefusedError,
     generate_password,
     load_certificate,
     reuse_sealed_value,
@@ -24,8 +31,7 @@ from .sealing import (
     validate_password,
 )
 
-_DESCRIPTION = "Command line for redis_constructs."
-
+PROG = "redis-shared"
 EXIT_USAGE = 2
 """Exit code for bad input, the same argparse uses for a bad command line."""
 
@@ -60,6 +66,35 @@ def _read_password(password_file: str | None) -> str:
 
 
 def _seal(arguments: argparse.Namespace) -> int:
+    try:
+        return _seal_or_refuse(arguments)
+    except SealRefusedError as refusal:
+        raise PropError(refusal.prop, refusal.value, refusal.expected, fix=_commands(arguments, refusal)) from None
+
+
+def _commands(arguments: argparse.Namespace, refusal: SealRefusedError) -> str:
+    """The commands that do what was refused, runnable as printed (the password from the prompt or stdin)."""
+    base = [PROG, "seal"]
+    if arguments.cert is not None:
+        base += ["--cert", arguments.cert]
+    common = ["--secret-name", refusal.secret_name, "--key", refusal.key, "--scope", arguments.scope]
+    every = [*base, *common, *(f"--namespace={ns}" for ns in refusal.namespaces), "--out", arguments.out]
+    text = f"`{shlex.join(every)}` with the password of all copies"
+    if refusal.reuse_namespaces:
+        reuse = [
+            PROG,
+            "seal",
+            *common[:4],
+            *(f"--namespace={ns}" for ns in refusal.reuse_namespaces),
+            "--reuse-existing",
+            "--out",
+            arguments.out,
+        ]
+        text = f"`{shlex.join(reuse)}` (copies the sealed value), or {text}"
+    return text
+
+
+def _seal_or_refuse(arguments: argparse.Namespace) -> int:
     if arguments.reuse_existing:
         result = reuse_sealed_value(
             arguments.out, secret_name=arguments.secret_name, key=arguments.key, namespaces=arguments.namespace
@@ -71,19 +106,12 @@ def _seal(arguments: argparse.Namespace) -> int:
         )
         return 0
     if arguments.cert is None:
-        raise PropError(
-            "cert", None, "the controller's PEM certificate (--cert)", fix="kubeseal --fetch-cert > pub.pem"
-        )
+        raise PropError("cert", None, CERT_SOURCES)
     cert_path = Path(arguments.cert)
     try:
         cert_pem = cert_path.read_bytes()
     except OSError as error:
-        raise PropError(
-            "cert",
-            str(cert_path),
-            f"a readable PEM file ({error.strerror})",
-            fix="kubeseal --fetch-cert > pub.pem",
-        ) from None
+        raise PropError("cert", str(cert_path), f"a readable PEM file ({error.strerror}): {CERT_SOURCES}") from None
     load_certificate(cert_pem)  # fail on a bad cert before prompting for the password twice
     password = _read_password(arguments.password_file)
     scope = SealingScope(arguments.scope)
@@ -110,20 +138,20 @@ def _gen_password(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser; one subparser per command so more commands can be added."""
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``seal`` and ``gen-password`` to the ``redis-shared`` command line (:mod:`redis_constructs.cli`)."""
     # allow_abbrev=False everywhere: otherwise `--password SECRET` would be taken as `--password-file SECRET`
     # and the password would be echoed back in the "cannot read file" error.
-    parser = argparse.ArgumentParser(prog="python -m redis_constructs", description=_DESCRIPTION, allow_abbrev=False)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+    commands = subparsers
     seal = commands.add_parser(
         "seal",
         allow_abbrev=False,
-        help="seal a password for the sealed-secrets controller into the sealed-values file",
+        help=f"seal a password for the sealed-secrets controller into {DEFAULT_SEALED_VALUES}",
         description=(
-            "Encrypt a password read from --password-file or stdin for each --namespace and merge it into "
-            "--out; other entries of the file are kept. Get the cert with `kubeseal --fetch-cert > pub.pem`."
+            "Encrypt a password read from --password-file, stdin or a prompt for each --namespace and merge it "
+            "into --out; other entries of the file are kept. The cert: `kubeseal --fetch-cert > pub.pem` online "
+            "(a Helm install: add --controller-name <release> --controller-namespace <ns>), or your own key "
+            f"offline ({_OFFLINE_DOCS})."
         ),
     )
     seal.add_argument("--cert", help="the controller's PEM certificate (kubeseal --fetch-cert); required to seal")
@@ -140,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="file holding the password (one trailing newline is stripped); default: read stdin",
     )
     seal.add_argument(
-        "--out", default="sealed-secrets.yaml", help="sealed-values file to update (default: %(default)s)"
+        "--out", default=str(DEFAULT_SEALED_VALUES), help="sealed-values file to update (default: %(default)s)"
     )
     seal.add_argument(
         "--scope",
@@ -162,33 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a random password that passes the library's password rules",
     )
     generate.add_argument(
-        "--length", type=int, default=40, help="number of characters, 32 to 4096 (default: %(default)s)"
+        "--length",
+        type=int,
+        default=40,
+        help=f"number of characters, {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} (default: %(default)s)",
     )
     generate.set_defaults(handler=_gen_password)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (2 with the error on stderr for bad input)."""
-    parser = build_parser()
-    tokens = list(sys.argv[1:] if argv is None else argv)
-    if any(t == "--password" or t.startswith("--password=") for t in tokens):
-        # Before argparse, which would echo the next token (the password) as an invalid command or value.
-        print(
-            "error: --password: got an option; expected the password from --password-file or stdin, never an "
-            "argument (it would stay in shell history and ps)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    arguments, unknown = parser.parse_known_args(tokens)
-    if unknown:
-        # argparse would echo every unknown token; a mistyped `--password SECRET` must not print the secret.
-        options = [token.split("=", 1)[0] for token in unknown if token.startswith("-")]
-        values = len(unknown) - len(options)
-        parser.error(f"unrecognized arguments: {' '.join(options) or '-'} (+{values} values, not shown)")
-    try:
-        code: int = arguments.handler(arguments)
-    except PropError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return code
+    """``seal`` and ``gen-password`` alone, as ``redis-shared`` runs them (the same exit codes)."""
+    from ..cli import main as cli_main
+
+    return cli_main(argv, modules=(__name__,))

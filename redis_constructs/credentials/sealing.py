@@ -78,6 +78,12 @@ SEALED_FILE_HEADER = (
 PASSWORD_MIN_LENGTH = 16
 """Shortest password accepted: 16 random characters of the allowed alphabet carry about 100 bits."""
 
+PASSWORD_MAX_LENGTH = 4096
+"""Longest password ``gen-password`` makes."""
+
+DEFAULT_SEALED_VALUES = Path("sealed/values.yaml")
+"""The sealed-values file the site app reads (``main.SEALED_VALUES``) and ``seal`` writes by default."""
+
 PASSWORD_ALLOWED_PUNCTUATION = "-._~!$&()*+,;="
 """RFC 3986 unreserved and sub-delims characters except ``'``.
 
@@ -103,7 +109,40 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _MAX_SEALED_FILE_CHARS = 4 * 1024 * 1024
 
 _CERT_RULE = "a PEM X.509 certificate as printed by `kubeseal --fetch-cert`"
-_CERT_FIX = "kubeseal --fetch-cert > pub.pem"
+_OFFLINE_DOCS = "docs/credentials.md#seal-without-a-cluster-your-own-key"
+#: Where a sealing certificate comes from: no single "fix" fits (a Helm install names its controller after the
+#: release; offline there is no controller to ask), so a refusal names every way.
+CERT_SOURCES = (
+    "the controller's PEM certificate: `kubeseal --fetch-cert > pub.pem` (a Helm install: add --controller-name "
+    f"<release> --controller-namespace <namespace>), or your own key offline ({_OFFLINE_DOCS})"
+)
+
+
+class SealRefusedError(PropError):
+    """A seal refused because it would seal one key for some of its namespaces only.
+
+    Carries what the command that does it right needs: ``namespaces`` (every namespace, in order) to seal for in
+    one call, and ``reuse_namespaces`` (the new ones) when copying the sealed value also works (cluster-wide
+    files). The command line turns them into a command that runs as printed (``--cert`` and ``--out`` included).
+    """
+
+    def __init__(
+        self,
+        prop: str,
+        value: Any,
+        expected: str,
+        *,
+        secret_name: str,
+        key: str,
+        namespaces: tuple[str, ...],
+        reuse_namespaces: tuple[str, ...] = (),
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(prop, value, expected, fix=fix)
+        self.secret_name = secret_name
+        self.key = key
+        self.namespaces = namespaces
+        self.reuse_namespaces = reuse_namespaces
 
 
 class SealingScope(enum.Enum):
@@ -170,18 +209,17 @@ def _load_x509(pem: bytes) -> x509.Certificate:
     if not isinstance(pem, bytes):
         raise PropError("cert", type(pem).__name__, f"bytes of {_CERT_RULE}")
     if not pem.strip():
-        raise PropError("cert", "", _CERT_RULE, fix=_CERT_FIX)
+        raise PropError("cert", "", _CERT_RULE)
     if b"PRIVATE KEY" in pem:
         raise PropError(
             "cert",
             _preview(pem),
             f"{_CERT_RULE}, never a private key (keep the controller's key in the cluster)",
-            fix=_CERT_FIX,
         )
     try:
         certificates = x509.load_pem_x509_certificates(pem)
     except ValueError:
-        raise PropError("cert", _preview(pem), _CERT_RULE, fix=_CERT_FIX) from None
+        raise PropError("cert", _preview(pem), _CERT_RULE) from None
     certificate = certificates[0]  # like kubeseal's ParseKey: the first certificate is the sealing key
     now = datetime.datetime.now(datetime.UTC)
     if certificate.not_valid_after_utc < now:
@@ -189,7 +227,6 @@ def _load_x509(pem: bytes) -> x509.Certificate:
             "cert",
             f"certificate expired {certificate.not_valid_after_utc:%Y-%m-%d}",
             "an unexpired certificate (kubeseal refuses expired ones too)",
-            fix=_CERT_FIX,
         )
     return certificate
 
@@ -323,12 +360,16 @@ def validate_password(value: str, *, prop: str) -> str:
 
 
 def generate_password(length: int = 40) -> str:
-    """Return a random password of ``length`` (32 to 4096) URL-safe characters that passes validation.
+    """Return a random password of ``length`` (16 to 4096) URL-safe characters that passes validation.
 
     The first character is a letter or digit so no CLI mistakes the password for an option.
     """
-    if isinstance(length, bool) or not isinstance(length, int) or not 32 <= length <= 4096:
-        raise PropError("length", length, "an int from 32 to 4096")
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, int)
+        or not PASSWORD_MIN_LENGTH <= length <= PASSWORD_MAX_LENGTH
+    ):
+        raise PropError("length", length, f"an int from {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH}")
     first = secrets.choice(string.ascii_letters + string.digits)
     password = first + "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(length - 1))
     return validate_password(password, prop="generated password")
@@ -592,20 +633,27 @@ def _refuse_split(values: SealedValues, *, secret_name: str, key: str, namespace
     left_out = [ns for ns in holding if ns not in namespaces]
     if not left_out:
         return
-    every = " ".join(f"--namespace {ns}" for ns in dict.fromkeys((*holding, *namespaces)))
-    fix = f"`seal --secret-name {secret_name} --key {key} {every}` with the password of all copies"
+    every = tuple(dict.fromkeys((*holding, *namespaces)))
+    flags = " ".join(f"--namespace {ns}" for ns in every)
+    fix = f"`seal --secret-name {secret_name} --key {key} {flags}` with the password of all copies"
+    reuse: tuple[str, ...] = ()
     if values.scope is SealingScope.CLUSTER_WIDE:
-        new = " ".join(f"--namespace {ns}" for ns in namespaces if ns not in holding)
+        reuse = tuple(ns for ns in namespaces if ns not in holding)
+        new = " ".join(f"--namespace {ns}" for ns in reuse)
         fix = (
             f"`seal --secret-name {secret_name} --key {key} {new} --reuse-existing` (copies the sealed value), or {fix}"
         )
-    raise PropError(
+    raise SealRefusedError(
         "namespace",
         ", ".join(namespaces),
         f"every namespace {secret_name}/{key} is sealed for ({', '.join(holding)}) in the same call: a value "
         f"sealed for {', '.join(ns for ns in namespaces if ns not in holding) or 'some of them'} alone could "
         "silently differ from the other copies",
         fix=fix,
+        secret_name=secret_name,
+        key=key,
+        namespaces=every,
+        reuse_namespaces=reuse,
     )
 
 
@@ -635,13 +683,17 @@ def reuse_sealed_value(
             fix="seal it with a password first",
         )
     if existing.scope is not SealingScope.CLUSTER_WIDE:
-        every = " ".join(f"--namespace {ns}" for ns in dict.fromkeys((*holding, *targets)))
-        raise PropError(
+        every = tuple(dict.fromkeys((*holding, *targets)))
+        flags = " ".join(f"--namespace {ns}" for ns in every)
+        raise SealRefusedError(
             "scope",
             existing.scope.value,
             f"a cluster-wide file to reuse a sealed value: a {existing.scope.value} value only unseals in the "
             f"namespace it was sealed for ({', '.join(holding)})",
-            fix=f"`seal --secret-name {secret_name} --key {key} {every}` with the password of the existing copies",
+            fix=f"`seal --secret-name {secret_name} --key {key} {flags}` with the password of the existing copies",
+            secret_name=secret_name,
+            key=key,
+            namespaces=every,
         )
     ciphertext = next(
         v.ciphertext for v in existing.values if (v.secret_name, v.key, v.namespace) == (secret_name, key, holding[0])

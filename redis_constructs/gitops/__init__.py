@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from ..core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .bootstrap import GitopsBootstrap as GitopsBootstrap
+    from .bootstrap import GitopsBootstrapProps as GitopsBootstrapProps
     from .flux import FluxUnit as FluxUnit
     from .flux import flux_kustomizations as flux_kustomizations
     from .flux import flux_split_patches as flux_split_patches
@@ -41,6 +43,8 @@ _WHERE = {
     "ExternalRefs": ".manifest_checks",
     "FLUX_PRUNE": ".sync_annotations",
     "FluxUnit": ".flux",
+    "GitopsBootstrap": ".bootstrap",
+    "GitopsBootstrapProps": ".bootstrap",
     "PRUNE_PROTECTION": ".sync_annotations",
     "REDIS_CHART_SYNC_WAVES": ".sync_annotations",
     "REDIS_SYNC_WAVE": ".sync_annotations",
@@ -70,6 +74,8 @@ __all__ = [
     "SYNC_WAVE",
     "ExternalRefs",
     "FluxUnit",
+    "GitopsBootstrap",
+    "GitopsBootstrapProps",
     "SynthError",
     "add_sync_waves",
     "annotations_of",

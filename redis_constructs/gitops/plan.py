@@ -5,7 +5,7 @@ never printed), the changes the API server refuses in place (the sync would fail
 procedure, the removals of stateful objects, and the workloads whose pods restart and why. The output is
 Markdown, fit for a pull-request comment.
 
-``python -m redis_constructs.plan [--base REF] [--app main.py] [--dist dist]``: exit 0 when the cluster can take the
+``redis-shared plan [--base REF] [--app main.py] [--dist dist]`` (or ``python -m redis_constructs.plan``): exit 0 when the cluster can take the
 change, 1 when the API server would refuse part of it, 2 when no plan could be made (the working tree does not
 synthesize, the ref does not exist). dist/ is never written: the synth goes into a temporary directory.
 """
@@ -155,11 +155,28 @@ def diff(old: Any, new: Any, path: tuple[str, ...] = ()) -> Iterator[Change]:
             yield from diff(a.get(name, _MISSING), b.get(name, _MISSING), (*path, f"[{name}]"))
         if [n for n in a if n in b] != [n for n in b if n in a]:
             yield Change(path=(*path, "(order)"), old=[n for n in a if n in b], new=[n for n in b if n in a])
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (x, y) in enumerate(zip(old, new, strict=True)):
-            yield from diff(x, y, (*path, f"[{i}]"))
+    elif isinstance(old, list) and isinstance(new, list):
+        yield from _diff_list(old, new, path)
     elif old != new:
         yield Change(path=path, old=None if old is _MISSING else old, new=None if new is _MISSING else new)
+
+
+def _diff_list(old: list[Any], new: list[Any], path: tuple[str, ...]) -> Iterator[Change]:
+    """Lists without unique names, element by element: an added or removed element is one Change of its own
+    (``[i]`` its index in the new list, or in the old one when removed); elements changed in place recurse."""
+    a = [json.dumps(x, sort_keys=True) for x in old]
+    b = [json.dumps(y, sort_keys=True) for y in new]
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                yield from diff(old[i], new[j], (*path, f"[{j}]"))
+            continue
+        for i in range(i1, i2):
+            yield Change(path=(*path, f"[{i}]"), old=old[i], new=None)
+        for j in range(j1, j2):
+            yield Change(path=(*path, f"[{j}]"), old=None, new=new[j])
 
 
 def _secret_paths(kind: str, path: tuple[str, ...]) -> bool:
@@ -194,8 +211,35 @@ class Plan:
         return EXIT_REFUSED if self.refused else 0
 
 
-def make_plan(old: Mapping[Key, Obj], new: Mapping[Key, Obj]) -> Plan:
-    """Compare what the cluster holds (``old``) with what a sync would apply (``new``)."""
+def flux_units(files: Mapping[str, str], dist: str = "dist") -> dict[Key, str]:
+    """Which Flux Kustomization applies each object of ``files`` (``<folder>/<file> -> YAML``, as synthesized).
+
+    A unit applies ``spec.path`` ``./<dist>/<folder>`` except what its ``$patch: delete`` patches remove (the
+    master StatefulSet's own unit, see the Flux deploy docs)."""
+    by_folder: dict[str, dict[str, str]] = {}
+    for path, text in files.items():
+        folder, _, rest = path.partition("/")
+        by_folder.setdefault(folder, {})[rest] = text
+    units: dict[Key, str] = {}
+    for unit in parse_manifests(by_folder.get("flux", {})).values():
+        if unit.get("kind") != "Kustomization" or not str(unit.get("apiVersion", "")).startswith("kustomize.toolkit"):
+            continue
+        spec = unit.get("spec") or {}
+        folder = str(spec.get("path", "")).removeprefix("./").removeprefix(f"{dist}/").strip("/")
+        deleted = {
+            ((p.get("target") or {}).get("kind"), (p.get("target") or {}).get("name"))
+            for p in spec.get("patches") or []
+            if "$patch: delete" in str(p.get("patch", ""))
+        }
+        for key in parse_manifests(by_folder.get(folder, {})):
+            if (key[1], key[3]) not in deleted:
+                units.setdefault(key, str(unit["metadata"]["name"]))
+    return units
+
+
+def make_plan(old: Mapping[Key, Obj], new: Mapping[Key, Obj], units: Mapping[Key, str] | None = None) -> Plan:
+    """Compare what the cluster holds (``old``) with what a sync would apply (``new``); ``units``: each object's
+    Flux Kustomization (:func:`flux_units`), named in the procedures."""
     added = tuple(k for k in new if k not in old)
     removed = tuple(k for k in old if k not in new)
     changed: dict[Key, tuple[Change, ...]] = {}
@@ -206,7 +250,7 @@ def make_plan(old: Mapping[Key, Obj], new: Mapping[Key, Obj]) -> Plan:
         if not changes:
             continue
         changed[k] = changes
-        refused += _refusals(k, old[k], new[k], changes)
+        refused += _refusals(k, old[k], new[k], changes, units)
         why = _restart_reasons(k, changes)
         if why:
             restarts[k] = why
@@ -229,17 +273,22 @@ def _code(text: str) -> str:
 def _short(value: Any) -> str:
     if value is None:
         return "(none)"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return _code(f"{text[:_MAX_TEXT]}…" if len(text) > _MAX_TEXT else text)
+    if not isinstance(value, str):
+        return _code(json.dumps(value, sort_keys=True, separators=(", ", ": ")))
+    return _code(f"{value[:_MAX_TEXT]}…" if len(value) > _MAX_TEXT else value)
 
 
-def _arrow(c: Change) -> str:
+def _arrow(c: Change) -> str:  # noqa: PLR0911
     if c.secret:
         if c.old is None:
             return "(secret value added)"
         if c.new is None:
             return "(secret value removed)"
         return f"(secret value changed, {len(str(c.old))} -> {len(str(c.new))} characters; not shown)"
+    if c.old is None and c.new is not None:
+        return f"added {_short(c.new)}"
+    if c.new is None and c.old is not None:
+        return f"removed {_short(c.old)}"
     if isinstance(c.old, str) and isinstance(c.new, str) and ("\n" in c.old + c.new or len(c.old + c.new) > _MAX_TEXT):
         return _text_diff(c.old, c.new)
     return f"{_short(c.old)} -> {_short(c.new)}"
@@ -265,10 +314,35 @@ def _text_diff(old: str, new: str) -> str:
     return "changed lines: " + "; ".join(shown)
 
 
-def _sts_procedure(key: Key, obj: Obj, field: str) -> str:
+#: Where the docs explain the procedures the plan can only summarize.
+DOCS_STORAGE_CLASS = "docs/operations.md#change-the-storage-class"
+
+
+def _claim_classes(obj: Obj) -> dict[str, str]:
+    """Each volume claim template's storage class (``(default)`` when unset), by template name."""
+    return {
+        str((t.get("metadata") or {}).get("name")): str((t.get("spec") or {}).get("storageClassName") or "(default)")
+        for t in (obj.get("spec") or {}).get("volumeClaimTemplates") or []
+    }
+
+
+def _sts_procedure(key: Key, old: Obj, obj: Obj, field: str, *, unit: str | None = None) -> str:
     _, _, ns, name = key
-    sync = "then sync again (ArgoCD: sync the Application; Flux: `flux reconcile kustomization redis-shared`)"
+    flux = (
+        f"`flux reconcile kustomization {unit} --with-source`" if unit else "`flux reconcile kustomization` of its unit"
+    )
+    sync = f"then sync again (Argo CD: sync the Application; Flux: {flux})"
     orphan = f"`kubectl -n {ns} delete statefulset {name} --cascade=orphan` (the pods and PVCs stay and keep serving)"
+    before, after = _claim_classes(old), _claim_classes(obj)
+    changed = {t: (before[t], after[t]) for t in before.keys() & after.keys() if before[t] != after[t]}
+    if field.startswith("spec.volumeClaimTemplates") and changed:
+        moves = ", ".join(f"`{t}` {a} -> {b}" for t, (a, b) in sorted(changed.items()))
+        return (
+            f"1. {orphan}; 2. {sync}: the StatefulSet is recreated with the new class ({moves}) and adopts the pods, "
+            "whose existing PVCs keep their class (a PVC's class never changes); 3. to move the data onto the new "
+            f"class, re-create one pod's volume at a time, the replica first, the primary only after a switchover "
+            f"({DOCS_STORAGE_CLASS}): a pod on an empty volume resyncs from the other."
+        )
     if field.startswith("spec.volumeClaimTemplates"):
         classes = {
             str((t.get("spec") or {}).get("storageClassName") or "(default)")
@@ -278,8 +352,8 @@ def _sts_procedure(key: Key, obj: Obj, field: str) -> str:
         resize = (
             "the existing PVCs cannot be resized: local-path has no `allowVolumeExpansion`, so the new size applies "
             "only to PVCs created from now on (the old ones keep their request; local-path does not enforce it, a "
-            "node's disk is the real limit); to really re-provision, move the data off (README runbook), delete the "
-            "PVC with its pod and let the StatefulSet make a new one"
+            "node's disk is the real limit); to really re-provision, re-create one pod's volume at a time "
+            f"({DOCS_STORAGE_CLASS})"
             if local
             else f"`kubectl -n {ns} patch pvc <claim>-{name}-<ordinal> -p "
             '\'{"spec":{"resources":{"requests":{"storage":"<size>"}}}}\'` for each existing PVC (the storage '
@@ -289,7 +363,9 @@ def _sts_procedure(key: Key, obj: Obj, field: str) -> str:
     return f"1. {orphan}; 2. {sync}: the StatefulSet is recreated with the new {field}, adopting the pods."
 
 
-def _refusals(key: Key, old: Obj, new: Obj, changes: Sequence[Change]) -> list[Refusal]:
+def _refusals(
+    key: Key, old: Obj, new: Obj, changes: Sequence[Change], units: Mapping[Key, str] | None = None
+) -> list[Refusal]:
     kind = key[1]
     _, _, ns, name = key
     out: list[Refusal] = []
@@ -304,7 +380,7 @@ def _refusals(key: Key, old: Obj, new: Obj, changes: Sequence[Change]) -> list[R
     for c in changes:
         top = c.path[1] if len(c.path) > 1 and c.path[0] == "spec" else None
         if kind == "StatefulSet" and top is not None and top not in STATEFULSET_MUTABLE:
-            refuse(c, f"spec.{top}", _sts_procedure(key, new, c.where))
+            refuse(c, f"spec.{top}", _sts_procedure(key, old, new, c.where, unit=(units or {}).get(key)))
         elif kind == "Job" and top in JOB_IMMUTABLE:
             refuse(
                 c,
@@ -456,12 +532,52 @@ def synth_app(app_file: Path) -> dict[str, str]:
         return read_dir(out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m redis_constructs.plan", description=__doc__.split("\n\n")[0])
+def known_refs(*, cwd: Path | None = None) -> list[str]:
+    """Branches (local and remote-tracking) and tags of the clone, short names."""
+    try:
+        out = subprocess.run(
+            ["git", "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes", "refs/tags"],
+            cwd=cwd,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
+
+
+def _ref_error(base: str, dist: str, error: subprocess.CalledProcessError, *, cwd: Path | None = None) -> str:
+    """Why dist/ at ``base`` cannot be read, with the nearest existing ref when the ref names no commit."""
+    reason = (error.stderr or b"").decode().strip()
+    if reason:  # git said why (not a repository, a broken object...)
+        return f"cannot read {dist}/ at {base!r}: {reason}"
+    # `rev-parse --verify --quiet` fails silently: the ref names no commit in this clone.
+    refs = known_refs(cwd=cwd)
+    near = difflib.get_close_matches(base, refs, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return (
+        f"unknown git ref {base!r}: no branch, tag or commit of that name in this clone{hint} "
+        "(`git branch -a` lists the branches; `git fetch` first for a remote one)"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``plan`` command's arguments (``redis-shared plan``, ``python -m redis_constructs.plan``)."""
     parser.add_argument("--base", default="", help="git ref whose dist/ the cluster holds (default: dist/ on disk)")
     parser.add_argument("--app", default="main.py", help="the site app to synthesize (default: %(default)s)")
     parser.add_argument("--dist", default="dist", help="the committed output folder (default: %(default)s)")
-    args = parser.parse_args(argv)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``plan`` to the ``redis-shared`` command line (:mod:`redis_constructs.cli`)."""
+    summary = "what a sync of a fresh synth does to a cluster holding dist/ (Markdown on stdout)"
+    parser = subparsers.add_parser("plan", help=summary, description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the plan; exit 0 (the cluster takes it), 1 (a change refused in place) or 2 (no plan could be made)."""
     try:
         if args.base:
             old_files, base = read_ref(args.base, args.dist.rstrip("/")), f"{args.dist}/ at {args.base}"
@@ -473,7 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             old_files, base = read_dir(Path(args.dist)), f"{args.dist}/"
         old = parse_manifests(old_files)
     except subprocess.CalledProcessError as error:
-        print(f"error: cannot read {args.dist}/ at {args.base!r}: {error.stderr.decode().strip()}", file=sys.stderr)
+        print(f"error: {_ref_error(args.base, args.dist, error)}", file=sys.stderr)
         return EXIT_NO_PLAN
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
         print(f"error: {args.dist}/ holds a file that is not YAML: {error}", file=sys.stderr)
@@ -483,9 +599,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_PLAN
-    plan = make_plan(old, parse_manifests(new_files))
+    plan = make_plan(old, parse_manifests(new_files), flux_units(new_files, args.dist))
     print(render_markdown(plan, base=base))
     return plan.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m redis_constructs.plan``: the same as ``redis-shared plan``."""
+    parser = argparse.ArgumentParser(prog="python -m redis_constructs.plan", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ def to_yaml(objects: Sequence[Obj]) -> str:
 
 
 def chart_objects(app: cdk8s.App) -> dict[str, list[dict[str, Any]]]:
-    """Every chart's objects, by chart id (the dist/ folder name)."""
-    return {chart.node.id: list(chart.to_json()) for chart in app.charts}
+    """Every chart's objects, by chart path (the dist/ folder: a chart's id, ``<id>/<id>`` for a nested chart)."""
+    return {chart.node.path: list(chart.to_json()) for chart in app.charts}
 
 
 def render_files(charts: Mapping[str, Sequence[Obj]]) -> dict[str, str]:

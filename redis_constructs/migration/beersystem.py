@@ -35,7 +35,7 @@ BEERSYSTEM_OLD_REDIS = (
     ("NetworkPolicy", "beersystem-redis"),
 )
 
-#: beersystem's data copy: its old Redis's password, copied by hand into Redis's namespace (README runbook).
+#: beersystem's data copy: its old Redis's password, copied by hand into Redis's namespace (docs/migration.md#before-you-start).
 BEERSYSTEM_DATA_COPY = BindingDataCopy(old_password=SecretKeyRef(name="beersystem-redis", key="password"))
 
 

@@ -17,7 +17,7 @@ current :class:`MigrationPhase` needs, so going back one phase renders the previ
   24 h in the past. The old data volume stays rendered and protected unless ``delete_old_data=True``.
 
 The prune protection CUTOVER puts on the old objects lives on in the cluster: when DECOMMISSIONED stops rendering
-them, neither ArgoCD nor Flux deletes them. Removing them is one deliberate ``kubectl delete`` (README runbook),
+them, neither ArgoCD nor Flux deletes them. Removing them is one deliberate ``kubectl delete`` (docs/migration.md#6-decommission),
 so no sync can destroy the rollback path by accident.
 
 Its props, :class:`RedisClientBindingProps`, check themselves when built (every rule about their values alone);
@@ -44,6 +44,7 @@ from ..core import validation as v
 from ..core.errors import PropError, names_construct
 from ..core.refs import SecretKeyRef
 from ..core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
+from ..core.suggest import nearest
 from ..credentials.replicated_secret import ReplicatedSecret
 from ..gitops.manifest_checks import describe
 from ..gitops.sync_annotations import (
@@ -79,7 +80,7 @@ DECOMMISSION_DELAY = dt.timedelta(hours=24)
 
 
 class MigrationPhase(enum.Enum):
-    """Where an app is in its move onto the shared Redis; commit one phase at a time (README runbook)."""
+    """Where an app is in its move onto the shared Redis; commit one phase at a time (docs/migration.md)."""
 
     BEFORE_CUTOVER = "before-cutover"
     #: The app scaled to 0 replicas, still configured for its old Redis: the downtime starts, nothing writes.
@@ -92,12 +93,15 @@ class MigrationPhase(enum.Enum):
         """``value`` if it is a member; PropError otherwise (naming the member a string probably meant)."""
         if isinstance(value, cls):
             return value
-        meant = [p for p in cls if isinstance(value, str) and value.strip().upper().replace("-", "_") in {p.name}]
+        typed = (
+            value.strip().upper().replace("-", "_").removeprefix("MIGRATIONPHASE.") if isinstance(value, str) else value
+        )
+        meant = typed if isinstance(typed, str) and typed in cls.__members__ else nearest(typed, cls.__members__)
         raise PropError(
             prop,
             value,
             "one of " + ", ".join(f"MigrationPhase.{p.name}" for p in cls),
-            fix=f"MigrationPhase.{meant[0].name}" if meant else None,
+            fix=f"MigrationPhase.{meant}" if meant else None,
         )
 
 
@@ -160,7 +164,7 @@ class RedisClientBindingProps:
     #: The variables the app reads its Redis from: ``RedisEnv.host_port_password()``, ``.url()`` or
     #: ``.password_file()``.
     env: RedisEnv
-    #: Where the app is in its move (README runbook); commit one phase at a time.
+    #: Where the app is in its move (docs/migration.md); commit one phase at a time.
     phase: MigrationPhase
     #: When CUTOVER was first deployed (timezone-aware), not after ``now()``; required from CUTOVER on.
     #: Default: - none; ignored in BEFORE_CUTOVER and SCALED_DOWN (after a rollback it may stay as it was).
@@ -426,7 +430,7 @@ class RedisClientBinding(constructs.Construct):
         spec["template"] = template
         # Every old pod is gone before a new one starts: never old and new Redis serving at the same time.
         # (An input that never set strategy.rollingUpdate leaves a defaulted one on the live object, which the
-        # API server rejects next to Recreate: README runbook, "Before you start".)
+        # API server rejects next to Recreate: docs/migration.md#before-you-start.)
         spec["strategy"] = {"type": "Recreate"}
         self.app.add_json_patch(cdk8s.JsonPatch.replace("/spec", spec))
         set_sync_wave(self.app, APP_SYNC_WAVE)

@@ -3,7 +3,7 @@
 The Job runs :mod:`redis_constructs.migration.copy_program` (pure standard library, rendered into a ConfigMap) in a stock
 Python image, in RedisShared's namespace, as the ``migration`` ACL user (read, RESTORE, its marker; its password
 is a key of the system Secret and never leaves that namespace). The old Redis's password is a Secret in the same
-namespace (created out of band from the app's own; README runbook). Passwords are mounted files: never argv, never
+namespace (created out of band from the app's own; docs/migration.md#before-you-start). Passwords are mounted files: never argv, never
 environment values. Four objects come with it:
 
 * ConfigMap ``<name>-program``: the program.

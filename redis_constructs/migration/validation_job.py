@@ -34,7 +34,7 @@ from ..gitops.sync_annotations import argocd_hook
 from ..server.redis_shared import RedisShared
 from ..server.workload import REDIS_UID
 
-#: checkov checks the validation Job skips while its image has no digest (README "Policy checks (checkov)").
+#: checkov checks the validation Job skips while its image has no digest (docs/development.md#policy-checks-checkov).
 VALIDATION_JOB_CHECKOV_SKIPS = (
     ("CKV_K8S_43", "version-pinned tag; set validation.image_digest to pin the digest"),
     ("CKV_K8S_15", "IfNotPresent with a version-pinned tag (the image Redis already runs)"),

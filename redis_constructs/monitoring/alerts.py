@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from ..core import validation
 from ..core.errors import PropError
+from ..core.suggest import prometheus_label_name_fix
 
 EXPORTED_METRICS: Final[tuple[str, ...]] = (
     "redis_aof_last_bgrewrite_status",
@@ -209,7 +210,9 @@ class _AlertSettings:
                 raise PropError(prop, value, "an int >= 1")
         if not self.evicted_keys_per_second > 0:
             raise PropError("evicted_keys_per_second", self.evicted_keys_per_second, "a rate > 0")
-        validation.prometheus_label_name("redis_role_label", self.redis_role_label, fix="exported_role")
+        validation.prometheus_label_name(
+            "redis_role_label", self.redis_role_label, fix=prometheus_label_name_fix(self.redis_role_label)
+        )
 
     @property
     def primary(self) -> str:

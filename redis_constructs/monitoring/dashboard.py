@@ -41,6 +41,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from ..core import validation
 from ..core.errors import PropError
+from ..core.suggest import prometheus_label_name_fix
 from .alerts import validate_selector
 
 LEGEND: Final[str] = "{{pod}} ({{role}})"
@@ -329,7 +330,9 @@ def render_dashboard(
         expected='a Grafana refresh interval such as "15s", "1m" or "1h"',
     )
     uid = dashboard_uid(title)
-    validation.prometheus_label_name("redis_role_label", redis_role_label, fix="exported_role")
+    validation.prometheus_label_name(
+        "redis_role_label", redis_role_label, fix=prometheus_label_name_fix(redis_role_label)
+    )
 
     datasource = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
     builder = (

@@ -28,7 +28,7 @@ class CheckovSkip:
         checkov_skip_annotations([(self.check_id, self.reason)])  # the reason's rule, at construction
 
 
-#: Every checkov skip this construct renders; README "Policy checks (checkov)" lists the same.
+#: Every checkov skip this construct renders; docs/development.md#policy-checks-checkov lists the same.
 CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     CheckovSkip(
         kind="StatefulSet",

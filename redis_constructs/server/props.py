@@ -46,7 +46,7 @@ class RedisCredentials:
     )
     #: Default: key ``admin-password`` of Secret ``redis-shared-system``.
     admin: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="admin-password"))
-    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; README "Migrating
+    #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; docs/migration.md
     #: beersystem"); a :class:`RedisDataCopy` needs it. Default: - no ``migration`` ACL user is rendered.
     migration: SecretKeyRef | None = None
     #: The backup Job's user (``backup``: SYNC for ``redis-cli --rdb``, INFO, SET of its report keys; docs
@@ -192,12 +192,13 @@ class RedisSharedProps:
     dns_namespace: str = "kube-system"
     dns_pod_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     #: The pod that is the primary: ``"<name>-master-0"`` or, to fail over, ``"<name>-replicas-0"`` (needs
-    #: ``replicas=1``). README "Failover". Default: - the master StatefulSet's pod ``<name>-master-0``.
+    #: ``replicas=1``). docs/operations.md#failover-manual-one-commit. Default: - the master StatefulSet's pod ``<name>-master-0``.
     primary_pod: str | None = None
     #: Redis ``min-replicas-to-write``: the primary refuses writes unless this many replicas acknowledged
     #: within ``min_replicas_max_lag_seconds``. Bounds what a failover loses and fences an old primary cut
     #: off from its replica, at a price: with one replica, 1 refuses every write while the replica is away
-    #: (restart, upgrade, node drain). README "Failover". Default: 0 — writes never wait for a replica.
+    #: (restart, upgrade, node drain). docs/operations.md#failover-manual-one-commit.
+    #: Default: 0 — writes never wait for a replica.
     min_replicas_to_write: int = 0
     #: Default: 10 (Redis's own default).
     min_replicas_max_lag_seconds: int = 10
@@ -207,6 +208,15 @@ class RedisSharedProps:
     #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
     #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
     tls: Tls | None = None
+    #: The cluster's pod network (K3s ``--cluster-cidr``): ``load_balancer.source_ranges`` must not overlap it,
+    #: or the NetworkPolicy's LAN rule would admit pods of every namespace. Default: ``"10.42.0.0/16"`` (K3s).
+    cluster_pod_cidr: str = "10.42.0.0/16"
+    #: The cluster's Service network (K3s ``--service-cidr``), kept apart from the LAN the same way.
+    #: Default: ``"10.43.0.0/16"`` (K3s).
+    cluster_service_cidr: str = "10.43.0.0/16"
+    #: Schedulable nodes: every Redis pod (``replicas + 1``) needs a node of its own (required anti-affinity),
+    #: so more pods than nodes is refused (one would stay Pending). Default: - not checked.
+    nodes: int | None = None
 
     def __post_init__(self) -> None:
         # The order is the one RedisShared checked in before: with several bad values, the same one is named.
@@ -214,6 +224,15 @@ class RedisSharedProps:
         v.dns_1035_label("name", self.name, max_length=MAX_NAME_LENGTH)
         v.dns_label("namespace", self.namespace)
         v.int_in_range("replicas", self.replicas, 0, 8)
+        if self.nodes is not None:
+            v.int_in_range("nodes", self.nodes, 1, 10000)
+            if self.replicas + 1 > self.nodes:
+                raise PropError(
+                    "replicas",
+                    self.replicas,
+                    f"at most {self.nodes - 1} with nodes={self.nodes}: every Redis pod needs a node of its own "
+                    "(required anti-affinity)",
+                )
         primary_statefulset(self.name, self.replicas, self.primary_pod)
         v.int_in_range("min_replicas_to_write", self.min_replicas_to_write, 0, self.replicas)
         v.int_in_range("min_replicas_max_lag_seconds", self.min_replicas_max_lag_seconds, 1, 3600)
@@ -236,6 +255,8 @@ class RedisSharedProps:
         v.dns_label("monitoring_namespace", self.monitoring_namespace)
         v.dns_label("dns_namespace", self.dns_namespace)
         v.label_pairs("dns_pod_labels", self.dns_pod_labels)
+        v.cidr("cluster_pod_cidr", self.cluster_pod_cidr)
+        v.cidr("cluster_service_cidr", self.cluster_service_cidr)
         self.lan_networks()
         self._validate_credentials()
         if self.tls is not None:
@@ -317,6 +338,21 @@ class RedisSharedProps:
                     str(network),
                     "LAN networks only; admitting every address needs allow_any_source=True",
                 )
+        cluster = (
+            ("pod", v.cidr("cluster_pod_cidr", self.cluster_pod_cidr)),
+            ("Service", v.cidr("cluster_service_cidr", self.cluster_service_cidr)),
+        )
+        for network in networks:
+            for kind, cluster_network in cluster:
+                if network.version == cluster_network.version and network.overlaps(cluster_network):
+                    if network.prefixlen == 0:
+                        continue  # allow_any_source: every address on purpose
+                    raise PropError(
+                        "load_balancer.source_ranges",
+                        str(network),
+                        f"a range that does not overlap the cluster's {kind} network {cluster_network} "
+                        f"({kind}s would match it; set cluster_{kind.lower()}_cidr if yours differs)",
+                    )
         if not any(address in n for n in networks):
             raise PropError(
                 "load_balancer.ip",

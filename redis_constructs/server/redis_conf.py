@@ -190,7 +190,7 @@ class ServerSettings:
     replication_port: int | None = None
 
 
-# ACL users. Categories checked against Redis 7.0/7.2 command tables (see README "ACL users"):
+# ACL users. Categories checked against Redis 7.0/7.2 command tables (see docs/adr/0003-acl-users-over-rename-command.md):
 # -@admin removes CONFIG, SHUTDOWN, ACL SETUSER/DELUSER/LOAD/SAVE, REPLICAOF/SLAVEOF, FAILOVER, MODULE,
 # DEBUG, SYNC/PSYNC/REPLCONF, MONITOR, SAVE/BGSAVE. The explicit denials repeat the ones the plan names so
 # the file states the contract even if a category changes between Redis versions; -acl also removes the
@@ -212,7 +212,7 @@ CLIENT_DENIED_COMMANDS = (
     "monitor",
     # Single commands that empty or carry off the keyspace for every tenant (src/commands/*.json, 7.4):
     # SWAPDB swaps db 0 with an empty db; MIGRATE moves keys to another host (and makes Redis dial out).
-    # What stays possible is key by key: DEL/UNLINK, RENAME, MOVE to another db, EXPIRE (README "Security").
+    # What stays possible is key by key: DEL/UNLINK, RENAME, MOVE to another db, EXPIRE (docs/security.md).
     "swapdb",
     "migrate",
 )

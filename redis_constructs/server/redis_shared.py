@@ -1,7 +1,7 @@
 """RedisShared: a Redis 7 primary and its replicas for several tenants, hardened for a homelab K3s cluster.
 
 RedisShared resolves its props (which validated themselves) once and composes child constructs, each in a
-module of its own (read any one alone; README "Layout"), created in the order their objects are rendered:
+module of its own (read any one alone; docs/development.md#layout), created in the order their objects are rendered:
 
 * :class:`~redis_constructs.server.namespace.RedisNamespace` (``Namespace``): the namespace and ServiceAccount;
 * :class:`~redis_constructs.server.config_maps.RedisConfiguration` (``Configuration``): the two ConfigMaps

@@ -11,6 +11,7 @@ are API (immutable, or the data's address) and keep naming the StatefulSet, not 
 from __future__ import annotations
 
 from ..core.errors import PropError
+from ..core.suggest import nearest
 from .redis_conf import Role
 
 #: Pod label carrying the pod's current role (``master`` or ``replica``), moved by the promotion commit.
@@ -31,7 +32,9 @@ def primary_statefulset(name: str, replicas: int, primary_pod: str | None) -> Ro
     if primary_pod is None or primary_pod == master:
         return Role.PRIMARY
     if primary_pod != replica:
-        raise PropError("primary_pod", primary_pod, f"one of {master!r}, {replica!r}", fix=master)
+        raise PropError(
+            "primary_pod", primary_pod, f"one of {master!r}, {replica!r}", fix=nearest(primary_pod, (master, replica))
+        )
     if replicas != 1:
         raise PropError(
             "primary_pod",

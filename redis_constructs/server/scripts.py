@@ -24,7 +24,7 @@ from .redis_conf import (
 PROBE_CALL_TIMEOUT_SECONDS = 1.5
 PROBE_LOOKUP_TIMEOUT_SECONDS = 1
 PROBE_TIMEOUT_SECONDS = 5
-#: Rounds start.sh asks the peers (2 s apart) before it takes "no clear answer" as unsure (README "Failover").
+#: Rounds start.sh asks the peers (2 s apart) before it takes "no clear answer" as unsure (docs/operations.md#failover-manual-one-commit).
 PEER_CHECK_TRIES = 5
 #: Persistent marker in the data dir: this volume holds a dataset synced from a primary, or served as the
 #: primary with keys (probe.sh writes it). Redis's files alone don't say so: Redis 7 creates an empty AOF
@@ -147,7 +147,7 @@ def _primary_checks() -> str:
 
 
 def _start_header() -> str:
-    """The shebang, what start.sh decides and why (README "Failover"), strict mode and the umask."""
+    """The shebang, what start.sh decides and why (docs/operations.md#failover-manual-one-commit), strict mode and the umask."""
     return f"""\
 #!/bin/sh
 # Starts redis-server for $REDIS_ROLE, the role the committed configuration gives this pod (README

@@ -78,7 +78,7 @@ class CertManagerSelfSignedCa:
 
     Renders Issuer ``<name>-selfsigned``, a CA Certificate ``<name>-ca`` (Secret ``<name>-ca``, its key never
     rotated so clients keep trusting it across renewals), Issuer ``<name>-ca`` and the server Certificate it
-    signs. LAN clients trust ``ca.crt`` of Secret ``<name>-tls`` (README "TLS").
+    signs. LAN clients trust ``ca.crt`` of Secret ``<name>-tls`` (docs/tls.md).
     """
 
     #: Server certificate lifetime. Default: ``"2160h"`` (90 days).

@@ -35,7 +35,8 @@ def test_a_missing_tool_is_named_with_its_package(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.stdout == ""
     assert run.stderr.splitlines() == [
-        "missing prerequisites: shellcheck (apt-get install shellcheck); promtool (apt-get install prometheus)"
+        "missing prerequisites: shellcheck (apt-get install shellcheck); promtool (apt-get install prometheus) "
+        "(or run `sudo .ci/run` on Debian/Ubuntu: it installs them all, then runs make setup and make test)"
     ]
 
 

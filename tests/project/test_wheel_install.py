@@ -1,7 +1,8 @@
 """The library as another app gets it: a wheel built from this repo, in a fresh venv outside the repo.
 
 One test (about 20-40 s: a wheel build and a venv whose dependencies pip takes from its cache or PyPI) runs the
-README's "Use as a library" example there, exactly as written, and checks the dist/ it writes.
+docs' "Use as a library" example (docs/library.md) there, exactly as written, and checks the dist/ it writes and
+the console script ``redis-shared`` the wheel installs (its version is the wheel's).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -19,14 +21,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_library_example() -> str:
-    """The first ``python`` block of the README section "Use as a library"."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Use as a library\n", 1)
-    assert len(section) == 2, "README has no section 'Use as a library'"
-    body = section[1].split("\n## ", 1)[0]
-    block = re.search(r"^```python\n(.*?)^```$", body, re.S | re.M)
-    assert block, "README 'Use as a library' has no python block"
+def library_example() -> str:
+    """The first ``python`` block of docs/library.md ("Use as a library")."""
+    page = (ROOT / "docs" / "library.md").read_text()
+    assert page.startswith("# Use as a library\n"), "docs/library.md is not the page 'Use as a library'"
+    block = re.search(r"^```python\n(.*?)^```$", page, re.S | re.M)
+    assert block, "docs/library.md has no python block"
     return block.group(1)
 
 
@@ -44,13 +44,14 @@ def _clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def test_readme_example_synthesizes_from_wheel_in_fresh_venv(tmp_path: Path) -> None:
+def test_library_example_synthesizes_from_wheel_in_fresh_venv(tmp_path: Path) -> None:
     env = _clean_env(tmp_path)
     # Build from a copy, so the build leaves nothing (build/, *.egg-info) in the work tree.
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(ROOT / "pyproject.toml", src)
     shutil.copy(ROOT / "README.md", src)
+    shutil.copy(ROOT / "LICENSE", src)
     shutil.copytree(ROOT / "redis_constructs", src / "redis_constructs", ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(src)], cwd=src, env=env)
@@ -70,7 +71,11 @@ def test_readme_example_synthesizes_from_wheel_in_fresh_venv(tmp_path: Path) -> 
 
     app = tmp_path / "shop-app"
     app.mkdir()
-    (app / "main.py").write_text(readme_library_example())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    shown = _run([str(venv / "bin" / "redis-shared"), "--version"], cwd=tmp_path, env=env)
+    assert shown.stdout == f"redis-shared {version}\n"
+
+    (app / "main.py").write_text(library_example())
     proc = _run([str(py), "main.py"], cwd=app, env=env)
     assert "end-of-life" not in proc.stderr, proc.stderr
     assert proc.stderr == "", proc.stderr

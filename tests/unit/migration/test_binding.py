@@ -321,7 +321,13 @@ def test_env_password_file_mounts_the_secret(world: World) -> None:
 # -- bad input ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "fix"),
-    [("cutover", "; did you mean MigrationPhase.CUTOVER\\?"), ("go-live", ""), (2, "")],
+    [
+        ("cutover", "; did you mean MigrationPhase.CUTOVER\\?"),
+        ("CUTOVR", "; did you mean MigrationPhase.CUTOVER\\?"),
+        ("scaled-dwn", "; did you mean MigrationPhase.SCALED_DOWN\\?"),
+        ("go-live", ""),
+        (2, ""),
+    ],
 )
 def test_fails_unknown_phase(world: World, value: object, fix: str) -> None:
     with pytest.raises(

@@ -240,6 +240,16 @@ def test_fails_role_label_not_a_label_name() -> None:
         _groups(redis_role_label="exported-role")
 
 
+@pytest.mark.parametrize(
+    ("typed", "fix"), [("my.role", "; did you mean my_role?"), ("9role", "; did you mean _9role?")]
+)
+def test_a_bad_role_label_suggests_the_typed_name_made_valid(typed: str, fix: str) -> None:
+    """Computed from what was typed: `my.role` is not told to use exported_role."""
+    with pytest.raises(PropError) as error:
+        _groups(redis_role_label=typed)
+    assert str(error.value) == f"redis_role_label: got {typed!r}; expected a Prometheus label name{fix}"
+
+
 # --- promtool check rules -----------------------------------------------------------------------------
 
 

@@ -122,9 +122,27 @@ def test_fails_primary_pod_not_a_pod_of_either_statefulset() -> None:
     with pytest.raises(
         PropError,
         match=r"^primary_pod: got 'redis-shared-replicas-1'; expected one of 'redis-shared-master-0', "
-        r"'redis-shared-replicas-0'; did you mean redis-shared-master-0\?$",
+        r"'redis-shared-replicas-0'; did you mean redis-shared-replicas-0\?$",
     ):
         render(RedisSharedProps(replicas=2, primary_pod="redis-shared-replicas-1"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggestion"),
+    [
+        # The failover typo: the replica meant, never the (dead) master's pod.
+        ("redis-shared-replica-0", "; did you mean redis-shared-replicas-0?"),
+        ("redis-shared-mastr-0", "; did you mean redis-shared-master-0?"),
+        ("postgres", ""),
+    ],
+)
+def test_a_mistyped_primary_pod_suggests_the_nearest_pod(typed: str, suggestion: str) -> None:
+    with pytest.raises(PropError) as error:
+        render(RedisSharedProps(replicas=1, primary_pod=typed))
+    assert str(error.value).startswith(
+        f"primary_pod: got {typed!r}; expected one of 'redis-shared-master-0', 'redis-shared-replicas-0'{suggestion}"
+    )
+    assert str(error.value).count("did you mean") == (1 if suggestion else 0)
 
 
 @pytest.mark.parametrize("replicas", [0, 2])
