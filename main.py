@@ -26,6 +26,8 @@ from redis_constructs import (
     BeersystemRedisBinding,
     BeersystemRedisBindingProps,
     CertManagerSelfSignedCa,
+    CheckJobRun,
+    DecommissionGate,
     ExternalRefs,
     FluxUnit,
     IncludeFile,
@@ -33,6 +35,8 @@ from redis_constructs import (
     LoadBalancer,
     MigrationPhase,
     PropError,
+    RedisChecks,
+    RedisChecksProps,
     RedisCredentials,
     RedisMonitoring,
     RedisMonitoringProps,
@@ -107,6 +111,14 @@ REDIS = RedisSharedProps(
 )
 
 
+#: DECOMMISSIONED asks kube-prometheus-stack's Prometheus whether the time since the cutover was healthy before the
+#: old Redis goes (docs/checks.md, "Decommission gate").
+DECOMMISSION_GATE = DecommissionGate(prometheus_url="http://kube-prometheus-stack-prometheus.monitoring.svc:9090")
+#: The checks (docs/checks.md): after every sync, and at minute 17 of every hour so drift between syncs shows.
+#: The TLS check verifies the certificate for the LAN address (the LoadBalancer IP), as LAN clients dial it.
+CHECK_RUN = CheckJobRun(schedule="17 * * * *")
+
+
 def monitoring(redis: RedisShared) -> RedisMonitoringProps:
     """kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping ``redis`` every 15 s."""
     return RedisMonitoringProps(redis=redis, interval="15s", release_label="kube-prometheus-stack")
@@ -126,7 +138,13 @@ def secret_source() -> SecretSource:
 #: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
 CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
-SYSTEM_KEYS = ("replication-password", "exporter-password", "admin-password", "migration-password")
+SYSTEM_KEYS = (
+    "replication-password",
+    "exporter-password",
+    "admin-password",
+    "migration-password",
+    "check-password",
+)
 
 #: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
 BEERSYSTEM_MANIFESTS = {
@@ -198,7 +216,10 @@ def build_app(
             primary_pod=primary_pod,
         ),
     )
-    RedisMonitoring(chart, "Monitoring", monitoring(shared))
+    # The checks after every sync and, hourly, on a schedule (docs/checks.md); the check user's password is
+    # check-password of the system credentials.
+    checks = RedisChecks(chart, "Checks", RedisChecksProps(redis=shared, run=CHECK_RUN))
+    RedisMonitoring(chart, "Monitoring", dataclasses.replace(monitoring(shared), checks_cronjob=checks.cronjob_name))
     # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1 with the replicas StatefulSet, the
     # master StatefulSet 2 (rolls only once the replicas are healthy again); the app (wave 3) comes after.
     add_rollout_order(shared)
@@ -222,11 +243,15 @@ def build_app(
             delete_old_data=delete_old_data,
             data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
             data_copy_scope=migration,
+            decommission_gate=DECOMMISSION_GATE,
         ),
     )
     # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
     # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.
-    first, second = flux_split_patches(chart.to_json(), shared.statefulset_name(Role.PRIMARY))
+    # The checks go with the master StatefulSet's unit: they need both pods, and Flux waits for the Job.
+    first, second = flux_split_patches(
+        chart.to_json(), shared.statefulset_name(Role.PRIMARY), after=checks.flux_objects()
+    )
     flux_kustomizations(
         app,
         "flux",

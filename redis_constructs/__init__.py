@@ -21,6 +21,9 @@ use_bundled_node()
 install_moved_modules()
 
 if TYPE_CHECKING:
+    from .checks import CheckJobRun as CheckJobRun
+    from .checks import RedisChecks as RedisChecks
+    from .checks import RedisChecksProps as RedisChecksProps
     from .core import IncludeFile as IncludeFile
     from .core import IncludeFileProps as IncludeFileProps
     from .core import PropError as PropError
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from .migration import BeersystemRedisBinding as BeersystemRedisBinding
     from .migration import BeersystemRedisBindingProps as BeersystemRedisBindingProps
     from .migration import BindingDataCopy as BindingDataCopy
+    from .migration import DecommissionGate as DecommissionGate
     from .migration import MigrationPhase as MigrationPhase
     from .migration import RedisClientBinding as RedisClientBinding
     from .migration import RedisClientBindingProps as RedisClientBindingProps
@@ -73,9 +77,11 @@ _WHERE = {
     "BeersystemRedisBindingProps": ".migration",
     "BindingDataCopy": ".migration",
     "CertManagerCertificate": ".server",
+    "CheckJobRun": ".checks",
     "CertManagerSelfSignedCa": ".server",
     # Renamed (migration.RENAMED): still handed on, with a warning naming the new name; not in __all__.
     "DataCopy": ".migration",
+    "DecommissionGate": ".migration",
     "EvictionPolicy": ".server",
     "ExistingTlsSecret": ".server",
     "ExternalRefs": ".gitops",
@@ -85,6 +91,8 @@ _WHERE = {
     "LoadBalancer": ".server",
     "MigrationPhase": ".migration",
     "PropError": ".core",
+    "RedisChecks": ".checks",
+    "RedisChecksProps": ".checks",
     "RedisClientBinding": ".migration",
     "RedisClientBindingProps": ".migration",
     "RedisCredentials": ".server",
@@ -125,6 +133,8 @@ __all__ = [
     "BindingDataCopy",
     "CertManagerCertificate",
     "CertManagerSelfSignedCa",
+    "CheckJobRun",
+    "DecommissionGate",
     "EvictionPolicy",
     "ExistingTlsSecret",
     "ExternalRefs",
@@ -134,6 +144,8 @@ __all__ = [
     "LoadBalancer",
     "MigrationPhase",
     "PropError",
+    "RedisChecks",
+    "RedisChecksProps",
     "RedisClientBinding",
     "RedisClientBindingProps",
     "RedisCredentials",

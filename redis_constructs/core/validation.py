@@ -377,3 +377,43 @@ def dns_1035_label(prop: str, value: str, *, max_length: int = 63) -> str:
     if not _DNS_1035_LABEL.fullmatch(value):
         raise PropError(prop, value, "an RFC 1035 label starting with a letter (Service names are derived from it)")
     return value
+
+
+def number_in_range(prop: str, value: float, low: float, high: float) -> float:
+    """A number (int or float, not a bool or NaN) in ``low..high`` inclusive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise PropError(prop, value, f"a number from {low:g} to {high:g}")
+    return float(value)
+
+
+#: The five fields of a Kubernetes CronJob schedule (robfig/cron's standard parser) and their ranges.
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+_CRON_ITEM = re.compile(r"(?:\*|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?")
+_CRON_EXPECTED = (
+    "a cron schedule of five numeric fields (minute hour day-of-month month day-of-week; *, a, a-b, lists "
+    "and /step) or one of " + ", ".join(sorted(_CRON_MACROS))
+)
+
+
+def cron_schedule(prop: str, value: str) -> str:
+    """A CronJob ``schedule``: five numeric fields or a macro (``@hourly``); names (``MON``, ``JAN``) are refused."""
+    if not isinstance(value, str):
+        raise PropError(prop, value, _CRON_EXPECTED)
+    if value in _CRON_MACROS:
+        return value
+    fields = value.split(" ")
+    if len(fields) != len(_CRON_FIELDS):
+        raise PropError(prop, value, _CRON_EXPECTED)
+    for field_text, (field_name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in field_text.split(","):
+            m = _CRON_ITEM.fullmatch(item)
+            if m is None:
+                raise PropError(prop, value, _CRON_EXPECTED)
+            start, end, step = (int(g) if g is not None else None for g in m.groups())
+            numbers = [n for n in (start, end) if n is not None]
+            if any(not low <= n <= high for n in numbers) or (end is not None and start is not None and end < start):
+                raise PropError(prop, value, _CRON_EXPECTED + f" (the {field_name} field from {low} to {high})")
+            if step is not None and step == 0:
+                raise PropError(prop, value, _CRON_EXPECTED + " (a step of at least 1)")
+    return value

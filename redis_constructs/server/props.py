@@ -49,6 +49,10 @@ class RedisCredentials:
     #: The data-copy Job's user (``migration``: read, RESTORE without REPLACE, its marker; README "Migrating
     #: beersystem"); a :class:`RedisDataCopy` needs it. Default: - no ``migration`` ACL user is rendered.
     migration: SecretKeyRef | None = None
+    #: The check Job's user (``check``: PING, INFO, SET/GET/DEL on ``redis-shared:check:*`` only; docs/checks.md);
+    #: a :class:`~redis_constructs.checks.check_job.RedisChecks` needs it. Default: - no ``check`` ACL user is
+    #: rendered.
+    check: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
@@ -70,7 +74,8 @@ class RedisCredentials:
         """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
 
         ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and, for a data
-        copy, ``migration-password`` (the ``migration`` user exists only when it does); it should be replicated
+        copy, ``migration-password`` (the ``migration`` user exists only when it does) and, for the checks,
+        ``check-password`` (likewise the ``check`` user); it should be replicated
         into the Redis namespace only. Both versions roll the Redis pods when they change.
         """
         return cls(
@@ -83,6 +88,7 @@ class RedisCredentials:
                 if "migration-password" in system.keys
                 else None
             ),
+            check=(system.key_ref("check-password", namespace=namespace) if "check-password" in system.keys else None),
             # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
             version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
             client_secret=client,
@@ -98,10 +104,12 @@ class RedisCredentials:
         }
         if self.migration is not None:
             refs["migration-password"] = self.migration
+        if self.check is not None:
+            refs["check-password"] = self.check
         return refs
 
     def acl_users(self) -> tuple[AclUser, ...]:
-        """The ACL users these credentials give passwords to: every user, ``migration`` only when it is set."""
+        """The ACL users these credentials give passwords to: every user; ``migration`` and ``check`` only when set."""
         files = self.by_file()
         return tuple(u for u in ACL_USERS if u.secret_file in files)
 

@@ -37,6 +37,7 @@ from ..core import validation as v
 from ..core.errors import PropError
 from .redis_conf import (
     ADMIN_USERNAME,
+    CHECK_USERNAME,
     CLIENT_USERNAME,
     EXPORTER_USERNAME,
     MIGRATION_USERNAME,
@@ -47,7 +48,9 @@ from .redis_conf import (
 #: The user an app authenticates as when it sends only a password (``AUTH <password>``, ``redis://:pw@host``).
 DEFAULT_USERNAME = CLIENT_USERNAME
 #: Users the library owns; no tenant may take their names.
-SYSTEM_USERNAMES = frozenset({REPLICATION_USERNAME, EXPORTER_USERNAME, ADMIN_USERNAME, MIGRATION_USERNAME})
+SYSTEM_USERNAMES = frozenset(
+    {REPLICATION_USERNAME, EXPORTER_USERNAME, ADMIN_USERNAME, MIGRATION_USERNAME, CHECK_USERNAME}
+)
 #: Secret id of the ``default`` line when no tenant holds ``default``: no password file, always off.
 NO_PASSWORD = "-"
 #: Key of the tenants ConfigMap that acl-reload.sh reads.

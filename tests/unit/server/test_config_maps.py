@@ -95,7 +95,19 @@ def test_redis_config_per_role(site_objects: list[Obj]) -> None:
 def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
     acl = find(site_objects, "ConfigMap", "redis-shared-configuration")["data"]["users.acl.tmpl"]
     users = {line.split()[1]: line for line in acl.splitlines()}
-    assert set(users) == {"default", "replication", "exporter", "admin", "migration"}
+    assert set(users) == {"default", "replication", "exporter", "admin", "migration", "check"}
+    # The check user: its own keys only, no channel, nothing administrative.
+    assert users["check"].split()[5:] == [
+        "~redis-shared:check:*",
+        "resetchannels",
+        "-@all",
+        "+ping",
+        "+info",
+        "+set",
+        "+get",
+        "+del",
+        "+client|setname",
+    ]
     # The data-copy user: reads, RESTORE and its marker only (no DEL, FLUSH*, CONFIG, ACL).
     assert users["migration"].split()[5:] == [
         "~*",
