@@ -142,9 +142,10 @@ class _LateNamedJob(k8s.KubeJob):
     def chart_digest(self) -> str:
         """SHA-256 over every other object of the chart as rendered now (Jobs and CronJobs left out)."""
         h = hashlib.sha256()
-        for obj in cdk8s.Chart.of(self).api_objects:
-            if obj is self or obj.kind in ("Job", "CronJob"):
+        for node in cdk8s.Chart.of(self).node.find_all():
+            if not isinstance(node, cdk8s.ApiObject) or node.kind in ("Job", "CronJob"):
                 continue
+            obj = node
             h.update(json.dumps(obj.to_json(), sort_keys=True, separators=(",", ":")).encode())
         return h.hexdigest()
 

@@ -103,14 +103,17 @@ def render_check_alert_group(
 #: not ``"0.95"``, in 1.45 and 1.88 alike), and the mean per command.
 LATENCY_PANEL_QUERIES: Final = (
     (
-        "p95 {{pod}}",
-        "histogram_quantile(0.95, sum by (pod, le) (rate(redis_commands_latencies_usec_bucket{SEL}[$__rate_interval])))"
-        " / 1000",
+        "{{pod}} ({{role}}) p95",
+        "histogram_quantile(0.95, sum by (namespace, pod, role, le)"
+        " (rate(redis_commands_latencies_usec_bucket{SEL}[$__rate_interval]))) / 1000",
     ),
-    ("p95 since start {{pod}} {{cmd}}", 'max by (pod, cmd) (redis_latency_percentiles_usec{SEL,quantile="95"}) / 1000'),
     (
-        "mean {{pod}} {{cmd}}",
-        "sum by (pod, cmd) (rate(redis_commands_duration_seconds_total{SEL}[$__rate_interval])) * 1000"
-        " / sum by (pod, cmd) (rate(redis_commands_total{SEL}[$__rate_interval]))",
+        "{{pod}} ({{role}}) {{cmd}} p95 since start",
+        'max by (namespace, pod, role, cmd) (redis_latency_percentiles_usec{SEL,quantile="95"}) / 1000',
+    ),
+    (
+        "{{pod}} ({{role}}) {{cmd}} mean",
+        "sum by (namespace, pod, role, cmd) (rate(redis_commands_duration_seconds_total{SEL}[$__rate_interval]))"
+        " * 1000 / sum by (namespace, pod, role, cmd) (rate(redis_commands_total{SEL}[$__rate_interval]))",
     ),
 )

@@ -33,6 +33,7 @@ PASSWORDS = {
     ("redis-shared-system", "exporter-password"): "exporter-Pw_0123456789abc",
     ("redis-shared-system", "admin-password"): "admin-Pw_0123456789abcdef",
     ("redis-shared-system", "migration-password"): "migration-Pw_0123456789ab",
+    ("redis-shared-system", "check-password"): "check-Pw_0123456789abcdef",
 }
 
 
@@ -217,7 +218,13 @@ def test_redis_pods_mount_the_replicated_secrets() -> None:
     }
     assert sources == {
         "redis-shared-client": ["password"],
-        "redis-shared-system": ["replication-password", "exporter-password", "admin-password", "migration-password"],
+        "redis-shared-system": [
+            "replication-password",
+            "exporter-password",
+            "admin-password",
+            "migration-password",
+            "check-password",
+        ],
     }
     assert "credentials" in {m["name"] for m in containers(sts)["redis"]["volumeMounts"]}
 
