@@ -555,16 +555,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     c.add_argument("--max-p95-ms", type=float, default=10.0)
     c.add_argument("--connect-seconds", type=float, default=30.0)
 
-    lan = sub.add_parser("lan", help="from a LAN host: SC-003 and SC-008; --expect-refused: SC-004")
-    lan.add_argument("--host", required=True)
-    lan.add_argument("--port", type=int, default=6380)
-    lan.add_argument("--ca", default=None, help="the CA certificate (ca.crt) Redis's certificate is issued by")
-    lan.add_argument("--tls-name", default=None, help="Default: - --host")
-    add_credentials(lan, None)
-    lan.add_argument("--rounds", type=int, default=100)
-    lan.add_argument("--max-p95-ms", type=float, default=100.0)
-    lan.add_argument("--expect-refused", action="store_true")
-    lan.add_argument("--timeout", type=float, default=3.0)
+    add_lan_arguments(sub.add_parser("lan", help="from a LAN host: SC-003 and SC-008; --expect-refused: SC-004"))
     args = p.parse_args(argv)
 
     if args.mode == "cluster":
@@ -572,9 +563,33 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             p.error("--tls-port needs --ca-file and --tls-name")
         if not args.password_file:
             p.error("--password-file is required")
-    elif not args.expect_refused and not (args.ca and args.user and args.password_file):
-        p.error("lan needs --ca, --user and --password-file (or --expect-refused)")
+    elif (problem := lan_usage_error(args)) is not None:
+        p.error(problem)
     return args
+
+
+def add_lan_arguments(lan: argparse.ArgumentParser) -> None:
+    """The ``lan`` mode's options (also ``redis-shared check``'s, :mod:`redis_constructs.checks.cli`)."""
+    lan.add_argument("--host", required=True, help="Redis's LAN address, e.g. the LoadBalancer IP")
+    lan.add_argument("--port", type=int, default=6380, help="the TLS port (default 6380)")
+    lan.add_argument("--ca", default=None, help="the CA certificate (ca.crt) Redis's certificate is issued by")
+    lan.add_argument("--tls-name", default=None, help="the name the certificate must carry. Default: - --host")
+    add_credentials(lan, None)
+    lan.add_argument("--rounds", type=int, default=100, help="PING round trips for the p95 (default 100)")
+    lan.add_argument("--max-p95-ms", type=float, default=100.0, help="SC-003's bound (default 100 ms)")
+    lan.add_argument(
+        "--expect-refused",
+        action="store_true",
+        help="SC-004, from a host outside the LAN: pass when the port refuses or never answers",
+    )
+    lan.add_argument("--timeout", type=float, default=3.0, help="connect timeout in seconds (default 3)")
+
+
+def lan_usage_error(args: argparse.Namespace) -> str | None:
+    """What is missing for the ``lan`` checks, or None."""
+    if not args.expect_refused and not (args.ca and args.user and args.password_file):
+        return "lan needs --ca, --user and --password-file (or --expect-refused)"
+    return None
 
 
 def wait_for(ep: Endpoint, seconds: float) -> None:

@@ -10,7 +10,10 @@ one Redis pair and run in file order, the destructive one last. The load runs 1 
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +32,7 @@ SYSTEM = {key: f"{key}-Check_0123456789" for key in main.SYSTEM_KEYS}
 CLIENT_PW = "client-Check_0123456789ab"
 LB_IP = "192.168.4.203"  # only written into the certificate: nothing connects to it
 OTHER_CA_SECRET = "other-ca"
+CA = Ca("redis-shared checks test CA")
 SCENARIOS = ("healthy", "exporter-stopped", "other-ca", "link-down", "replica-stopped")
 
 
@@ -58,7 +62,7 @@ def job(site: list[Obj]) -> Obj:
 
 @pytest.fixture(scope="module")
 def cluster(site: list[Obj], job: Obj, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    ca = Ca("redis-shared checks test CA")
+    ca = CA
     crt, key, _ = ca.issue([LB_IP])
     objects = [o for o in site if o["kind"] not in ("Job", "CronJob")]
     objects += [check_pod(job, s) for s in SCENARIOS]
@@ -114,6 +118,70 @@ def test_healthy_pair_passes_every_check_with_its_figure(cluster: Cluster) -> No
     assert admin(cluster, PRIMARY, "DBSIZE") == 0
 
 
+# -- the LAN command (redis-shared check), from the host against the primary pod's address -------------------
+@pytest.fixture(scope="module")
+def lan_files(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("lan")
+    files = {"ca": d / "ca.crt", "other-ca": d / "other.crt", "password": d / "pw", "wrong": d / "wrong"}
+    files["ca"].write_bytes(CA.pem)
+    files["other-ca"].write_bytes(Ca("a CA the LAN host should not trust").pem)
+    files["password"].write_text(SYSTEM["check-password"] + "\n")
+    files["wrong"].write_text("not-the-check-password\n")
+    return files
+
+
+def lan(*args: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "redis_constructs.checks", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def lan_args(cluster: Cluster, files: dict[str, Path], ca: str = "ca", password: str = "password") -> list[str]:
+    return [
+        "--host", cluster.pod(PRIMARY).ip, "--port", "6380", "--tls-name", LB_IP,
+        "--ca", str(files[ca]), "--user", "check", "--password-file", str(files[password]),
+    ]  # fmt: skip
+
+
+def test_lan_command_passes_with_tls_auth_and_round_trips(cluster: Cluster, lan_files: dict[str, Path]) -> None:
+    code, out = lan(*lan_args(cluster, lan_files))
+    assert code == 0, out
+    for name in ("tls", "noauth", "wrongpass", "round-trips"):
+        assert f"ok   {name}: " in out, out
+    assert f"certificate verified for {LB_IP}" in out and "p95" in out
+
+
+def test_lan_command_fails_with_another_ca(cluster: Cluster, lan_files: dict[str, Path]) -> None:
+    code, out = lan(*lan_args(cluster, lan_files, ca="other-ca"))
+    assert code == 1 and "FAIL tls: certificate not trusted" in out, out
+
+
+def test_lan_command_fails_with_a_wrong_password(cluster: Cluster, lan_files: dict[str, Path]) -> None:
+    code, out = lan(*lan_args(cluster, lan_files, password="wrong"))
+    assert code == 1 and "FAIL tls" in out and "WRONGPASS" in out, out
+
+
+def test_expect_refused_fails_against_the_open_port_and_passes_against_a_closed_one(cluster: Cluster) -> None:
+    ip = cluster.pod(PRIMARY).ip
+    code, out = lan("--host", ip, "--port", "6380", "--expect-refused", "--timeout", "2")
+    assert code == 1 and "FAIL refused" in out, out
+    code, out = lan("--host", ip, "--port", "6390", "--expect-refused", "--timeout", "2")
+    assert code == 0 and "ok   refused" in out, out
+
+
+def test_lan_command_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+    code, out = lan("--host", "127.0.0.1")
+    assert code == 2 and "--ca, --user and --password-file" in out, out
+    code, out = lan("--host", "127.0.0.1", "--ca", str(tmp_path / "missing.crt"), "--user", "u", "--password-file", "x")
+    assert code == 2 and "No such file" in out, out
+
+
+# -- failures, the destructive ones last ------------------------------------------------------------------
 def test_fails_naming_the_exporter_when_one_is_stopped(cluster: Cluster) -> None:
     replica = cluster.pod(REPLICA)
     replica.kill(container="metrics")
