@@ -532,10 +532,13 @@ def add_credentials(p: argparse.ArgumentParser, user_default: str | None) -> Non
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="redis-shared check", description=(__doc__ or "").splitlines()[0])
+    # No abbreviations: ``--password secret`` must be refused, not read as ``--password-file secret``.
+    p = argparse.ArgumentParser(
+        prog="redis-shared check", description=(__doc__ or "").splitlines()[0], allow_abbrev=False
+    )
     sub = p.add_subparsers(dest="mode", required=True)
 
-    c = sub.add_parser("cluster", help="the check Job in Redis's namespace")
+    c = sub.add_parser("cluster", help="the check Job in Redis's namespace", allow_abbrev=False)
     c.add_argument("--master-host", required=True)
     c.add_argument("--replicas-host", required=True)
     c.add_argument("--port", type=int, default=6379)
@@ -555,7 +558,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     c.add_argument("--max-p95-ms", type=float, default=10.0)
     c.add_argument("--connect-seconds", type=float, default=30.0)
 
-    add_lan_arguments(sub.add_parser("lan", help="from a LAN host: SC-003 and SC-008; --expect-refused: SC-004"))
+    add_lan_arguments(
+        sub.add_parser("lan", help="from a LAN host: SC-003 and SC-008; --expect-refused: SC-004", allow_abbrev=False)
+    )
     args = p.parse_args(argv)
 
     if args.mode == "cluster":

@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``check`` to a command line's ``subparsers``; its handler runs the LAN checks."""
     from .check_program import add_lan_arguments
 
-    p = subparsers.add_parser("check", help="check redis-shared from a LAN host", description=DESCRIPTION)
+    # No abbreviations: ``--password secret`` must be refused, not read as ``--password-file secret``.
+    p = subparsers.add_parser(
+        "check", help="check redis-shared from a LAN host", description=DESCRIPTION, allow_abbrev=False
+    )
     add_lan_arguments(p)
     p.set_defaults(handler=handle)
 

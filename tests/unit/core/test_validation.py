@@ -237,3 +237,46 @@ def test_input_quantities_and_rendered_ones_share_one_suffix_table() -> None:
         assert v.memory_bytes("m", f"3{suffix}") == v.quantity_value(f"3{suffix}"), suffix
     for suffix in ("Mi", "Gi", "Ti", "M", "G", "T"):
         assert v.storage_size("s", f"3{suffix}", minimum_bytes=1) == v.quantity_value(f"3{suffix}"), suffix
+
+
+# -- cron_schedule and number_in_range (the check CronJob, the checks' and the gate's bounds) -------------------------
+@pytest.mark.parametrize("schedule", ["17 * * * *", "*/15 0-6,22-23 1 1-12/2 0", "0 3 * * 7", "@hourly", "@daily"])
+def test_cron_schedule_accepts(schedule: str) -> None:
+    assert v.cron_schedule("s", schedule) == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "detail"),
+    [
+        ("every hour", ""),
+        ("* * * *", ""),
+        ("* * * * * *", ""),
+        ("60 * * * *", "the minute field from 0 to 59"),
+        ("0 24 * * *", "the hour field from 0 to 23"),
+        ("0 0 0 * *", "the day of month field from 1 to 31"),
+        ("0 0 * 13 *", "the month field from 1 to 12"),
+        ("0 0 * * 8", "the day of week field from 0 to 7"),
+        ("5-1 * * * *", "the minute field"),
+        ("*/0 * * * *", "a step of at least 1"),
+        ("0 0 * * MON", ""),
+        ("@every 1h", ""),
+        ("17  * * * *", ""),
+    ],
+)
+def test_fails_cron_schedule(schedule: str, detail: str) -> None:
+    with pytest.raises(PropError, match=rf"^s: got '{re.escape(schedule)}'; expected a cron schedule of five numeric"):
+        v.cron_schedule("s", schedule)
+    if detail:
+        with pytest.raises(PropError, match=re.escape(detail)):
+            v.cron_schedule("s", schedule)
+
+
+@pytest.mark.parametrize("value", [0.5, 30.5, True, "2", float("nan")])
+def test_fails_number_in_range(value: object) -> None:
+    with pytest.raises(PropError, match=r"^n: got .*; expected a number from 1 to 30$"):
+        v.number_in_range("n", value, 1, 30)  # type: ignore[arg-type]
+
+
+def test_number_in_range_accepts_ints_and_floats() -> None:
+    assert v.number_in_range("n", 1, 1, 30) == 1.0
+    assert v.number_in_range("n", 29.5, 1, 30) == 29.5
