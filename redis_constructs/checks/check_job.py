@@ -142,11 +142,10 @@ class _LateNamedJob(k8s.KubeJob):
     def chart_digest(self) -> str:
         """SHA-256 over every other object of the chart as rendered now (Jobs and CronJobs left out)."""
         h = hashlib.sha256()
+        # Chart.api_objects comes back empty through jsii; the construct tree holds them all.
         for node in cdk8s.Chart.of(self).node.find_all():
-            if not isinstance(node, cdk8s.ApiObject) or node.kind in ("Job", "CronJob"):
-                continue
-            obj = node
-            h.update(json.dumps(obj.to_json(), sort_keys=True, separators=(",", ":")).encode())
+            if isinstance(node, cdk8s.ApiObject) and node.kind not in ("Job", "CronJob"):
+                h.update(json.dumps(node.to_json(), sort_keys=True, separators=(",", ":")).encode())
         return h.hexdigest()
 
     def rendered_name(self) -> str:

@@ -35,6 +35,7 @@ PASSWORDS = {
     "exporter-password": "mon-Exporter_0123456",
     "admin-password": "mon-Admin_0123456789",
     "migration-password": "mon-Migration_0123456",
+    "check-password": "mon-Check_0123456789",
 }
 Obj = dict[str, Any]
 

@@ -204,7 +204,14 @@ def test_admin_user_can_administer(primary: Pod) -> None:
     with connect(primary, ADMIN_USER, ADMIN_PW) as admin:
         assert admin.acl_whoami() == ADMIN_USER
         users = admin.acl_list()
-        assert sorted(u.split()[1] for u in users) == ["admin", "default", "exporter", "migration", "replication"]
+        assert sorted(u.split()[1] for u in users) == [
+            "admin",
+            "check",
+            "default",
+            "exporter",
+            "migration",
+            "replication",
+        ]
         for _, pw in CREDENTIALS.values():
             assert all(pw not in u for u in users)  # only SHA-256 hashes are loaded
         assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}

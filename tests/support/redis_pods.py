@@ -41,6 +41,7 @@ CREDENTIALS = {
     "exporter-password": ("exporter", "exp-Pw-c0ffee"),
     "admin-password": ("admin", "admin-Pw-9d8e7f"),
     "migration-password": ("migration", "migration-Pw-1a2b3c"),
+    "check-password": ("check", "check-Pw-4d5e6f"),
 }
 CLIENT_USER, CLIENT_PW = CREDENTIALS["client-password"]
 ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
@@ -270,9 +271,10 @@ def out_of_band_secrets(
         ref = source["secret"]
         for item in ref["items"]:
             secrets.setdefault((namespace, ref["name"]), {})[item["key"]] = by_file[item["path"]]
-    # Every password supplied is mounted, except the optional migration user's (rendered only with its key).
+    # Every password supplied is mounted, except the optional migration and check users' (rendered only with their
+    # keys).
     mounted = {item["path"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]}
-    assert set(by_file) - {"migration-password"} <= mounted, sorted(set(by_file) - mounted)
+    assert set(by_file) - {"migration-password", "check-password"} <= mounted, sorted(set(by_file) - mounted)
     return secrets | tls_secrets(objects, namespace=namespace, ca=ca)
 
 
