@@ -119,7 +119,7 @@ def test_sc009_beersystem_container_reaches_redis_shared_with_its_rendered_env(
 def test_sc009_validation_job_script_passes_against_redis_shared(
     cluster: Cluster, site_objects: list[Obj], tmp_path: Path
 ) -> None:
-    job = next(o for o in site_objects if o["kind"] == "Job")
+    job = next(o for o in site_objects if o["kind"] == "Job" and o["metadata"]["namespace"] == "beersystem")
     env, root = resolve(site_objects, "Job", job["metadata"]["name"], "validate", tmp_path)
     container = pod_spec(site_objects, "Job", job["metadata"]["name"])["containers"][0]
     env |= {
