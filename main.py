@@ -27,6 +27,8 @@ from redis_constructs import (
     BeersystemRedisBinding,
     BeersystemRedisBindingProps,
     CertManagerSelfSignedCa,
+    CheckJobRun,
+    DecommissionGate,
     ExternalRefs,
     FluxUnit,
     GitopsBootstrap,
@@ -38,6 +40,8 @@ from redis_constructs import (
     PropError,
     RedisBackup,
     RedisBackupProps,
+    RedisChecks,
+    RedisChecksProps,
     RedisCredentials,
     RedisMonitoring,
     RedisMonitoringProps,
@@ -116,6 +120,14 @@ REDIS = RedisSharedProps(
 )
 
 
+#: DECOMMISSIONED asks kube-prometheus-stack's Prometheus whether the time since the cutover was healthy before the
+#: old Redis goes (docs/checks.md, "Decommission gate").
+DECOMMISSION_GATE = DecommissionGate(prometheus_url="http://kube-prometheus-stack-prometheus.monitoring.svc:9090")
+#: The checks (docs/checks.md): after every sync, and at minute 17 of every hour so drift between syncs shows.
+#: The TLS check verifies the certificate for the LAN address (the LoadBalancer IP), as LAN clients dial it.
+CHECK_RUN = CheckJobRun(schedule="17 * * * *")
+
+
 def monitoring(redis: RedisShared) -> RedisMonitoringProps:
     """kube-prometheus-stack in `monitoring` (release `kube-prometheus-stack`), scraping ``redis`` every 15 s."""
     return RedisMonitoringProps(redis=redis, interval="15s", release_label="kube-prometheus-stack")
@@ -141,6 +153,7 @@ SYSTEM_KEYS = (
     "admin-password",
     "migration-password",
     "backup-password",
+    "check-password",
 )
 
 #: beersystem's manifests as its team wrote them (loaded like cdk8s.Include; the binding rewrites them per phase).
@@ -223,6 +236,9 @@ def build_app(
     #   RedisRestore(chart, "Restore", RedisRestoreProps(redis=shared, backup=backup,
     #                snapshot="redis-20261206T031700Z", match=("beersystem:*",)))
     backup = RedisBackup(chart, "Backup", RedisBackupProps(redis=shared, schedule="17 3 * * *"))
+    # The checks after every sync and, hourly, on a schedule (docs/checks.md); the check user's password is
+    # check-password of the system credentials.
+    checks = RedisChecks(chart, "Checks", RedisChecksProps(redis=shared, run=CHECK_RUN))
     RedisMonitoring(
         chart,
         "Monitoring",
@@ -233,6 +249,7 @@ def build_app(
                 cronjob=backup.cronjob_name,
                 max_age_seconds=backup.alert_max_age_seconds,
             ),
+            checks_cronjob=checks.cronjob_name,
         ),
     )
     # ArgoCD order within one sync: namespace -1, credentials 0, Redis 1 with the replicas StatefulSet, the
@@ -258,11 +275,15 @@ def build_app(
             delete_old_data=delete_old_data,
             data_copy=dataclasses.replace(BEERSYSTEM_DATA_COPY, reverse_match=reverse_copy_match),
             data_copy_scope=migration,
+            decommission_gate=DECOMMISSION_GATE,
         ),
     )
     # Flux: dist/redis-shared applied by two Kustomizations, the master StatefulSet only once the first
     # (everything else, the replicas StatefulSet included) is Ready; ArgoCD's waves 1 and 2.
-    first, second = flux_split_patches(chart.to_json(), shared.statefulset_name(Role.PRIMARY))
+    # The checks go with the master StatefulSet's unit: they need both pods, and Flux waits for the Job.
+    first, second = flux_split_patches(
+        chart.to_json(), shared.statefulset_name(Role.PRIMARY), after=checks.flux_objects()
+    )
     flux_kustomizations(
         app,
         "flux",

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .backup import RedisRestore as RedisRestore
     from .backup import RedisRestoreProps as RedisRestoreProps
     from .backup import RestoreSource as RestoreSource
+    from .checks import CheckJobRun as CheckJobRun
+    from .checks import RedisChecks as RedisChecks
+    from .checks import RedisChecksProps as RedisChecksProps
     from .core import IncludeFile as IncludeFile
     from .core import IncludeFileProps as IncludeFileProps
     from .core import PropError as PropError
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from .migration import BeersystemRedisBinding as BeersystemRedisBinding
     from .migration import BeersystemRedisBindingProps as BeersystemRedisBindingProps
     from .migration import BindingDataCopy as BindingDataCopy
+    from .migration import DecommissionGate as DecommissionGate
     from .migration import MigrationPhase as MigrationPhase
     from .migration import RedisClientBinding as RedisClientBinding
     from .migration import RedisClientBindingProps as RedisClientBindingProps
@@ -90,9 +94,11 @@ _WHERE = {
     "BeersystemRedisBindingProps": ".migration",
     "BindingDataCopy": ".migration",
     "CertManagerCertificate": ".server",
+    "CheckJobRun": ".checks",
     "CertManagerSelfSignedCa": ".server",
     # Renamed (migration.RENAMED): still handed on, with a warning naming the new name; not in __all__.
     "DataCopy": ".migration",
+    "DecommissionGate": ".migration",
     "EvictionPolicy": ".server",
     "ExistingTlsSecret": ".server",
     "ExternalRefs": ".gitops",
@@ -104,6 +110,8 @@ _WHERE = {
     "LoadBalancer": ".server",
     "MigrationPhase": ".migration",
     "PropError": ".core",
+    "RedisChecks": ".checks",
+    "RedisChecksProps": ".checks",
     "RedisClientBinding": ".migration",
     "RedisClientBindingProps": ".migration",
     "RedisCredentials": ".server",
@@ -145,6 +153,8 @@ __all__ = [
     "BindingDataCopy",
     "CertManagerCertificate",
     "CertManagerSelfSignedCa",
+    "CheckJobRun",
+    "DecommissionGate",
     "EvictionPolicy",
     "ExistingTlsSecret",
     "ExternalRefs",
@@ -159,6 +169,8 @@ __all__ = [
     "PropError",
     "RedisBackup",
     "RedisBackupProps",
+    "RedisChecks",
+    "RedisChecksProps",
     "RedisClientBinding",
     "RedisClientBindingProps",
     "RedisCredentials",

@@ -401,31 +401,90 @@ def dns_1035_label(prop: str, value: str, *, max_length: int = 63) -> str:
 
 
 # -- schedules: a CronJob's cron expression and time zone --------------------------------------------------
-#: One cron field: ``*``, a number, a range, a list of those, each optionally ``/step``; or a name (MON, JAN).
-_CRON_FIELD = re.compile(r"(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*")
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 #: An IANA zone name as Kubernetes' ``spec.timeZone`` takes it (``Etc/UTC``, ``Europe/Oslo``, ``UTC``).
 _TIME_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
-
-
-def cron_schedule(prop: str, value: str) -> str:
-    """A CronJob ``schedule``: five fields (minute hour day-of-month month day-of-week) or a macro such as
-    ``@daily``; no ``TZ=`` prefix (Kubernetes refuses it: the time zone is its own prop)."""
-    expected = "a cron schedule of five fields, e.g. '17 3 * * *', or one of " + ", ".join(_CRON_MACROS)
-    if not isinstance(value, str):
-        raise PropError(prop, value, expected)
-    if value.startswith(("TZ=", "CRON_TZ=")):
-        raise PropError(prop, value, expected + " (without TZ=: set the time zone prop)")
-    if value in _CRON_MACROS:
-        return value
-    fields = value.split()
-    if len(fields) != 5 or " ".join(fields) != value or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise PropError(prop, value, expected)
-    return value
 
 
 def time_zone(prop: str, value: str) -> str:
     """An IANA time zone name (``Etc/UTC``, ``Europe/Oslo``), as a CronJob's ``spec.timeZone`` takes it."""
     if not isinstance(value, str) or len(value) > 64 or not _TIME_ZONE.fullmatch(value):
         raise PropError(prop, value, "an IANA time zone name such as 'Etc/UTC' or 'Europe/Oslo'")
+    return value
+
+
+def number_in_range(prop: str, value: float, low: float, high: float) -> float:
+    """A number (int or float, not a bool or NaN) in ``low..high`` inclusive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise PropError(prop, value, f"a number from {low:g} to {high:g}")
+    return float(value)
+
+
+#: The five fields of a Kubernetes CronJob schedule (robfig/cron's standard parser), their ranges and the names
+#: the month and day-of-week fields also take (case-insensitive).
+_MONTHS = {
+    m: i
+    for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)
+}
+_WEEKDAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _WEEKDAYS),
+)
+_CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+_CRON_ITEM = re.compile(r"(?:\*|([0-9]{1,2}|[A-Za-z]{3})(?:-([0-9]{1,2}|[A-Za-z]{3}))?)(?:/([0-9]{1,2}))?")
+_CRON_EXPECTED = (
+    "a cron schedule of five fields (minute hour day-of-month month day-of-week; *, a, a-b, lists and /step; "
+    "names such as JAN or MON in the last two), e.g. '17 3 * * *', or one of " + ", ".join(sorted(_CRON_MACROS))
+)
+
+
+def cron_schedule(prop: str, value: str) -> str:
+    """A CronJob ``schedule``: five fields or a macro (``@hourly``), each value in its field's range; no ``TZ=``
+    prefix (the time zone is a prop of its own)."""
+    if not isinstance(value, str):
+        raise PropError(prop, value, _CRON_EXPECTED)
+    if value.startswith(("TZ=", "CRON_TZ=")):
+        raise PropError(prop, value, _CRON_EXPECTED + " (without TZ=: set the time zone prop)")
+    if value in _CRON_MACROS:
+        return value
+    fields = value.split(" ")
+    if len(fields) != len(_CRON_FIELDS):
+        raise PropError(prop, value, _CRON_EXPECTED)
+    for field_text, (field_name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in field_text.split(","):
+            m = _CRON_ITEM.fullmatch(item)
+            if m is None:
+                raise PropError(prop, value, _CRON_EXPECTED)
+            bounds = []
+            for g in m.groups()[:2]:
+                if g is None:
+                    continue
+                if g.isdigit():
+                    bounds.append(int(g))
+                elif g.upper() in names:
+                    bounds.append(names[g.upper()])
+                else:
+                    raise PropError(prop, value, _CRON_EXPECTED + f" (the {field_name} field takes no name {g!r})")
+            if any(not low <= n <= high for n in bounds) or (len(bounds) == 2 and bounds[1] < bounds[0]):
+                raise PropError(prop, value, _CRON_EXPECTED + f" (the {field_name} field from {low} to {high})")
+            if m.group(3) is not None and int(m.group(3)) == 0:
+                raise PropError(prop, value, _CRON_EXPECTED + " (a step of at least 1)")
+    return value
+    fields = value.split(" ")
+    if len(fields) != len(_CRON_FIELDS):
+        raise PropError(prop, value, _CRON_EXPECTED)
+    for field_text, (field_name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in field_text.split(","):
+            m = _CRON_ITEM.fullmatch(item)
+            if m is None:
+                raise PropError(prop, value, _CRON_EXPECTED)
+            start, end, step = (int(g) if g is not None else None for g in m.groups())
+            numbers = [n for n in (start, end) if n is not None]
+            if any(not low <= n <= high for n in numbers) or (end is not None and start is not None and end < start):
+                raise PropError(prop, value, _CRON_EXPECTED + f" (the {field_name} field from {low} to {high})")
+            if step is not None and step == 0:
+                raise PropError(prop, value, _CRON_EXPECTED + " (a step of at least 1)")
     return value

@@ -8,7 +8,7 @@ bootstrap Kustomization ``flux-system`` (it would prune Flux itself).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,22 +81,37 @@ def _delete_patch(obj: Mapping[str, Any], *, by_name: bool) -> dict[str, Any]:
     return {"patch": body, "target": target}
 
 
-def flux_split_patches(objects: Sequence[Mapping[str, Any]], master_statefulset: str) -> tuple[list[Any], list[Any]]:
+def flux_split_patches(
+    objects: Sequence[Mapping[str, Any]],
+    master_statefulset: str,
+    *,
+    after: Collection[tuple[str, str]] = (),
+) -> tuple[list[Any], list[Any]]:
     """Kustomize ``$patch: delete`` patches splitting one chart folder into two Flux Kustomizations.
 
     Returns ``(first, second)``: ``first`` removes the master StatefulSet (that unit applies everything else),
     ``second`` removes everything but it (one patch per other kind, one for the replicas StatefulSet). Flux
-    passes ``spec.patches`` to kustomize, which drops a resource matched by a delete patch.
+    passes ``spec.patches`` to kustomize, which drops a resource matched by a delete patch. ``after``: further
+    objects, as ``(kind, name)``, that go with the master StatefulSet into the second unit (the checks, which need
+    both pods). Default: - none.
     """
     master = [o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == master_statefulset]
     if len(master) != 1:
         raise ValueError(f"expected one StatefulSet {master_statefulset!r}, found {len(master)}")
+    keep = set(after)
+    missing = keep - {(str(o["kind"]), str(o["metadata"]["name"])) for o in objects}
+    if missing:
+        raise ValueError(f"after: {sorted(missing)} not among the objects")
     first = [_delete_patch(master[0], by_name=True)]
+    first += [_delete_patch(o, by_name=True) for o in objects if (o["kind"], o["metadata"]["name"]) in keep]
+    kept_kinds = {kind for kind, _ in keep}
     second: list[Any] = []
     seen: set[str] = set()
     for o in objects:
-        if o["kind"] == "StatefulSet":
-            if o["metadata"]["name"] != master_statefulset:
+        if (o["kind"], o["metadata"]["name"]) in keep:
+            continue
+        if o["kind"] == "StatefulSet" or o["kind"] in kept_kinds:
+            if o is not master[0]:
                 second.append(_delete_patch(o, by_name=True))
         elif o["kind"] not in seen:
             seen.add(str(o["kind"]))

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from .data_copy import OldRedisEndpoint as OldRedisEndpoint
     from .data_copy import RedisDataCopy as RedisDataCopy
     from .data_copy import RedisDataCopyProps as RedisDataCopyProps
+    from .decommission_gate import DecommissionGate as DecommissionGate
+    from .decommission_gate import GateJobRun as GateJobRun
+    from .decommission_gate import RedisDecommissionGate as RedisDecommissionGate
+    from .decommission_gate import RedisDecommissionGateProps as RedisDecommissionGateProps
     from .redis_env import HostPortPasswordRedisEnv as HostPortPasswordRedisEnv
     from .redis_env import PasswordFileRedisEnv as PasswordFileRedisEnv
     from .redis_env import RedisEnv as RedisEnv
@@ -42,6 +46,8 @@ _WHERE = {
     "BindingDataCopy": ".data_copy",
     "CopyDirection": ".data_copy",
     "DataCopyJobRun": ".data_copy",
+    "DecommissionGate": ".decommission_gate",
+    "GateJobRun": ".decommission_gate",
     "HostPortPasswordRedisEnv": ".redis_env",
     "MigrationPhase": ".binding",
     "OldRedisEndpoint": ".data_copy",
@@ -50,6 +56,8 @@ _WHERE = {
     "RedisClientBindingProps": ".binding",
     "RedisDataCopy": ".data_copy",
     "RedisDataCopyProps": ".data_copy",
+    "RedisDecommissionGate": ".decommission_gate",
+    "RedisDecommissionGateProps": ".decommission_gate",
     "RedisEnv": ".redis_env",
     "RedisValidationJob": ".validation_job",
     "RedisValidationJobProps": ".validation_job",
@@ -73,6 +81,8 @@ __all__ = [
     "BindingDataCopy",
     "CopyDirection",
     "DataCopyJobRun",
+    "DecommissionGate",
+    "GateJobRun",
     "HostPortPasswordRedisEnv",
     "MigrationPhase",
     "OldRedisEndpoint",
@@ -81,6 +91,8 @@ __all__ = [
     "RedisClientBindingProps",
     "RedisDataCopy",
     "RedisDataCopyProps",
+    "RedisDecommissionGate",
+    "RedisDecommissionGateProps",
     "RedisEnv",
     "RedisValidationJob",
     "RedisValidationJobProps",

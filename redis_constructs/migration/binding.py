@@ -61,6 +61,7 @@ from .data_copy import (
     RedisDataCopyProps,
     require_migration_user,
 )
+from .decommission_gate import DecommissionGate, RedisDecommissionGate, RedisDecommissionGateProps
 from .redis_env import HostPortPasswordRedisEnv, PasswordFileRedisEnv, RedisEnv, UrlRedisEnv
 from .validation_job import (
     CREDENTIALS_VOLUME,
@@ -191,6 +192,9 @@ class RedisClientBindingProps:
     #: Where the copy's objects go. Default: - the binding itself (its chart); the site passes a chart of its own
     #: so Flux can order it between the units.
     data_copy_scope: constructs.Construct | None = None
+    #: In DECOMMISSIONED, a Job asking Prometheus whether the time since the cutover was healthy, as a PreSync hook
+    #: in ``data_copy_scope`` (docs/checks.md). Default: - no gate: only the synth-time 24 h check.
+    decommission_gate: DecommissionGate | None = None
 
     def __post_init__(self) -> None:
         MigrationPhase.parse("phase", self.phase)
@@ -214,6 +218,8 @@ class RedisClientBindingProps:
         v.boolean("delete_old_data", self.delete_old_data)
         self._check_time()
         self._check_data_copy()
+        if self.decommission_gate is not None:
+            v.instance("decommission_gate", self.decommission_gate, DecommissionGate, "a DecommissionGate")
 
     def _check_app(self) -> None:
         app = _read_app(self.app)
@@ -363,6 +369,23 @@ class RedisClientBinding(constructs.Construct):
                 self._add_validation_job(self.validation)
             if copy is not None and self.phase is MigrationPhase.CUTOVER:
                 self._data_copy(copy, CopyDirection.INTO_SHARED)
+            if self.props.decommission_gate is not None and self.phase is MigrationPhase.DECOMMISSIONED:
+                self._add_decommission_gate(self.props.decommission_gate)
+
+    def _add_decommission_gate(self, gate: DecommissionGate) -> None:
+        assert self.cutover_time is not None
+        scope = self.props.data_copy_scope
+        self.decommission_gate = RedisDecommissionGate(
+            scope if scope is not None else self,
+            "DecommissionGate",
+            RedisDecommissionGateProps(
+                redis=self.redis,
+                namespace=self.namespace,
+                app_name=self.app.name,
+                cutover_time=self.cutover_time,
+                gate=gate,
+            ),
+        )
 
     def _add_validation_job(self, run: ValidationJobRun) -> None:
         self.validation_job = RedisValidationJob(

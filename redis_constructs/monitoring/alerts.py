@@ -39,7 +39,9 @@ from ..core.suggest import prometheus_label_name_fix
 EXPORTED_METRICS: Final[tuple[str, ...]] = (
     "redis_aof_last_bgrewrite_status",
     "redis_aof_last_write_status",
+    "redis_commands_duration_seconds_total",
     "redis_commands_processed_total",
+    "redis_commands_total",
     "redis_connected_clients",
     "redis_connected_slave_lag_seconds",
     "redis_connected_slave_offset_bytes",
@@ -48,6 +50,7 @@ EXPORTED_METRICS: Final[tuple[str, ...]] = (
     "redis_instance_info",
     "redis_keyspace_hits_total",
     "redis_keyspace_misses_total",
+    "redis_latency_percentiles_usec",
     "redis_master_link_up",
     "redis_master_repl_offset",
     "redis_memory_max_bytes",
@@ -60,6 +63,12 @@ EXPORTED_METRICS: Final[tuple[str, ...]] = (
 ``redis_master_link_up`` appears only on a replica; ``redis_connected_slave_lag_seconds`` and
 ``redis_connected_slave_offset_bytes`` only on a primary with at least one replica attached.
 """
+
+EXPORTED_METRICS_V188: Final[tuple[str, ...]] = ("redis_commands_latencies_usec_bucket",)
+"""Metric names of the image's exporter (v1.88) that Debian's 1.45 in the tests lacks: the per-command histogram
+from ``LATENCY HISTOGRAM`` (oliver006/redis_exporter v1.88.0 ``exporter/latency.go``,
+``extractLatencyHistogramMetrics``; on unless ``--exclude-latency-histogram-metrics``). Used by the latency panel
+and ``RedisLatencyHigh`` (:mod:`.check_alerts`), proven there by ``promtool test rules``."""
 
 SCRAPE_METRICS: Final[tuple[str, ...]] = ("up",)
 """Series Prometheus itself writes for every scrape target (not exported by redis_exporter)."""

@@ -43,6 +43,7 @@ from ..core import validation
 from ..core.errors import PropError
 from ..core.suggest import prometheus_label_name_fix
 from .alerts import validate_selector
+from .check_alerts import LATENCY_PANEL_QUERIES
 
 LEGEND: Final[str] = "{{pod}} ({{role}})"
 """Legend of every per-pod series: the pod name and its ServiceMonitor role."""
@@ -214,6 +215,20 @@ def _panel_specs(s: str, redis_role_label: str) -> tuple[_PanelSpec, ...]:
             kind=_Kind.TIMESERIES,
             queries=(_Query(expr=per_pod_rate("redis_rejected_connections_total")),),
             unit="ops",
+            min_value=0,
+        ),
+        _PanelSpec(
+            title="Command latency (ms)",
+            description=(
+                "SC-001/SC-006, at most 10 ms: the p95 execution time over the interval (exporter v1.88's"
+                ' LATENCY HISTOGRAM), the p95 Redis computes since its start (INFO latencystats, quantile "95")'
+                " and the mean per command. Server-side time: the network is not in it (docs/checks.md)."
+            ),
+            kind=_Kind.TIMESERIES,
+            queries=tuple(
+                _Query(expr=expr.replace("{SEL", "{" + s), legend=legend) for legend, expr in LATENCY_PANEL_QUERIES
+            ),
+            unit="ms",
             min_value=0,
         ),
     )

@@ -14,6 +14,7 @@ from ..core.errors import PropError, names_construct
 from ..server.redis_shared import RedisShared
 from .alerts import render_alert_groups
 from .backup_alerts import BackupMonitoring
+from .check_alerts import render_check_alert_group
 from .dashboard import render_dashboard
 
 
@@ -49,11 +50,20 @@ class RedisMonitoringProps:
     #: The backup CronJob to alert on (too old, last run failed) and show on the dashboard.
     #: Default: - no backup alerts or panel.
     backup: BackupMonitoring | None = None
+    #: The scheduled check's CronJob (``RedisChecks.cronjob_name``): alerts ``RedisCheckFailed`` and
+    #: ``RedisCheckStale`` watch it (docs/checks.md). Default: - no check alerts.
+    checks_cronjob: str | None = None
+    #: ``RedisLatencyHigh`` fires when the p95 command execution time stays above this many ms for 10 m (SC-006).
+    #: Default: 10 (from 0.01 to 10,000).
+    latency_p95_ms: float = 10.0
 
     def __post_init__(self) -> None:
         v.instance("redis", self.redis, RedisShared, "the RedisShared to monitor")
         v.fraction("memory_threshold", self.memory_threshold, expected="a fraction of maxmemory in (0, 1]")
         v.int_in_range("max_clients", self.max_clients, 1, 1_000_000)
+        if self.checks_cronjob is not None:
+            v.dns_subdomain("checks_cronjob", self.checks_cronjob, max_length=52)
+        v.number_in_range("latency_p95_ms", self.latency_p95_ms, 0.01, 10_000)
         interval = _seconds("interval", self.interval)
         if interval > 15:
             raise PropError("interval", self.interval, "at most '15s' (SC-005: metrics every 15 s or faster)")
@@ -130,6 +140,15 @@ class RedisMonitoring(constructs.Construct):
         )
         if p.backup is not None:
             groups = [*groups, p.backup.alert_group()]
+        # The scheduled check's and the latency alerts (kube-state-metrics series: not under the exporter selector).
+        groups.append(
+            render_check_alert_group(
+                namespace=redis.namespace,
+                cronjob=p.checks_cronjob,
+                redis_selector=self.selector,
+                latency_p95_ms=p.latency_p95_ms,
+            )
+        )
         self.prometheus_rule = prom.PrometheusRule(
             self,
             "PrometheusRule",

@@ -52,6 +52,10 @@ class RedisCredentials:
     #: The backup Job's user (``backup``: SYNC for ``redis-cli --rdb``, INFO, SET of its report keys; docs
     #: "Backups"); a :class:`RedisBackup` needs it. Default: - no ``backup`` ACL user is rendered.
     backup: SecretKeyRef | None = None
+    #: The check Job's user (``check``: PING, INFO, SET/GET/DEL on ``redis-shared:check:*`` only; docs/checks.md);
+    #: a :class:`~redis_constructs.checks.check_job.RedisChecks` needs it. Default: - no ``check`` ACL user is
+    #: rendered.
+    check: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
     #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
     #: Default: ``"1"``.
@@ -73,8 +77,8 @@ class RedisCredentials:
         """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
 
         ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and, for a data
-        copy, ``migration-password`` (the ``migration`` user exists only when it does) and, for backups,
-        ``backup-password`` (likewise); it should be replicated
+        copy, ``migration-password`` (the ``migration`` user exists only when it does), for backups
+        ``backup-password`` and for the checks ``check-password`` (likewise); it should be replicated
         into the Redis namespace only. Both versions roll the Redis pods when they change.
         """
         return cls(
@@ -90,6 +94,7 @@ class RedisCredentials:
             backup=(
                 system.key_ref("backup-password", namespace=namespace) if "backup-password" in system.keys else None
             ),
+            check=(system.key_ref("check-password", namespace=namespace) if "check-password" in system.keys else None),
             # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
             version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
             client_secret=client,
@@ -107,10 +112,13 @@ class RedisCredentials:
             refs["migration-password"] = self.migration
         if self.backup is not None:
             refs["backup-password"] = self.backup
+        if self.check is not None:
+            refs["check-password"] = self.check
         return refs
 
     def acl_users(self) -> tuple[AclUser, ...]:
-        """The ACL users these credentials give passwords to: every user, ``migration`` and ``backup`` only when set."""
+        """The ACL users these credentials give passwords to: every user; ``migration``, ``backup`` and ``check``
+        only when set."""
         files = self.by_file()
         return tuple(u for u in ACL_USERS if u.secret_file in files)
 

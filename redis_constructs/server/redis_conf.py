@@ -279,6 +279,11 @@ MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname
 BACKUP_COMMANDS = ("sync", "replconf", "info")
 #: The keys the backup Job reports its last run to (size, key count, time).
 REPORT_KEY_PREFIX = "redis-shared:backup:"
+#: What the check Job (redis_constructs.checks.check_program) runs, on its own keys only
+#: (:data:`CHECK_KEY_PREFIX`): PING, INFO for roles, replication, persistence and key counts, SET/GET/DEL for the
+#: replication and load checks, and naming its connection. No other key, no channel, nothing administrative.
+CHECK_COMMANDS = ("ping", "info", "set", "get", "del", "client|setname")
+CHECK_KEY_PREFIX = "redis-shared:check:"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -303,6 +308,7 @@ EXPORTER_USERNAME = "exporter"
 ADMIN_USERNAME = "admin"
 MIGRATION_USERNAME = "migration"
 BACKUP_USERNAME = "backup"
+CHECK_USERNAME = "check"
 
 ACL_USERS = (
     AclUser(
@@ -330,6 +336,11 @@ ACL_USERS = (
         name=BACKUP_USERNAME,
         secret_file="backup-password",
         rules="resetchannels -@all " + " ".join("+" + c for c in BACKUP_COMMANDS) + f" %W~{REPORT_KEY_PREFIX}* +set",
+    ),
+    AclUser(
+        name=CHECK_USERNAME,
+        secret_file="check-password",
+        rules=f"~{CHECK_KEY_PREFIX}* resetchannels -@all " + " ".join("+" + c for c in CHECK_COMMANDS),
     ),
 )
 
@@ -382,6 +393,9 @@ def render_common_conf(settings: ServerSettings) -> str:
         # SC-002: a replica keeps answering reads from its last data while the primary is away.
         "replica-serve-stale-data yes",
         "tcp-keepalive 60",
+        # p95 in INFO latencystats (and the exporter's redis_latency_percentiles_usec{quantile="95"}) beside
+        # Redis's default p50/p99/p99.9: the latency panel's "since start" line (docs/checks.md).
+        "latency-tracking-info-percentiles 50 95 99 99.9",
         "timeout 0",
         *(render_client_limits(settings.client_limits) if settings.client_limits else []),
         f"aclfile {RUN_DIR}/users.acl",

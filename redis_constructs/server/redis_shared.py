@@ -44,6 +44,7 @@ from .network_policy import RedisNetworkPolicy, RedisNetworkPolicyProps
 from .props import RedisSharedProps
 from .redis_conf import (
     ADMIN_USERNAME,
+    CHECK_USERNAME,
     CLIENT_USERNAME,
     MIGRATION_USERNAME,
     EvictionPolicy,
@@ -119,6 +120,10 @@ class RedisShared(constructs.Construct):
         self.client_username = CLIENT_USERNAME
         self.admin_username = ADMIN_USERNAME
         self.migration_username = MIGRATION_USERNAME
+        #: The check Job's ACL user; rendered only when ``credentials.check`` is set (:attr:`check_password`).
+        self.check_username = CHECK_USERNAME
+        #: Where the check user's password is. Default: - None, no ``check`` user (``credentials.check`` unset).
+        self.check_password = p.credentials.check
         #: Labels on every Redis pod (primary and replicas), for NetworkPolicies of other objects.
         self.pod_labels = self.names.labels()
         self.client_secret_name = p.credentials.client.name

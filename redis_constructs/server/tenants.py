@@ -38,6 +38,7 @@ from ..core.errors import PropError
 from .redis_conf import (
     ADMIN_USERNAME,
     BACKUP_USERNAME,
+    CHECK_USERNAME,
     CLIENT_USERNAME,
     EXPORTER_USERNAME,
     MIGRATION_USERNAME,
@@ -49,7 +50,7 @@ from .redis_conf import (
 DEFAULT_USERNAME = CLIENT_USERNAME
 #: Users the library owns; no tenant may take their names.
 SYSTEM_USERNAMES = frozenset(
-    {REPLICATION_USERNAME, EXPORTER_USERNAME, ADMIN_USERNAME, MIGRATION_USERNAME, BACKUP_USERNAME}
+    {REPLICATION_USERNAME, EXPORTER_USERNAME, ADMIN_USERNAME, MIGRATION_USERNAME, BACKUP_USERNAME, CHECK_USERNAME}
 )
 #: Secret id of the ``default`` line when no tenant holds ``default``: no password file, always off.
 NO_PASSWORD = "-"

@@ -120,7 +120,7 @@ def run_validation_job(
     cluster: Cluster, site_objects: list[Obj], tmp_path: Path, *, password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The rendered validation Job's command with its rendered env and credential (or ``password`` instead)."""
-    job = next(o for o in site_objects if o["kind"] == "Job")
+    job = next(o for o in site_objects if o["kind"] == "Job" and o["metadata"]["namespace"] == "beersystem")
     env, root = resolve(site_objects, "Job", job["metadata"]["name"], "validate", tmp_path)
     container = pod_spec(site_objects, "Job", job["metadata"]["name"])["containers"][0]
     password_file = root / env["PASSWORD_FILE"].lstrip("/")

@@ -36,6 +36,7 @@ PASSWORDS = {
     "admin-password": "mon-Admin_0123456789",
     "migration-password": "mon-Migration_0123456",
     "backup-password": "mon-Backup_0123456789",
+    "check-password": "mon-Check_0123456789",
 }
 Obj = dict[str, Any]
 

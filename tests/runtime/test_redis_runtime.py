@@ -207,6 +207,7 @@ def test_admin_user_can_administer(primary: Pod) -> None:
         assert sorted(u.split()[1] for u in users) == [
             "admin",
             "backup",
+            "check",
             "default",
             "exporter",
             "migration",

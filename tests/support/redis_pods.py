@@ -42,6 +42,7 @@ CREDENTIALS = {
     "admin-password": ("admin", "admin-Pw-9d8e7f"),
     "migration-password": ("migration", "migration-Pw-1a2b3c"),
     "backup-password": ("backup", "backup-Pw-4d5e6f"),
+    "check-password": ("check", "check-Pw-4d5e6f"),
 }
 CLIENT_USER, CLIENT_PW = CREDENTIALS["client-password"]
 ADMIN_USER, ADMIN_PW = CREDENTIALS["admin-password"]
@@ -271,10 +272,11 @@ def out_of_band_secrets(
         ref = source["secret"]
         for item in ref["items"]:
             secrets.setdefault((namespace, ref["name"]), {})[item["key"]] = by_file[item["path"]]
-    # Every password supplied is mounted, except the optional migration and backup users' (rendered only with
-    # their keys).
+    # Every password supplied is mounted, except the optional migration, backup and check users' (rendered only
+    # with their keys).
     mounted = {item["path"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]}
-    assert set(by_file) - {"migration-password", "backup-password"} <= mounted, sorted(set(by_file) - mounted)
+    optional = {"migration-password", "backup-password", "check-password"}
+    assert set(by_file) - optional <= mounted, sorted(set(by_file) - mounted)
     return secrets | tls_secrets(objects, namespace=namespace, ca=ca)
 
 

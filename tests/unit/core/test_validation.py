@@ -259,3 +259,48 @@ def test_time_zone_takes_iana_names(value: str) -> None:
 def test_fails_time_zone_outside_the_grammar(value: object) -> None:
     with pytest.raises(PropError, match=r"time_zone: got .*; expected an IANA time zone name"):
         v.time_zone("time_zone", value)  # type: ignore[arg-type]
+
+
+# -- cron_schedule and number_in_range (the check CronJob, the checks' and the gate's bounds) -------------------------
+@pytest.mark.parametrize("schedule", ["17 * * * *", "*/15 0-6,22-23 1 1-12/2 0", "0 3 * * 7", "@hourly", "@daily"])
+def test_cron_schedule_accepts(schedule: str) -> None:
+    assert v.cron_schedule("s", schedule) == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "detail"),
+    [
+        ("every hour", ""),
+        ("* * * *", ""),
+        ("* * * * * *", ""),
+        ("60 * * * *", "the minute field from 0 to 59"),
+        ("0 24 * * *", "the hour field from 0 to 23"),
+        ("0 0 0 * *", "the day of month field from 1 to 31"),
+        ("0 0 * 13 *", "the month field from 1 to 12"),
+        ("0 0 * * 8", "the day of week field from 0 to 7"),
+        ("5-1 * * * *", "the minute field"),
+        ("*/0 * * * *", "a step of at least 1"),
+        ("0 0 * * MOX", "takes no name"),
+        ("0 0 * MON * *", ""),
+        ("0 0 * MON *", "the month field takes no name"),
+        ("@every 1h", ""),
+        ("17  * * * *", ""),
+    ],
+)
+def test_fails_cron_schedule(schedule: str, detail: str) -> None:
+    with pytest.raises(PropError, match=rf"^s: got '{re.escape(schedule)}'; expected a cron schedule of five fields"):
+        v.cron_schedule("s", schedule)
+    if detail:
+        with pytest.raises(PropError, match=re.escape(detail)):
+            v.cron_schedule("s", schedule)
+
+
+@pytest.mark.parametrize("value", [0.5, 30.5, True, "2", float("nan")])
+def test_fails_number_in_range(value: object) -> None:
+    with pytest.raises(PropError, match=r"^n: got .*; expected a number from 1 to 30$"):
+        v.number_in_range("n", value, 1, 30)  # type: ignore[arg-type]
+
+
+def test_number_in_range_accepts_ints_and_floats() -> None:
+    assert v.number_in_range("n", 1, 1, 30) == 1.0
+    assert v.number_in_range("n", 29.5, 1, 30) == 29.5

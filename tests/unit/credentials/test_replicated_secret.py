@@ -34,6 +34,7 @@ PASSWORDS = {
     ("redis-shared-system", "admin-password"): "admin-Pw_0123456789abcdef",
     ("redis-shared-system", "migration-password"): "migration-Pw_0123456789ab",
     ("redis-shared-system", "backup-password"): "backup-Pw_0123456789abcde",
+    ("redis-shared-system", "check-password"): "check-Pw_0123456789abcdef",
 }
 
 
@@ -224,6 +225,7 @@ def test_redis_pods_mount_the_replicated_secrets() -> None:
             "admin-password",
             "migration-password",
             "backup-password",
+            "check-password",
         ],
     }
     assert "credentials" in {m["name"] for m in containers(sts)["redis"]["volumeMounts"]}

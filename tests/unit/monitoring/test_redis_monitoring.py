@@ -13,6 +13,7 @@ from redis_constructs import PropError, RedisShared, RedisSharedProps
 from redis_constructs.gitops.manifest_checks import _matches
 from redis_constructs.monitoring.alerts import render_alert_groups
 from redis_constructs.monitoring.backup_alerts import render_backup_alert_group
+from redis_constructs.monitoring.check_alerts import render_check_alert_group
 from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
 
 Obj = dict[str, Any]
@@ -45,9 +46,15 @@ def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> Non
     rule = find(site_objects, "PrometheusRule", "redis-shared", "redis")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=2)
-    # The site backs up (main.py): the backup CronJob's group comes last.
+    # The site backs up and runs scheduled checks (main.py): the backup CronJob's group, then the checks' and the
+    # latency alert.
     backup = render_backup_alert_group(namespace="redis", cronjob="redis-shared-backup", max_age_seconds=26 * 3600)
-    assert rule["spec"]["groups"] == [*expected, backup]
+    checks = render_check_alert_group(
+        namespace="redis",
+        cronjob="redis-shared-check-scheduled",
+        redis_selector='namespace="redis",service="redis-shared-metrics"',
+    )
+    assert rule["spec"]["groups"] == [*expected, backup, checks]
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
     for group in rule["spec"]["groups"]:
@@ -81,7 +88,10 @@ def test_expected_instances_follow_the_replica_count() -> None:
     objects = render(replicas=2)
     rules = find(objects, "PrometheusRule", "redis-shared")["spec"]["groups"]
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=3)
-    assert rules == expected
+    # Without a scheduled check: the latency alert alone in redis.checks.
+    (latency,) = rules[-1]["rules"]
+    assert latency["alert"] == "RedisLatencyHigh"
+    assert rules[:-1] == expected
 
 
 @pytest.mark.parametrize(

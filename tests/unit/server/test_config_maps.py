@@ -95,7 +95,7 @@ def test_redis_config_per_role(site_objects: list[Obj]) -> None:
 def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
     acl = find(site_objects, "ConfigMap", "redis-shared-configuration")["data"]["users.acl.tmpl"]
     users = {line.split()[1]: line for line in acl.splitlines()}
-    assert set(users) == {"default", "replication", "exporter", "admin", "migration", "backup"}
+    assert set(users) == {"default", "replication", "exporter", "admin", "migration", "backup", "check"}
     # The backup user: SYNC for redis-cli --rdb, INFO, and SET of its report keys only (reads no key).
     assert users["backup"].split()[5:] == [
         "resetchannels",
@@ -105,6 +105,18 @@ def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
         "+info",
         "%W~redis-shared:backup:*",
         "+set",
+    ]
+    # The check user: its own keys only, no channel, nothing administrative.
+    assert users["check"].split()[5:] == [
+        "~redis-shared:check:*",
+        "resetchannels",
+        "-@all",
+        "+ping",
+        "+info",
+        "+set",
+        "+get",
+        "+del",
+        "+client|setname",
     ]
     # The data-copy user: reads, RESTORE and its marker only (no DEL, FLUSH*, CONFIG, ACL).
     assert users["migration"].split()[5:] == [

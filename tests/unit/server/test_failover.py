@@ -88,7 +88,10 @@ def test_promotion_moves_the_role_the_services_and_replicaof(
             find(before, "StatefulSet", sts)["spec"]["template"] != find(after, "StatefulSet", sts)["spec"]["template"]
         )
     changed = {(o["kind"], o["metadata"]["name"]) for o in after if o not in before}
-    assert changed == {
+    # A new check Job (its name covers the chart), so the checks run again after the failover.
+    (check_job,) = [c for c in changed if c[0] == "Job"]
+    assert check_job[1].startswith("redis-shared-check-")
+    assert changed - {check_job} == {
         ("ConfigMap", "redis-shared-configuration"),
         ("StatefulSet", MASTER),
         ("StatefulSet", REPLICAS),
@@ -206,7 +209,10 @@ def test_flux_applies_the_master_statefulset_only_after_everything_else_is_ready
     (tmp_path / "b").mkdir()
     applied_first = kustomize(tmp_path / "a", first["patches"])
     applied_second = kustomize(tmp_path / "b", second["patches"])
-    assert applied_second == [("StatefulSet", "redis", MASTER)]
+    # The checks go with the master StatefulSet: their Job needs both pods, and the unit waits for it.
+    checks = [o for o in everything if o[2].startswith("redis-shared-check")]
+    assert {o[0] for o in checks} == {"ConfigMap", "NetworkPolicy", "Job", "CronJob"}
+    assert applied_second == sorted([("StatefulSet", "redis", MASTER), *checks])
     assert sorted(applied_first + applied_second) == everything
     assert ("StatefulSet", "redis", REPLICAS) in applied_first
     # Moving the master StatefulSet into its own Kustomization must not prune it: Flux skips these.
