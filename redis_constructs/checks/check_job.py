@@ -51,7 +51,7 @@ PROGRAM_DIR = "/opt/redis-shared/check"
 PASSWORD_DIR = "/var/run/secrets/redis-shared"
 #: The python image's ``nobody``: the program needs no identity of its own.
 CHECK_UID = 65534
-#: checkov checks the check Job skips while its image has no digest (README "Policy checks (checkov)").
+#: checkov checks the check Job skips while its image has no digest (docs/development.md#policy-checks-checkov).
 CHECK_JOB_CHECKOV_SKIPS = (
     ("CKV_K8S_43", "version-pinned tag; set run.image_digest to pin the digest"),
     ("CKV_K8S_15", "IfNotPresent with a version-pinned tag"),
