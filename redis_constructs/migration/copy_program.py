@@ -591,7 +591,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if args.mode == "copy" and not args.marker:
         p.error("copy needs --marker")
     if args.tenant_prefix is not None and args.marker and not args.marker.startswith(args.tenant_prefix):
-        p.error(f"--marker must start with --tenant-prefix {args.tenant_prefix!r} (the tenant may touch only those keys)")
+        p.error(
+            f"--marker must start with --tenant-prefix {args.tenant_prefix!r} (the tenant may touch only those keys)"
+        )
     if args.mode == "reverse" and not args.match:
         p.error("reverse needs at least one --match pattern (only the app's keys go back)")
     return args

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -117,7 +118,7 @@ class World:
         return redis.Redis(port=self.port, username="admin", password=ADMIN_PW)
 
     def same_process(self) -> bool:
-        return self.admin().info("server")["process_id"] == self.pid
+        return bool(self.admin().info("server")["process_id"] == self.pid)
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_tenants_reach_their_own_keys_only(world: World) -> None:
         shop.randomkey,
         shop.flushall,
         lambda: shop.swapdb(0, 1),
-        lambda: shop.execute_command("SELECT", 1),
+        lambda: shop.execute_command("SELECT", 1),  # type: ignore[no-untyped-call]
     ):
         with pytest.raises(NoPermissionError):
             call()
@@ -212,7 +213,7 @@ def test_default_is_off_without_a_holder_and_never_nopass(world: World) -> None:
     raw = redis.Redis(port=world.port, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.exceptions.AuthenticationError):
         raw.get("x")
-    assert any(u.startswith("user default off") for u in world.admin().acl_list())
+    assert any(u.startswith("user default off") for u in cast(list[str], world.admin().acl_list()))
 
 
 def test_refused_rules_change_nothing_and_stay_pending(world: World) -> None:
@@ -237,7 +238,7 @@ def test_users_acl_after_reloads_is_what_a_restart_loads(world: World, tmp_path:
         },
     )
     world.reload()
-    live = acl_words(world.admin().acl_list())
+    live = acl_words(cast(list[str], world.admin().acl_list()))
     # A second server (unix socket) loading the same users.acl, as a restarted Redis would.
     proc = subprocess.Popen(
         [
@@ -261,7 +262,7 @@ def test_users_acl_after_reloads_is_what_a_restart_loads(world: World, tmp_path:
         deadline = time.monotonic() + 10
         while True:
             try:
-                restarted = acl_words(c.acl_list())
+                restarted = acl_words(cast(list[str], c.acl_list()))
                 break
             except (ConnectionError, FileNotFoundError):
                 assert time.monotonic() < deadline

@@ -9,6 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from sealed_decrypt import unseal_value
+
 from redis_constructs.credentials.sealing import (
     SealedValue,
     SealedValues,
@@ -17,8 +19,6 @@ from redis_constructs.credentials.sealing import (
     load_certificate,
     seal_value,
 )
-from tests.support.sealed_decrypt import unseal_value
-
 from redis_constructs.credentials.tenant_sealing import drop_sealed_key, move_sealed_key
 
 
