@@ -477,10 +477,12 @@ class RedisClientBinding(constructs.Construct):
         old = self._old_endpoint(copy.old_password)
         app_name = self.app.name
         marker = None
+        # A key-confined tenant's copy refuses keys outside its prefix; its marker lies inside it.
+        prefix = self.redis.tenant(self.namespace).key_prefix
         if direction is CopyDirection.INTO_SHARED:
             assert self.cutover_time is not None
             # One marker per cutover: a second cutover after a rollback (a new CUTOVER_TIME) copies again.
-            marker = f"redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
+            marker = f"{prefix or ''}redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
         into = direction is CopyDirection.INTO_SHARED
         scope = self.props.data_copy_scope
         copy_construct = RedisDataCopy(
@@ -492,6 +494,7 @@ class RedisClientBinding(constructs.Construct):
                 name=f"{app_name[:30]}-redis-copy" if into else f"{app_name[:30]}-redis-copy-back",
                 direction=direction,
                 marker=marker,
+                tenant_prefix=prefix if into else None,
                 match=copy.reverse_match if not into else (),
                 # Into redis-shared: before the app is applied. Back: after the app's scale-down is healthy.
                 hook="PreSync" if into else "PostSync",
