@@ -101,8 +101,8 @@ def test_each_tenant_reaches_its_own_keys_only(cluster: Cluster) -> None:
             shop.flushall,
             shop.flushdb,
             lambda: shop.swapdb(0, 1),
-            lambda: shop.execute_command("SELECT", "1"),  # type: ignore[no-untyped-call]
-            lambda: shop.execute_command("MOVE", "shop:cart:1", "1"),  # type: ignore[no-untyped-call]
+            lambda: shop.execute_command("SELECT", "1"),
+            lambda: shop.execute_command("MOVE", "shop:cart:1", "1"),
             lambda: blog.get("shop:cart:1"),
         ):
             with pytest.raises(NoPermissionError):

@@ -928,7 +928,7 @@ class Cluster:
     def set_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """Replace an out-of-band Secret's data (a controller unsealing a new value); running pods see it on
         :meth:`refresh_volumes`, as after the kubelet's next sync."""
-        self._secrets[(namespace, name)] = dict(data)
+        self._secrets = {**(self._secrets or {}), (namespace, name): dict(data)}
         self.objects = Objects(list(self.objects.all), self._secrets)
 
     def roll(self, name: str, *, grace: float | None = None) -> Pod:
