@@ -345,3 +345,23 @@ def test_site_with_a_second_tenant_shop_renders_it(tmp_path: Path) -> None:
     assert tenants_file(objects)[1].endswith("-keys -randomkey -select -move")
     site = chart_objects(main.build_app())["redis-shared"]
     assert statefulsets(objects) == statefulsets(site)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: RedisSharedProps(tenants=[SHOP]), r"^tenants: got 'list'; expected a tuple of Tenant"),
+        (lambda: RedisSharedProps(tenants=("shop",)), r"^tenants: got 'shop'; expected a Tenant\(namespace=\.\.\.\)"),
+        (
+            lambda: RedisSharedProps(tenants=(Tenant(namespace="redis"),)),
+            r"^tenants: got 'redis'; expected a namespace other than Redis's own 'redis'",
+        ),
+        (
+            lambda: RedisSharedProps(tenants=(SHOP, Tenant(namespace="shop2", key_prefix="shop:eu:"))),
+            r"^tenants: got \"shop2: 'shop:eu:'\"; expected a key prefix outside 'shop''s 'shop:'",
+        ),
+    ],
+)
+def test_fails_bad_tenants_props(build: Any, message: str) -> None:
+    with pytest.raises(PropError, match=message):
+        build()
