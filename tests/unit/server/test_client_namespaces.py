@@ -350,8 +350,14 @@ def test_site_with_a_second_tenant_shop_renders_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: RedisSharedProps(tenants=[SHOP]), r"^tenants: got 'list'; expected a tuple of Tenant"),
-        (lambda: RedisSharedProps(tenants=("shop",)), r"^tenants: got 'shop'; expected a Tenant\(namespace=\.\.\.\)"),
+        (
+            lambda: RedisSharedProps(tenants=[SHOP]),  # type: ignore[arg-type]
+            r"^tenants: got 'list'; expected a tuple of Tenant",
+        ),
+        (
+            lambda: RedisSharedProps(tenants=("shop",)),  # type: ignore[arg-type]
+            r"^tenants: got 'shop'; expected a Tenant\(namespace=\.\.\.\)",
+        ),
         (
             lambda: RedisSharedProps(tenants=(Tenant(namespace="redis"),)),
             r"^tenants: got 'redis'; expected a namespace other than Redis's own 'redis'",
