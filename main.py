@@ -52,7 +52,10 @@ from redis_constructs import (
     Role,
     SecretSource,
     SynthError,
+    Tenant,
     TenantCommands,
+    TenantCredentials,
+    TenantCredentialsProps,
     Tls,
     add_rollout_order,
     add_sync_waves,
@@ -108,12 +111,18 @@ REDIS = RedisSharedProps(
     cluster_pod_cidr="10.42.0.0/16",
     cluster_service_cidr="10.43.0.0/16",
     nodes=4,  # every Redis pod needs a node of its own: replicas + 1 <= nodes
-    client_namespaces=("beersystem",),
+    # beersystem sends only a password, so it is Redis's `default` user, with every key as before (its keys share
+    # no prefix); docs/tenants.md says what that reaches. What it needs: sessions (BEERSYSTEM_SESSION_TTL) and
+    # cache entries with a TTL, i.e. GET/SET/EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or
+    # RESTORE. Allow them only for an app that does (docs/security.md).
+    tenants=(
+        Tenant(
+            namespace="beersystem",
+            password_only=True,
+            commands=TenantCommands(allow_scripting=False, allow_restore=False),
+        ),
+    ),
     monitoring_namespace="monitoring",
-    # What beersystem needs: sessions (BEERSYSTEM_SESSION_TTL) and cache entries with a TTL, i.e. GET/SET/
-    # EXPIRE/DEL; nothing in apps/beersystem/ uses Lua, functions or RESTORE. Allow them only for an app
-    # that does (docs/security.md).
-    tenant_commands=TenantCommands(allow_scripting=False, allow_restore=False),
     # TLS for the LAN (192.168.4.203:6380) with a CA of Redis's own, issued by cert-manager (the one
     # prerequisite; docs/tls.md). Plaintext 6379 stays for beersystem inside the cluster.
     tls=Tls(certificates=CertManagerSelfSignedCa()),
@@ -144,7 +153,8 @@ def secret_source() -> SecretSource:
     return SecretSource.sealed(read_sealed_file(SEALED_VALUES))
 
 
-#: The client credential goes to Redis and to every app namespace; the others stay in `redis`.
+#: The tenants' passwords: each tenant's own copy in its namespace, all of them (`<tenant>.password`) in `redis`;
+#: the system credentials stay in `redis`.
 CLIENT_SECRET = "redis-shared-client"
 SYSTEM_SECRET = "redis-shared-system"
 SYSTEM_KEYS = (
@@ -206,16 +216,11 @@ def build_app(
     source = source if source is not None else secret_source()
     app = cdk8s.App()
     chart = cdk8s.Chart(app, "redis-shared", disable_resource_name_hashes=True)
-    client = ReplicatedSecret(
+    # Redis's copy only here: RedisShared adds each tenant's own copy (and its key in Redis's) as it adds the tenant.
+    client = TenantCredentials(
         chart,
         "ClientCredentials",
-        ReplicatedSecretProps(
-            name=CLIENT_SECRET,
-            # Redis's namespace only: RedisShared adds a copy for each of its client namespaces.
-            namespaces=(redis.namespace,),
-            keys=("password",),
-            source=source,
-        ),
+        TenantCredentialsProps(name=CLIENT_SECRET, server_namespace=redis.namespace, source=source),
     )
     system = ReplicatedSecret(
         chart,
@@ -227,10 +232,11 @@ def build_app(
         "Redis",
         dataclasses.replace(
             redis,
-            credentials=RedisCredentials.from_replicated(client=client, system=system),
+            credentials=RedisCredentials.from_replicated(system=system, tenants=client),
             primary_pod=primary_pod,
         ),
     )
+    client.check_complete()  # every tenant is added: a sealed key of none of them is a removal half done
     # Nightly verified snapshots at 03:17 UTC on a volume away from the Redis nodes, 7 daily + 4 weekly kept
     # (docs/backups.md). To restore, commit e.g. (and remove it again once its Job succeeded):
     #   RedisRestore(chart, "Restore", RedisRestoreProps(redis=shared, backup=backup,

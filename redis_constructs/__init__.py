@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .credentials import ReplicatedSecretProps as ReplicatedSecretProps
     from .credentials import SecretSource as SecretSource
     from .credentials import SecretStoreKind as SecretStoreKind
+    from .credentials import TenantCredentials as TenantCredentials
+    from .credentials import TenantCredentialsProps as TenantCredentialsProps
     from .credentials import read_sealed_file as read_sealed_file
     from .gitops import ExternalRefs as ExternalRefs
     from .gitops import FluxUnit as FluxUnit
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from .server import RedisSharedProps as RedisSharedProps
     from .server import Resources as Resources
     from .server import Role as Role
+    from .server import Tenant as Tenant
     from .server import TenantCommands as TenantCommands
     from .server import Tls as Tls
     from .server import add_rollout_order as add_rollout_order
@@ -126,6 +129,8 @@ _WHERE = {
     "RedisValidationJobProps": ".migration",
     "ReplicatedSecret": ".credentials",
     "ReplicatedSecretProps": ".credentials",
+    "TenantCredentials": ".credentials",
+    "TenantCredentialsProps": ".credentials",
     "Resources": ".server",
     "Role": ".server",
     "SecretKeyRef": ".core",
@@ -133,6 +138,7 @@ _WHERE = {
     "SecretStoreKind": ".credentials",
     "SynthError": ".gitops",
     "TenantCommands": ".server",
+    "Tenant": ".server",
     "Tls": ".server",
     "utc_now": ".migration",
     "ValidationJob": ".migration",  # renamed ValidationJobRun, as DataCopy above
@@ -194,7 +200,10 @@ __all__ = [
     "SecretSource",
     "SecretStoreKind",
     "SynthError",
+    "Tenant",
     "TenantCommands",
+    "TenantCredentials",
+    "TenantCredentialsProps",
     "Tls",
     "ValidationJobRun",
     "add_rollout_order",

@@ -484,9 +484,13 @@ def check_primary(master: Endpoint, replicas: Endpoint, cred: Credential) -> str
     if role != "master":
         raise CheckError(f"{master.host}: {figure}: the master Service reaches a pod that is not the primary")
     if good == "0":
-        raise CheckError(f"{figure}: fenced, writes refused until a replica follows (docs/operations.md#failover-manual-one-commit)")
+        raise CheckError(
+            f"{figure}: fenced, writes refused until a replica follows (docs/operations.md#failover-manual-one-commit)"
+        )
     if primary_keys == 0 and replica_keys > 0:
-        raise CheckError(f"{figure}: the primary is empty while its replica holds keys (docs/operations.md#failover-manual-one-commit)")
+        raise CheckError(
+            f"{figure}: the primary is empty while its replica holds keys (docs/operations.md#failover-manual-one-commit)"
+        )
     return figure
 
 

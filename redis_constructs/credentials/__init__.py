@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .sealing import SealingScope as SealingScope
     from .sealing import read_sealed_file as read_sealed_file
     from .sealing import seal_into_file as seal_into_file
+    from .tenant_credentials import TenantCredentials as TenantCredentials
+    from .tenant_credentials import TenantCredentialsProps as TenantCredentialsProps
 
 _WHERE = {
     "ExistingSecretSource": ".replicated_secret",
@@ -28,6 +30,8 @@ _WHERE = {
     "PlaintextSecretSource": ".replicated_secret",
     "ReplicatedSecret": ".replicated_secret",
     "ReplicatedSecretProps": ".replicated_secret",
+    "TenantCredentials": ".tenant_credentials",
+    "TenantCredentialsProps": ".tenant_credentials",
     "SealedSecretSource": ".replicated_secret",
     "SealingScope": ".sealing",
     "SecretSource": ".replicated_secret",
@@ -46,6 +50,8 @@ __all__ = [
     "SealingScope",
     "SecretSource",
     "SecretStoreKind",
+    "TenantCredentials",
+    "TenantCredentialsProps",
     "read_sealed_file",
     "seal_into_file",
 ]

@@ -46,6 +46,7 @@ from ..core.refs import SecretKeyRef
 from ..core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
 from ..core.suggest import nearest
 from ..credentials.replicated_secret import ReplicatedSecret
+from ..credentials.tenant_credentials import TenantCredentials
 from ..gitops.manifest_checks import describe
 from ..gitops.sync_annotations import (
     APP_SYNC_WAVE,
@@ -158,8 +159,9 @@ class RedisClientBindingProps:
 
     #: The RedisShared the app moves onto; it must admit the app's namespace (``client_namespaces``).
     redis: RedisShared
-    #: The ReplicatedSecret holding ``redis``'s client credential, replicated into the app's namespace.
-    credentials: ReplicatedSecret
+    #: The tenants' credentials of ``redis`` (its :class:`TenantCredentials`, or a ReplicatedSecret named like
+    #: its tenant Secret with key ``password``), with a copy in the app's namespace.
+    credentials: ReplicatedSecret | TenantCredentials
     #: The app's Deployment (apps/v1, ``metadata.namespace`` set): a ``cdk8s.ApiObject`` from ``cdk8s.Include``.
     app: cdk8s.ApiObject
     #: The variables the app reads its Redis from: ``RedisEnv.host_port_password()``, ``.url()`` or
@@ -206,13 +208,13 @@ class RedisClientBindingProps:
         self._check_app()
         if not isinstance(self.redis, RedisShared):
             raise PropError("redis", self.redis, "a RedisShared construct")
-        if not isinstance(self.credentials, ReplicatedSecret) or (
+        if not isinstance(self.credentials, (ReplicatedSecret, TenantCredentials)) or (
             self.credentials.secret_name != self.redis.client_secret_name
         ):
             raise PropError(
                 "credentials",
                 getattr(self.credentials, "secret_name", self.credentials),
-                f"the ReplicatedSecret holding Redis's client credential (Secret {self.redis.client_secret_name!r})",
+                f"the TenantCredentials holding Redis's tenant passwords (Secret {self.redis.client_secret_name!r})",
             )
         self._check_old_redis()
         v.boolean("delete_old_data", self.delete_old_data)
@@ -350,7 +352,7 @@ class RedisClientBinding(constructs.Construct):
             raise PropError(
                 "credentials",
                 credentials.secret_name,
-                f"a ReplicatedSecret replicated into the app's namespace {namespace!r} "
+                f"credentials with a copy in the app's namespace {namespace!r} "
                 f"(it is in: {', '.join(credentials.namespaces)})",
             )
         return credentials.key_ref(redis.client_password_key, namespace=namespace)
@@ -404,13 +406,14 @@ class RedisClientBinding(constructs.Construct):
     # -- CUTOVER ------------------------------------------------------------------------------------------
     def _env(self) -> list[dict[str, Any]]:
         e, r = self.env, self.redis
+        user = r.tenant(self.namespace).user
         secret = {"valueFrom": {"secretKeyRef": {"name": self.secret_ref.name, "key": self.secret_ref.key}}}
         if isinstance(e, UrlRedisEnv):
-            url = f"redis://{r.client_username}:$({e.password_var})@{r.master_host}:{r.port}/{e.database}"
+            url = f"redis://{user}:$({e.password_var})@{r.master_host}:{r.port}/{e.database}"
             return [{"name": e.password_var, **secret}, {"name": e.url_var, "value": url}]
         out: list[dict[str, Any]] = []
         if isinstance(e, HostPortPasswordRedisEnv) and e.username_var:
-            out.append({"name": e.username_var, "value": r.client_username})
+            out.append({"name": e.username_var, "value": user})
         if isinstance(e, (HostPortPasswordRedisEnv, PasswordFileRedisEnv)):
             out += [{"name": e.host_var, "value": r.master_host}, {"name": e.port_var, "value": str(r.port)}]
         if isinstance(e, HostPortPasswordRedisEnv):
@@ -506,10 +509,12 @@ class RedisClientBinding(constructs.Construct):
         old = self._old_endpoint(copy.old_password)
         app_name = self.app.name
         marker = None
+        # A key-confined tenant's copy refuses keys outside its prefix; its marker lies inside it.
+        prefix = self.redis.tenant(self.namespace).key_prefix
         if direction is CopyDirection.INTO_SHARED:
             assert self.cutover_time is not None
             # One marker per cutover: a second cutover after a rollback (a new CUTOVER_TIME) copies again.
-            marker = f"redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
+            marker = f"{prefix or ''}redis-shared:migration:{self.namespace}/{app_name}:{self.cutover_time.isoformat()}"
         into = direction is CopyDirection.INTO_SHARED
         scope = self.props.data_copy_scope
         copy_construct = RedisDataCopy(
@@ -521,6 +526,7 @@ class RedisClientBinding(constructs.Construct):
                 name=f"{app_name[:30]}-redis-copy" if into else f"{app_name[:30]}-redis-copy-back",
                 direction=direction,
                 marker=marker,
+                tenant_prefix=prefix if into else None,
                 match=copy.reverse_match if not into else (),
                 # Into redis-shared: before the app is applied. Back: after the app's scale-down is healthy.
                 hook="PreSync" if into else "PostSync",

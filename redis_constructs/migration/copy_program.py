@@ -20,6 +20,10 @@ or the environment.
    the same value differently), and the remaining TTL within a tolerance. Any difference fails loudly.
 6. Check again that no other client connected to the source, then SET the marker and print the summary.
 
+With ``--tenant-prefix P`` (a key-confined tenant, ``Tenant.key_prefix``) every source key must start with ``P``:
+one that does not refuses the copy (exit 5) before anything is written, naming the first few; the marker must
+start with ``P`` too (the tenant's keyspace is all the copy may touch).
+
 ``reverse`` (the opt-in rollback copy): redis-shared -> old Redis, only keys matching ``--match`` patterns,
 ``RESTORE ... REPLACE`` (the old values are stale by design), then the same verification.
 
@@ -432,6 +436,8 @@ class Options:
     marker: str | None
     patterns: tuple[str, ...]
     replace: bool = False
+    #: Default: - no prefix rule (an unconfined tenant, e.g. one on ``default``).
+    tenant_prefix: bytes | None = None
 
 
 def conflict_check(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> list[bytes]:
@@ -546,6 +552,15 @@ def run(src: Connection, dst: Connection, o: Options) -> Summary:
         keys = [k for k in keys if k != o.marker.encode()]
     s.keys = len(keys)
     print(f"scanned {src.address}: {s.keys} keys")
+    if o.tenant_prefix is not None and o.mode == "copy":
+        outside = [k for k in keys if not k.startswith(o.tenant_prefix)]
+        if outside:
+            raise CopyError(
+                EXIT_REFUSED,
+                f"{len(outside)} key(s) of {src.address} lie outside the tenant's prefix "
+                f"{o.tenant_prefix.decode(errors='replace')!r}: {first_keys(outside)}; nothing was written "
+                "(rename them in the old Redis, or declare the tenant without key_prefix)",
+            )
     if o.mode == "restore":
         check_memory(src, dst, keys)
     if o.mode == "reverse" or o.replace:
@@ -595,6 +610,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--marker", default=None, help="key set in the target once verified (copy mode)")
     p.add_argument("--match", action="append", default=None, help="SCAN MATCH pattern (repeatable)")
     p.add_argument("--replace", action="store_true", help="restore: RESTORE ... REPLACE the matched keys")
+    p.add_argument("--tenant-prefix", default=None, help="refuse (exit 5) if a source key lies outside this prefix")
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--batch-bytes", type=int, default=32 << 20)
     p.add_argument("--ttl-tolerance-ms", type=int, default=2000)
@@ -607,6 +623,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error("restore needs --marker")
     if args.replace and (args.mode != "restore" or not args.match or "*" in args.match):
         p.error("--replace is for restore with explicit --match patterns (not '*': that would overwrite every tenant)")
+    if args.tenant_prefix is not None and args.marker and not args.marker.startswith(args.tenant_prefix):
+        p.error(
+            f"--marker must start with --tenant-prefix {args.tenant_prefix!r} (the tenant may touch only those keys)"
+        )
     if args.mode == "reverse" and not args.match:
         p.error("reverse needs at least one --match pattern (only the app's keys go back)")
     return args
@@ -623,6 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         marker=args.marker,
         patterns=tuple(args.match or ("*",)),
         replace=args.replace,
+        tenant_prefix=args.tenant_prefix.encode() if args.tenant_prefix is not None else None,
     )
     conns: dict[str, Connection] = {}
     try:

@@ -158,6 +158,9 @@ class RedisDataCopyProps:
     #: SCAN patterns of the app's keys; only those go back. Required for BACK_TO_OLD. Default: - none (INTO_SHARED
     #: copies every key of database 0).
     match: tuple[str, ...] = ()
+    #: INTO_SHARED for a key-confined tenant (``Tenant.key_prefix``): every key copied must start with it (the
+    #: copy refuses, exit 5, before writing anything) and so must ``marker``. Default: - every key.
+    tenant_prefix: str | None = None
     #: The ArgoCD hook phase of every object. Default: ``"PreSync"`` (before the app is applied).
     hook: str = "PreSync"
     #: How the Job runs. Default: :data:`DEFAULT_DATA_COPY_RUN` (a :class:`DataCopyJobRun` with its defaults).
@@ -176,6 +179,12 @@ class RedisDataCopyProps:
             )
         for pattern in patterns:
             v.text("match", pattern, max_length=200)  # type: ignore[arg-type]
+        if self.tenant_prefix is not None:
+            v.text("tenant_prefix", self.tenant_prefix, max_length=64)
+            if self.direction is not CopyDirection.INTO_SHARED:
+                raise PropError("tenant_prefix", self.tenant_prefix, "None for a BACK_TO_OLD copy")
+            if not (self.marker or "").startswith(self.tenant_prefix):
+                raise PropError("marker", self.marker, f"a key under the tenant prefix {self.tenant_prefix!r}")
         if self.hook not in ARGOCD_HOOK_PHASES:
             raise PropError("hook", self.hook, "one of " + ", ".join(map(repr, ARGOCD_HOOK_PHASES)))
         old = v.instance("old", self.old, OldRedisEndpoint, "an OldRedisEndpoint")
@@ -219,6 +228,7 @@ def copy_command(props: RedisDataCopyProps) -> list[str]:
         *oldargs,
         *shared,
         *(["--marker", props.marker] if props.marker else []),
+        *(["--tenant-prefix", props.tenant_prefix] if props.tenant_prefix else []),
         *[a for pattern in props.match for a in ("--match", pattern)],
         "--batch",
         str(props.job.batch),

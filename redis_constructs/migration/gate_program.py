@@ -208,7 +208,11 @@ def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
         print(f"FAIL prometheus: {a.prometheus_url}: {e}; the old Redis stays", file=out, flush=True)
         return EXIT_UNREACHABLE
     if refused:
-        print(f"REFUSED: {', '.join(refused)}; the old Redis stays (docs/checks.md#decommission-gate)", file=out, flush=True)
+        print(
+            f"REFUSED: {', '.join(refused)}; the old Redis stays (docs/checks.md#decommission-gate)",
+            file=out,
+            flush=True,
+        )
         return EXIT_REFUSED
     print("healthy since the cutover: decommissioning may proceed", file=out, flush=True)
     return 0

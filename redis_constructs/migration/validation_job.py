@@ -24,12 +24,13 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from ..core import validation as v
-from ..core.errors import names_construct
+from ..core.errors import PropError, names_construct
 from ..core.images import REDIS_IMAGE
 from ..core.job_run import JobRun
 from ..core.pod_security import resources
 from ..core.rendering import dns_egress_rule, namespace_peer, tcp_port
 from ..credentials.replicated_secret import ReplicatedSecret
+from ..credentials.tenant_credentials import TenantCredentials
 from ..gitops.sync_annotations import argocd_hook
 from ..server.redis_shared import RedisShared
 from ..server.workload import REDIS_UID
@@ -49,7 +50,7 @@ VALIDATE_SCRIPT = """\
 set -eu
 REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
 export REDISCLI_AUTH
-key="redis-shared:validate:$POD_NAMESPACE:$POD_NAME"
+key="${KEY_PREFIX:-}redis-shared:validate:$POD_NAMESPACE:$POD_NAME"
 check() {
   want="$1"
   shift
@@ -103,8 +104,9 @@ class RedisValidationJobProps:
 
     #: The RedisShared to check: the Job connects to ``redis.master_host:redis.port`` as its client user.
     redis: RedisShared
-    #: The ReplicatedSecret holding Redis's client credential; it must be replicated into ``namespace``.
-    credentials: ReplicatedSecret
+    #: The tenant's credentials (a :class:`TenantCredentials`, or a ReplicatedSecret holding its ``password``);
+    #: they must have a copy in ``namespace``.
+    credentials: ReplicatedSecret | TenantCredentials
     #: The app's namespace: the Job and its NetworkPolicy go there and read the credential's copy there.
     namespace: str
     #: The app's name: the prefix of the objects' names (``<app_name>-redis-validate``).
@@ -114,7 +116,8 @@ class RedisValidationJobProps:
 
     def __post_init__(self) -> None:
         v.instance("redis", self.redis, RedisShared, "a RedisShared construct")
-        v.instance("credentials", self.credentials, ReplicatedSecret, "a ReplicatedSecret")
+        if not isinstance(self.credentials, (ReplicatedSecret, TenantCredentials)):
+            raise PropError("credentials", type(self.credentials).__name__, "a TenantCredentials or a ReplicatedSecret")
         v.dns_label("namespace", self.namespace)
         v.dns_label("app_name", self.app_name)
         v.instance("job", self.job, ValidationJobRun, "a ValidationJobRun")
@@ -140,6 +143,7 @@ class RedisValidationJob(constructs.Construct):
         redis, credentials, namespace, app_name = props.redis, props.credentials, props.namespace, props.app_name
         job = props.job
         secret_ref = credentials.key_ref(redis.client_password_key, namespace=namespace)
+        tenant = redis.tenant(namespace)
         self.namespace = namespace
         # The NetworkPolicy's name; the Job's gets a hash of its rendered spec below (see there).
         name = f"{app_name[:40]}-redis-validate"
@@ -173,7 +177,9 @@ class RedisValidationJob(constructs.Construct):
             env=[
                 k8s.EnvVar(name="REDIS_HOST", value=redis.master_host),
                 k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
-                k8s.EnvVar(name="REDIS_USER", value=redis.client_username),
+                k8s.EnvVar(name="REDIS_USER", value=tenant.user),
+                # A key-confined tenant may touch only its own keys.
+                *([k8s.EnvVar(name="KEY_PREFIX", value=tenant.key_prefix)] if tenant.key_prefix else []),
                 k8s.EnvVar(name="PASSWORD_FILE", value=f"{_VALIDATE_PASSWORD_DIR}/{PASSWORD_FILE}"),
                 k8s.EnvVar(name="POD_NAME", value_from=field("metadata.name")),
                 k8s.EnvVar(name="POD_NAMESPACE", value_from=field("metadata.namespace")),
@@ -194,7 +200,7 @@ class RedisValidationJob(constructs.Construct):
             resources=resources(cpu=("10m", "100m"), memory=("16Mi", "32Mi")),
         )
         # The name hashes the whole rendered spec and the credential version (JobRun.hashed_name).
-        self.job_name = job.hashed_name(name, spec, credentials.version)
+        self.job_name = job.hashed_name(name, spec, credentials.version_in(namespace))
         self.job = k8s.KubeJob(
             self,
             "Resource",

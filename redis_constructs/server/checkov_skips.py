@@ -45,8 +45,8 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     CheckovSkip(
         kind="StatefulSet",
         check_id="CKV_K8S_9",
-        reason="the tls-reload sidecar has liveness only: a stalled reload loop must not take Redis out of its Services",
-        only_with_tls=True,
+        reason="the acl-reload and tls-reload sidecars have liveness only: a stalled reload loop must not take "
+        "Redis out of its Services",
     ),
 )
 

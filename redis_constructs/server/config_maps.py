@@ -2,14 +2,20 @@
 
 ConfigMap ``<name>-configuration`` holds ``common.conf`` (with TLS, its listener lines), ``master.conf``,
 ``replica.conf`` and the ACL template ``users.acl.tmpl``; ConfigMap ``<name>-scripts`` the start,
-render-config and probe scripts (with TLS, ``tls-reload.sh``). The text comes from the pure renderers
+render-config, probe and acl-reload scripts (with TLS, ``tls-reload.sh``). The text comes from the pure renderers
 (``redis_config``, ``scripts``, ``tls``); this construct only puts it into objects and hashes it.
+
+ConfigMap ``<name>-tenants`` holds the tenants file (:func:`~redis_constructs.server.tenants.render_tenants_file`),
+built at synth from the tenants declared by then, and is **not** in the checksum: the ``acl-reload`` sidecar
+applies a change to the running pods, which never roll for a tenant.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import constructs
 from cdk8s_plus_28 import k8s
@@ -26,6 +32,7 @@ from .redis_conf import (
     render_role_conf,
 )
 from .scripts import render_scripts
+from .tenants import TENANTS_FILE, Tenant, render_tenants_file
 from .tls import Tls
 
 
@@ -40,8 +47,25 @@ class RedisConfigurationProps:
     tenant_commands: TenantCommands
     #: The ACL users rendered (``migration`` only when its credential is set).
     users: tuple[AclUser, ...]
+    #: The tenants as of now (read again at synth: a late ``add_client_namespace`` reaches the tenants file).
+    tenants: Callable[[], tuple[Tenant, ...]] = tuple
     #: Default: - no TLS lines and no reload script.
     tls: Tls | None = None
+
+
+class _LateConfigMap(k8s.KubeConfigMap):
+    """A ConfigMap whose data is produced again by ``data()`` each time it is synthesized."""
+
+    def __init__(
+        self, scope: constructs.Construct, id: str, *, metadata: k8s.ObjectMeta, data: Callable[[], dict[str, str]]
+    ) -> None:
+        super().__init__(scope, id, metadata=metadata, data=data())
+        self._data = data
+
+    def to_json(self) -> Any:
+        manifest = super().to_json()
+        manifest["data"] = dict(sorted(self._data().items()))
+        return manifest
 
 
 class RedisConfiguration(constructs.Construct):
@@ -75,5 +99,14 @@ class RedisConfiguration(constructs.Construct):
         self.scripts = k8s.KubeConfigMap(
             self, "Scripts", metadata=names.meta(self.scripts_config_map_name), data=scripts_data
         )
-        #: SHA-256 over both ConfigMaps' data; the pods roll when it changes.
+        self.tenants_config_map_name = names.tenants_config_map_name
+        tenants = props.tenants
+        #: ConfigMap ``<name>-tenants``: the tenants file as of synth; never part of :attr:`checksum`.
+        self.tenants = _LateConfigMap(
+            self,
+            "Tenants",
+            metadata=names.meta(self.tenants_config_map_name),
+            data=lambda: {TENANTS_FILE: render_tenants_file(tenants())},
+        )
+        #: SHA-256 over both ConfigMaps' data (not the tenants'); the pods roll when it changes.
         self.checksum = hashlib.sha256(repr(sorted({**config_data, **scripts_data}.items())).encode()).hexdigest()

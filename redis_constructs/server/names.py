@@ -67,6 +67,11 @@ class RedisNames:
         return f"{self.name}-scripts"
 
     @property
+    def tenants_config_map_name(self) -> str:
+        """The ConfigMap holding the tenants file (no passwords), outside the config checksum."""
+        return f"{self.name}-tenants"
+
+    @property
     def service_account_name(self) -> str:
         return self.name
 

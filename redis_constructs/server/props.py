@@ -17,9 +17,11 @@ from ..core.errors import PropError
 from ..core.images import EXPORTER_IMAGE, REDIS_IMAGE
 from ..core.refs import SecretKeyRef
 from ..credentials.replicated_secret import ReplicatedSecret
+from ..credentials.tenant_credentials import TenantCredentials
 from .names import REDIS_PORT
 from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands, derive_maxmemory
 from .roles import primary_statefulset
+from .tenants import Tenant, validate_tenants
 from .tls import Tls
 
 #: ``"<name>-replicas"`` plus the controller-revision-hash suffix must fit 63 characters.
@@ -30,12 +32,14 @@ MAX_NAME_LENGTH = 40
 class RedisCredentials:
     """Where each ACL user's password comes from; Secrets in the Redis namespace, mounted as files.
 
-    The client credential is what applications use (Redis user ``default``); the others never leave
-    the Redis namespace.
+    The tenants' passwords (what applications use, one per tenant) are the keys ``<tenant>.password`` of Secret
+    ``tenant_secret`` (a :class:`TenantCredentials` renders it); the system users' never leave the Redis
+    namespace.
     """
 
-    #: Default: key ``password`` of Secret ``redis-shared-client``.
-    client: SecretKeyRef = field(default_factory=lambda: SecretKeyRef(name="redis-shared-client", key="password"))
+    #: Secret in the Redis namespace holding ``<tenant>.password`` (and ``<tenant>.previous-password`` during a
+    #: rotation) per tenant, mounted whole in the pods. Default: ``"redis-shared-client"``.
+    tenant_secret: str = "redis-shared-client"
     #: Default: key ``replication-password`` of Secret ``redis-shared-system``.
     replication: SecretKeyRef = field(
         default_factory=lambda: SecretKeyRef(name="redis-shared-system", key="replication-password")
@@ -57,32 +61,31 @@ class RedisCredentials:
     #: rendered.
     check: SecretKeyRef | None = None
     #: Changing it rolls every Redis pod (annotation ``redis-shared/credentials-version``); set it from the
-    #: sealed values' checksum or bump it by hand after rotating a Secret created out of band.
-    #: Default: ``"1"``.
+    #: sealed values' checksum or bump it by hand after rotating a system Secret created out of band. Tenants'
+    #: passwords are not in it: they reach the running pods without a restart. Default: ``"1"``.
     version: str = "1"
-    #: The ReplicatedSecret that holds ``client``, so each client namespace gets its copy from
-    #: :meth:`RedisShared.add_client_namespace`. Default: - set by :meth:`from_replicated`; otherwise the client
-    #: Secret in each client namespace is yours to provide.
-    client_secret: ReplicatedSecret | None = field(default=None, compare=False, repr=False)
+    #: The TenantCredentials that render ``tenant_secret`` and each tenant's copy, so
+    #: :meth:`RedisShared.add_client_namespace` gives a new tenant its password. Default: - set by
+    #: :meth:`from_replicated`; otherwise both are yours to provide.
+    tenants: TenantCredentials | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_replicated(
         cls,
         *,
-        client: ReplicatedSecret,
         system: ReplicatedSecret,
+        tenants: TenantCredentials,
         namespace: str = "redis",
-        client_key: str = "password",
     ) -> RedisCredentials:
-        """Credentials from two ReplicatedSecrets: ``client`` (shared with the apps) and ``system``.
+        """Credentials from the ``system`` ReplicatedSecret and the tenants' :class:`TenantCredentials`.
 
         ``system`` holds ``replication-password``, ``exporter-password``, ``admin-password`` and, for a data
         copy, ``migration-password`` (the ``migration`` user exists only when it does), for backups
         ``backup-password`` and for the checks ``check-password`` (likewise); it should be replicated
-        into the Redis namespace only. Both versions roll the Redis pods when they change.
+        into the Redis namespace only. Its version rolls the Redis pods when it changes; the tenants' never do.
         """
         return cls(
-            client=client.key_ref(client_key, namespace=namespace),
+            tenant_secret=tenants.secret_name,
             replication=system.key_ref("replication-password", namespace=namespace),
             exporter=system.key_ref("exporter-password", namespace=namespace),
             admin=system.key_ref("admin-password", namespace=namespace),
@@ -95,15 +98,13 @@ class RedisCredentials:
                 system.key_ref("backup-password", namespace=namespace) if "backup-password" in system.keys else None
             ),
             check=(system.key_ref("check-password", namespace=namespace) if "check-password" in system.keys else None),
-            # Only the copies in Redis's namespace: a copy added for a new client must not roll Redis.
-            version=f"{client.version_in(namespace)}.{system.version_in(namespace)}"[:63],
-            client_secret=client,
+            version=system.version_in(namespace)[:63],
+            tenants=tenants,
         )
 
     def by_file(self) -> dict[str, SecretKeyRef]:
-        """The mounted file name of each credential (see :data:`redis_config.ACL_USERS`)."""
+        """The mounted file name of each system credential (see :data:`redis_config.ACL_USERS`)."""
         refs = {
-            "client-password": self.client,
             "replication-password": self.replication,
             "exporter-password": self.exporter,
             "admin-password": self.admin,
@@ -117,7 +118,7 @@ class RedisCredentials:
         return refs
 
     def acl_users(self) -> tuple[AclUser, ...]:
-        """The ACL users these credentials give passwords to: every user; ``migration``, ``backup`` and ``check``
+        """The system ACL users these credentials give passwords to: ``migration``, ``backup`` and ``check``
         only when set."""
         files = self.by_file()
         return tuple(u for u in ACL_USERS if u.secret_file in files)
@@ -189,7 +190,11 @@ class RedisSharedProps:
     shutdown_timeout_seconds: int = _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     #: Default: - no LoadBalancer; Redis is reachable only inside the cluster.
     load_balancer: LoadBalancer | None = None
-    #: Namespaces whose pods may connect on 6379. Default: - none; add more with ``add_client_namespace``.
+    #: The tenants: one client namespace each, with its own ACL user, password and (optionally) key prefix
+    #: (docs/tenants.md). Default: - none; add more with ``add_client_namespace``.
+    tenants: tuple[Tenant, ...] = ()
+    #: Shorthand: each namespace becomes ``Tenant(namespace=ns, commands=tenant_commands)`` (its own user, every
+    #: key). A namespace in both ``tenants`` and here is an error. Default: - none.
     client_namespaces: tuple[str, ...] = ()
     #: Namespace of Prometheus, the only one admitted to 9121. Default: ``"monitoring"``.
     monitoring_namespace: str = "monitoring"
@@ -210,8 +215,9 @@ class RedisSharedProps:
     min_replicas_to_write: int = 0
     #: Default: 10 (Redis's own default).
     min_replicas_max_lag_seconds: int = 10
-    #: What the tenants' user may run beyond data commands. Default: - scripting (EVAL*, FCALL*, FUNCTION,
-    #: SCRIPT) and RESTORE denied; FLUSHALL, FLUSHDB, SWAPDB, MIGRATE and every admin command always are.
+    #: What the ``client_namespaces`` shorthand tenants may run beyond data commands (a :class:`Tenant` says it
+    #: with ``commands``). Default: - scripting (EVAL*, FCALL*, FUNCTION, SCRIPT) and RESTORE denied; FLUSHALL,
+    #: FLUSHDB, SWAPDB, MIGRATE and every admin command always are.
     tenant_commands: TenantCommands = field(default_factory=TenantCommands)
     #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
     #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
@@ -273,6 +279,21 @@ class RedisSharedProps:
             v.dns_label("client_namespaces", namespace)
             if namespace == self.namespace:
                 raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
+        if not isinstance(self.tenants, tuple):
+            raise PropError("tenants", type(self.tenants).__name__, "a tuple of Tenant(namespace=...)")
+        for tenant in validate_tenants(self.all_tenants()):
+            if tenant.namespace == self.namespace:
+                raise PropError("tenants", tenant.namespace, f"a namespace other than Redis's own {self.namespace!r}")
+
+    def all_tenants(self) -> tuple[Tenant, ...]:
+        """``tenants`` then one :class:`Tenant` per ``client_namespaces`` entry (refused when both name one)."""
+        declared = {t.namespace for t in self.tenants if isinstance(t, Tenant)}
+        for namespace in self.client_namespaces:
+            if namespace in declared:
+                raise PropError(
+                    "client_namespaces", namespace, "a namespace not declared in tenants too (keep the Tenant)"
+                )
+        return (*self.tenants, *(Tenant(namespace=ns, commands=self.tenant_commands) for ns in self.client_namespaces))
 
     def _check_shutdown_fits_grace_period(self) -> None:
         """A raised ``shutdown_timeout_seconds`` beyond the grace period names itself and the relation, not the
@@ -317,9 +338,16 @@ class RedisSharedProps:
             v.instance(prop, ref, SecretKeyRef, "a SecretKeyRef(name=..., key=...)")
             v.secret_name(prop + ".name", ref.name)
             v.secret_key(prop + ".key", ref.key)
+        v.secret_name("credentials.tenant_secret", creds.tenant_secret)
         v.version("credentials.version", creds.version)
-        if creds.client_secret is not None:
-            v.instance("credentials.client_secret", creds.client_secret, ReplicatedSecret, "None or a ReplicatedSecret")
+        if creds.tenants is not None:
+            v.instance("credentials.tenants", creds.tenants, TenantCredentials, "None or a TenantCredentials")
+            if creds.tenants.secret_name != creds.tenant_secret:
+                raise PropError(
+                    "credentials.tenant_secret",
+                    creds.tenant_secret,
+                    f"the TenantCredentials' Secret {creds.tenants.secret_name!r}",
+                )
 
     def memory_limit_bytes(self) -> int:
         """``resources.memory_limit`` in bytes."""

@@ -310,12 +310,9 @@ MIGRATION_USERNAME = "migration"
 BACKUP_USERNAME = "backup"
 CHECK_USERNAME = "check"
 
+#: The system users, rendered into ``system.acl`` by the init container. The tenants' users (``default``
+#: included) are lines of the tenants file that ``acl-reload.sh`` adds (:mod:`redis_constructs.server.tenants`).
 ACL_USERS = (
-    AclUser(
-        name=CLIENT_USERNAME,
-        secret_file="client-password",
-        rules=TenantCommands().rules(),
-    ),
     AclUser(
         name=REPLICATION_USERNAME,
         secret_file="replication-password",
@@ -346,10 +343,11 @@ ACL_USERS = (
 
 
 def render_acl_template(tenant: TenantCommands | None = None, *, users: Sequence[AclUser] = ACL_USERS) -> str:
-    """The ACL file with password placeholders; render-config.sh fills in SHA-256 hashes.
+    """The system users' ACL file with password placeholders; render-config.sh fills in SHA-256 hashes.
 
-    ``tenant`` sets the client user's rules. Default: :class:`TenantCommands`'s defaults. ``users``: the
-    users to render. Default: every user of :data:`ACL_USERS`.
+    ``users``: the users to render. Default: every user of :data:`ACL_USERS`. ``tenant`` sets the rules of a
+    user named ``default`` among them (tests of a single tenant's rules). Default: :class:`TenantCommands`'s
+    defaults.
     """
     # An aclfile takes no comments: every line must be a `user` line.
     lines = []

@@ -55,6 +55,7 @@ from .redis_conf import (
 )
 from .roles import primary_statefulset
 from .services import RedisHeadlessService, RedisHeadlessServiceProps, RedisServices, RedisServicesProps
+from .tenants import Tenant, validate_tenants
 from .workload import RedisWorkload, RedisWorkloadProps
 
 
@@ -101,9 +102,9 @@ class RedisShared(constructs.Construct):
         self.tls = p.tls
         #: The TLS port, when ``tls`` is set. Default: - None.
         self.tls_port = p.tls.port if p.tls else None
-        self._client_namespaces: list[str] = []
-        for ns in p.client_namespaces:
-            self.add_client_namespace(ns)
+        self._tenants: list[Tenant] = []
+        for tenant in p.all_tenants():
+            self.add_client_namespace(tenant.namespace, tenant=tenant)
 
         self.port = REDIS_PORT
         self.metrics_port = METRICS_PORT
@@ -117,6 +118,7 @@ class RedisShared(constructs.Construct):
         self.service_account_name = self.names.service_account_name
         self.config_map_name = self.names.config_map_name
         self.scripts_config_map_name = self.names.scripts_config_map_name
+        #: The user an app sending only a password is (``default``); a tenant's own is ``tenant(ns).user``.
         self.client_username = CLIENT_USERNAME
         self.admin_username = ADMIN_USERNAME
         self.migration_username = MIGRATION_USERNAME
@@ -126,8 +128,10 @@ class RedisShared(constructs.Construct):
         self.check_password = p.credentials.check
         #: Labels on every Redis pod (primary and replicas), for NetworkPolicies of other objects.
         self.pod_labels = self.names.labels()
-        self.client_secret_name = p.credentials.client.name
-        self.client_password_key = p.credentials.client.key
+        #: The tenants' Secret: in Redis's namespace ``<tenant>.password`` per tenant, in each tenant's namespace
+        #: its own password as key :attr:`client_password_key`.
+        self.client_secret_name = p.credentials.tenant_secret
+        self.client_password_key = "password"
         self.load_balancer_ip = p.load_balancer.ip if p.load_balancer else None
         self.monitoring_namespace = p.monitoring_namespace
         #: Labels of the metrics Service, for a ServiceMonitor's selector (:meth:`RedisNames.metrics_selector`).
@@ -136,28 +140,53 @@ class RedisShared(constructs.Construct):
         self._compose()
 
     @names_construct_in
-    def add_client_namespace(self, namespace: str) -> None:
-        """Make ``namespace`` a client: everything a tenant needs follows from this one call.
+    def add_client_namespace(self, namespace: str, *, tenant: Tenant | None = None) -> None:
+        """Make ``namespace`` a tenant: everything it needs follows from this one call.
 
-        Its pods are admitted to the Redis port (the NetworkPolicy is built at synth from the current list) and,
-        with :meth:`RedisCredentials.from_replicated`, the client Secret gets a copy there, so a
-        :class:`RedisClientBinding` in that namespace is accepted. The Redis pods do not roll. Raises, changing
-        nothing, when the namespace is invalid or taken, or when its copy cannot be made (sealed values lack it).
+        ``tenant``: its user, key prefix and commands. Default: - ``Tenant(namespace=namespace)`` (user named
+        after the namespace, every key; the ``tenant_commands`` prop's commands). Its pods are admitted to the
+        Redis port (the NetworkPolicy is built at synth), its ACL user reaches the tenants ConfigMap (built at
+        synth; the running pods apply it without a restart) and, with :meth:`RedisCredentials.from_replicated`,
+        its password gets its copy in ``namespace`` and its key in Redis's Secret. Raises, changing nothing, when
+        the tenant is invalid or clashes with another, or when its copy cannot be made (sealed values lack it).
         """
         v.dns_label("client_namespaces", namespace)
-        if namespace in self._client_namespaces:
+        if tenant is None:
+            tenant = Tenant(namespace=namespace, commands=self._props.tenant_commands)
+        v.instance("tenant", tenant, Tenant, "None or a Tenant(namespace=...)")
+        if tenant.namespace != namespace:
+            raise PropError("tenant.namespace", tenant.namespace, f"the namespace added, {namespace!r}")
+        if namespace in self.client_namespaces:
             raise PropError("client_namespaces", namespace, "a namespace not added yet")
         if namespace == self.namespace:
             raise PropError("client_namespaces", namespace, f"a namespace other than Redis's own {namespace!r}")
-        secret = self.credentials.client_secret
-        if secret is not None and namespace not in secret.namespaces:
-            secret.add_namespace(namespace)
-        self._client_namespaces.append(namespace)
+        validate_tenants([*self._tenants, tenant])
+        credentials = self.credentials.tenants
+        if credentials is not None and namespace not in credentials.namespaces:
+            credentials.add_tenant(namespace)  # raises first when the sealed values lack either copy
+        self._tenants.append(tenant)
 
     @property
     def client_namespaces(self) -> tuple[str, ...]:
-        """Namespaces admitted to 6379, in the order they were added."""
-        return tuple(self._client_namespaces)
+        """Namespaces admitted to 6379 (one per tenant), in the order they were added."""
+        return tuple(t.namespace for t in self._tenants)
+
+    @property
+    def tenants(self) -> tuple[Tenant, ...]:
+        """Every declared tenant, late adds included, in the order they were added."""
+        return tuple(self._tenants)
+
+    def tenant(self, namespace: str) -> Tenant:
+        """The tenant of ``namespace``; raises naming the tenants there are."""
+        for t in self._tenants:
+            if t.namespace == namespace:
+                return t
+        raise PropError(
+            "namespace",
+            namespace,
+            "a tenant namespace, one of " + (", ".join(self.client_namespaces) or "none yet"),
+            fix=f"redis.add_client_namespace({namespace!r})",
+        )
 
     # -- composition ------------------------------------------------------------------------------------
     def _compose(self) -> None:
@@ -184,6 +213,7 @@ class RedisShared(constructs.Construct):
                 settings=settings,
                 tenant_commands=p.tenant_commands,
                 users=self.credentials.acl_users(),
+                tenants=lambda: self.tenants,
                 tls=self.tls,
             ),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .acl_reload import render_acl_reload_script
 from .redis_conf import (
     ACL_USERS,
     CONF_DIR,
@@ -15,6 +16,7 @@ from .redis_conf import (
     EXPORTER_USERNAME,
     REPLICATION_USERNAME,
     RUN_DIR,
+    SCRIPTS_DIR,
     SECRETS_DIR,
     AclUser,
 )
@@ -102,7 +104,9 @@ umask 077
 {checks}
 sed \\
 {substitutions}
-  "{CONF_DIR}/users.acl.tmpl" > "{RUN_DIR}/users.acl"
+  "{CONF_DIR}/users.acl.tmpl" > "{RUN_DIR}/system.acl"
+# users.acl (what Redis loads) = system.acl + the tenants' users, as the acl-reload sidecar keeps it.
+sh "{SCRIPTS_DIR}/acl-reload.sh" render
 {{
   echo "masteruser {REPLICATION_USERNAME}"
   echo "masterauth $(read_secret replication-password)"
@@ -404,4 +408,5 @@ def render_scripts(*, users: Sequence[AclUser] = ACL_USERS) -> dict[str, str]:
         "render-config.sh": _render_config_script(users),
         "start.sh": _start_script(),
         "probe.sh": _probe_script(),
+        "acl-reload.sh": render_acl_reload_script(),
     }

@@ -32,7 +32,7 @@ TLS_CA_DIR = "/opt/redis-shared/tls-ca"
 #: The reload sidecar's heartbeat (memory-backed emptyDir), read by its liveness probe.
 RELOAD_RUN_DIR = "/run/tls-reload"
 #: The projected volume holding only ``admin-password``, the one credential the reload sidecar needs.
-RELOAD_CREDENTIALS_VOLUME = "tls-reload-credentials"
+RELOAD_CREDENTIALS_VOLUME = "admin-credentials"
 #: The keys of a ``kubernetes.io/tls`` Secret as cert-manager writes them.
 TLS_KEYS = ("tls.crt", "tls.key", "ca.crt")
 

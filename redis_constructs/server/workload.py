@@ -20,6 +20,7 @@ from ..core.rendering import int_or_string, quantity, secret_files_volume
 from ..core.restart_annotations import CONFIG_CHECKSUM_ANNOTATION, CREDENTIALS_VERSION_ANNOTATION
 from ..gitops.sync_annotations import FLUX_PRUNE
 from . import tls as tls_mod
+from .acl_reload import TENANT_SECRETS_DIR, TENANTS_DIR
 from .checkov_skips import checkov_skips
 from .names import METRICS_PORT, REDIS_PORT, RedisNames
 from .props import RedisCredentials, Resources
@@ -187,6 +188,12 @@ class RedisWorkload(constructs.Construct):
             k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
             k8s.VolumeMount(name="credentials", mount_path=SECRETS_DIR, read_only=True),
         ]
+        # The tenants file and their passwords, mounted whole (no subPath, no items): the kubelet refreshes both
+        # in place, so a tenant added or rotated reaches the acl-reload sidecar without a restart.
+        tenant_mounts = [
+            k8s.VolumeMount(name="tenants", mount_path=TENANTS_DIR, read_only=True),
+            k8s.VolumeMount(name="tenant-secrets", mount_path=TENANT_SECRETS_DIR, read_only=True),
+        ]
         init = k8s.Container(
             name="config",
             image=props.image,
@@ -195,6 +202,7 @@ class RedisWorkload(constructs.Construct):
             env=redis_env,
             volume_mounts=[
                 *config_mounts,
+                *tenant_mounts,
                 k8s.VolumeMount(name="runtime", mount_path=RUN_DIR),
                 k8s.VolumeMount(name="exporter-auth", mount_path=EXPORTER_RUN_DIR),
             ],
@@ -243,19 +251,26 @@ class RedisWorkload(constructs.Construct):
                 config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map_name, default_mode=0o550),
             ),
             secret_files_volume("credentials", props.credentials.by_file()),
+            k8s.Volume(
+                name="tenants",
+                config_map=k8s.ConfigMapVolumeSource(name=names.tenants_config_map_name, default_mode=0o440),
+            ),
+            # Every key of the tenants Secret (no items): a key added later appears on the kubelet's refresh.
+            k8s.Volume(
+                name="tenant-secrets",
+                secret=k8s.SecretVolumeSource(secret_name=props.credentials.tenant_secret, default_mode=0o440),
+            ),
+            # The reload sidecars' credentials: ``admin-password`` alone, not the whole credentials volume.
+            secret_files_volume(
+                tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": props.credentials.by_file()["admin-password"]}
+            ),
             _memory_volume("runtime"),
             _memory_volume("exporter-auth"),
             k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity("64Mi"))),
         ]
-        sidecars = []
+        sidecars = [self._acl_reload(props, tenant_mounts)]
         if tls is not None:
-            volumes += [
-                *tls_mod.volumes(tls, names.name),
-                # The TLS reload sidecar's credentials: ``admin-password`` alone.
-                secret_files_volume(
-                    tls_mod.RELOAD_CREDENTIALS_VOLUME, {"admin-password": props.credentials.by_file()["admin-password"]}
-                ),
-            ]
+            volumes += tls_mod.volumes(tls, names.name)
             sidecars.append(tls_mod.reload_container(tls, image=props.image, uid=REDIS_UID, env=redis_env))
         return k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
@@ -287,6 +302,33 @@ class RedisWorkload(constructs.Construct):
                 init_containers=[init],
                 containers=[redis, exporter, *sidecars],
                 volumes=volumes,
+            ),
+        )
+
+    def _acl_reload(self, props: RedisWorkloadProps, tenant_mounts: list[k8s.VolumeMount]) -> k8s.Container:
+        """The sidecar that applies the tenants file to the running Redis (ACL SETUSER/DELUSER, acl_reload.sh)."""
+        return k8s.Container(
+            name="acl-reload",
+            image=props.image,
+            image_pull_policy="IfNotPresent",
+            command=["sh", f"{SCRIPTS_DIR}/acl-reload.sh"],
+            env=[k8s.EnvVar(name="REDIS_PORT", value=str(REDIS_PORT))],
+            volume_mounts=[
+                k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
+                k8s.VolumeMount(name=tls_mod.RELOAD_CREDENTIALS_VOLUME, mount_path=SECRETS_DIR, read_only=True),
+                *tenant_mounts,
+                # users.acl is rewritten after Redis accepted every change: a restart loads what runs.
+                k8s.VolumeMount(name="runtime", mount_path=RUN_DIR),
+            ],
+            resources=resources(cpu=("5m", "50m"), memory=("16Mi", "32Mi")),
+            security_context=restricted_container(REDIS_UID),
+            # Liveness only (like tls-reload): a stuck loop restarts this sidecar, never unreadies Redis.
+            liveness_probe=k8s.Probe(
+                exec=k8s.ExecAction(command=["sh", f"{SCRIPTS_DIR}/acl-reload.sh", "check"]),
+                initial_delay_seconds=30,
+                period_seconds=30,
+                timeout_seconds=5,
+                failure_threshold=3,
             ),
         )
 

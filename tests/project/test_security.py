@@ -109,10 +109,10 @@ def test_checkov_skips_are_on_the_statefulsets_and_give_reasons(site_objects: li
             assert len(reason) > 20, check_id
         assert "checkov.io/skip1" not in (sts["spec"]["template"]["metadata"].get("annotations") or {})
     assert {s.check_id for s in CHECKOV_SKIPS} == {"CKV_K8S_15", "CKV_K8S_43", "CKV_K8S_9"}
-    # Only the tls-reload sidecar lacks a readiness probe, and only with TLS on.
+    # Only the reload sidecars lack a readiness probe (acl-reload always, tls-reload with TLS on).
     for sts in redis_sets:
         unready = [c["name"] for c in sts["spec"]["template"]["spec"]["containers"] if "readinessProbe" not in c]
-        assert unready == ["tls-reload"]
+        assert unready == ["acl-reload", "tls-reload"]
 
 
 # -- each check can fail -----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ SYSTEM = {key: f"{key}-Runtime_0123456789" for key in main.SYSTEM_KEYS}
 #: What the cluster would hold once the SealedSecrets are decrypted; the client password is the one the
 #: test_binding worlds render into their plaintext Secrets, so their bindings can be checked here too.
 SECRETS = {
-    ("redis", "redis-shared-client"): {"password": PASSWORD},
+    ("redis", "redis-shared-client"): {"beersystem.password": PASSWORD},
     ("redis", "redis-shared-system"): SYSTEM,
     (NS, "redis-shared-client"): {"password": PASSWORD},
 }

@@ -41,7 +41,7 @@ OLD_PW = "old-Beersystem_0123456789"
 SYSTEM = {key: f"{key}-Copy_0123456789" for key in main.SYSTEM_KEYS}
 CLIENT_PW = "client-Copy_0123456789ab"
 SECRETS = {
-    ("redis", "redis-shared-client"): {"password": CLIENT_PW},
+    ("redis", "redis-shared-client"): {"beersystem.password": CLIENT_PW},
     ("redis", "redis-shared-system"): SYSTEM,
     ("beersystem", "redis-shared-client"): {"password": CLIENT_PW},
     ("beersystem", "beersystem-redis"): {"password": OLD_PW},

@@ -36,7 +36,7 @@ from redis_pods import (
 )
 from redis_pods import TLS_NAMES as NAMES
 
-from redis_constructs import RedisShared, RedisSharedProps
+from redis_constructs import RedisShared, RedisSharedProps, Tenant
 from redis_constructs.server.tls import ExistingTlsSecret, Tls
 
 pytestmark = pytest.mark.runtime
@@ -51,7 +51,8 @@ def tls_objects() -> list[dict[str, object]]:
         chart,
         "Redis",
         RedisSharedProps(
-            client_namespaces=("beersystem",),
+            # The app sends only a password: its tenant holds `default` (as on the site).
+            tenants=(Tenant(namespace="beersystem", password_only=True),),
             tls=Tls(certificates=ExistingTlsSecret(secret_name=SECRET), reload_interval_seconds=1),
         ),
     )

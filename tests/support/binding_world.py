@@ -13,8 +13,9 @@ import cdk8s
 from conftest import ROOT
 
 import main
-from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps
+from redis_constructs import RedisCredentials, RedisShared, RedisSharedProps, Tenant
 from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
+from redis_constructs.credentials.tenant_credentials import TenantCredentials, TenantCredentialsProps
 from redis_constructs.gitops.synth import chart_objects
 from redis_constructs.migration.binding import MigrationPhase, RedisClientBinding, RedisClientBindingProps
 from redis_constructs.migration.redis_env import RedisEnv
@@ -55,25 +56,27 @@ def env_of(container: Obj) -> dict[str, Obj]:
 
 
 class World:
-    """RedisShared + its client credentials in one chart, the included beersystem manifests in another."""
+    """RedisShared + its tenants' credentials in one chart, the included beersystem manifests in another.
+
+    Each admitted namespace is a tenant (beersystem password-only, as on the site; ``tenants`` overrides them).
+    """
 
     def __init__(
         self,
         *,
-        replicated_to: tuple[str, ...] = ("redis", NS),
         admitted: tuple[str, ...] = (NS,),
         system_keys: tuple[str, ...] = main.SYSTEM_KEYS,
+        tenants: tuple[Tenant, ...] | None = None,
     ) -> None:
+        if tenants is None:
+            tenants = tuple(Tenant(namespace=ns, password_only=ns == NS) for ns in admitted)
         self.app = cdk8s.App()
         shared = cdk8s.Chart(self.app, "redis-shared", disable_resource_name_hashes=True)
-        self.client = ReplicatedSecret(
+        self.client = TenantCredentials(
             shared,
             "Client",
-            ReplicatedSecretProps(
-                name="redis-shared-client",
-                namespaces=replicated_to,
-                keys=("password",),
-                source=SecretSource.plaintext_for_tests({"password": PASSWORD}),
+            TenantCredentialsProps(
+                source=SecretSource.plaintext_for_tests({f"{t.namespace}.password": PASSWORD for t in tenants})
             ),
         )
         self.system = ReplicatedSecret(
@@ -90,8 +93,8 @@ class World:
             shared,
             "Redis",
             RedisSharedProps(
-                client_namespaces=admitted,
-                credentials=RedisCredentials.from_replicated(client=self.client, system=self.system),
+                tenants=tenants,
+                credentials=RedisCredentials.from_replicated(system=self.system, tenants=self.client),
             ),
         )
         self.chart = cdk8s.Chart(self.app, NS, disable_resource_name_hashes=True)

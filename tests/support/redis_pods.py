@@ -257,27 +257,46 @@ class Ca:
 
 
 def out_of_band_secrets(
-    objects: Sequence[Mapping[str, Any]], by_file: Mapping[str, str], *, namespace: str = "redis", ca: Ca | None = None
+    objects: Sequence[Mapping[str, Any]],
+    by_file: Mapping[str, str],
+    *,
+    namespace: str = "redis",
+    ca: Ca | None = None,
+    tenants: Mapping[str, str] | None = None,
 ) -> dict[tuple[str, str], dict[str, str]]:
-    """Secret data for every Secret the primary's ``credentials`` volume projects, by mounted file name.
+    """Secret data for every Secret the primary's ``credentials`` volume projects, by mounted file name, and
+    the tenants' Secret (its ``tenant-secrets`` volume).
 
     In the cluster these Secrets come from the sealed-secrets controller (or are created by hand); here the
     test supplies ``by_file`` (``client-password`` … ``admin-password`` → password), whatever the Secrets'
-    names and keys are in the manifests.
+    names and keys are in the manifests. The tenants' Secret holds ``<tenant>.password`` for ``tenants``
+    (tenant → password); by default the tenant on ``default`` in the tenants ConfigMap gets ``client-password``.
     """
     sts = next(o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"].endswith("-master"))
-    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "credentials")
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    volume = volumes["credentials"]
     secrets: dict[tuple[str, str], dict[str, str]] = {}
     for source in volume["projected"]["sources"]:
         ref = source["secret"]
         for item in ref["items"]:
             secrets.setdefault((namespace, ref["name"]), {})[item["key"]] = by_file[item["path"]]
     # Every password supplied is mounted, except the optional migration, backup and check users' (rendered only
-    # with their keys).
+    # with their keys) and the client's (a tenant's, in the tenants' Secret).
     mounted = {item["path"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]}
-    optional = {"migration-password", "backup-password", "check-password"}
+    optional = {"migration-password", "backup-password", "check-password", "client-password"}
     assert set(by_file) - optional <= mounted, sorted(set(by_file) - mounted)
+    if tenants is None:
+        tenants = {t: by_file["client-password"] for t in default_tenants(objects)}
+    tenant_secret = volumes["tenant-secrets"]["secret"]["secretName"]
+    secrets[(namespace, tenant_secret)] = {f"{t}.password": pw for t, pw in tenants.items()}
     return secrets | tls_secrets(objects, namespace=namespace, ca=ca)
+
+
+def default_tenants(objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The tenant (at most one) holding ``default`` in the tenants ConfigMap."""
+    cm = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-tenants"))
+    lines = [line.split() for line in cm["data"]["tenants.conf"].splitlines()]
+    return [words[0] for words in lines if words[1] == "default" and words[0] != "-"]
 
 
 def tls_secrets(

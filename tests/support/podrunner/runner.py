@@ -470,11 +470,12 @@ class Pod:
                 shutil.rmtree(path)
             self._atomic_write(path, contents.files, fs_group)
 
-    def refresh_config_maps(self) -> None:
-        """What the kubelet does for a running pod's ConfigMap volumes (not env): the current contents."""
+    def refresh_volumes(self) -> None:
+        """What the kubelet does for a running pod's ConfigMap, Secret and projected volumes (not env, not
+        subPath): the current contents, keys added and keys removed (its AtomicWriter drops their symlinks)."""
         fs_group = self._fs_group()
         for vol in self.spec.get("volumes") or []:
-            if "configMap" not in vol:
+            if not any(kind in vol for kind in ("configMap", "secret", "projected")):
                 continue
             contents = volume_contents(self.cluster.objects, self.identity, vol, self._container_spec)
             if contents is None:
@@ -492,10 +493,18 @@ class Pod:
             (path / "..data_tmp").symlink_to(new_dir)
             os.rename(path / "..data_tmp", path / "..data")
             shutil.rmtree(path / old_dir)
-            for entry in staging.iterdir():
-                if entry.name != "..data" and not (path / entry.name).is_symlink():
-                    (path / entry.name).symlink_to(f"..data/{entry.name}")
+            current = {entry.name for entry in staging.iterdir() if entry.name != "..data"}
+            for entry in path.iterdir():
+                if entry.is_symlink() and not entry.name.startswith("..") and entry.name not in current:
+                    entry.unlink()  # a key that is gone
+            for name in current:
+                if not (path / name).is_symlink():
+                    (path / name).symlink_to(f"..data/{name}")
             shutil.rmtree(staging)
+
+    def refresh_config_maps(self) -> None:
+        """Kept for the callers that name it: every refreshable volume (:meth:`refresh_volumes`)."""
+        self.refresh_volumes()
 
     @staticmethod
     def _atomic_write(path: Path, files: Iterable[Any], fs_group: int | None) -> None:
@@ -1035,8 +1044,14 @@ class Cluster:
         self.objects = new
         for pod in self.pods.values():
             if any(c.running for c in pod.containers):
-                pod.refresh_config_maps()
+                pod.refresh_volumes()
         return sorted(self.pending)
+
+    def set_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
+        """Replace an out-of-band Secret's data (a controller unsealing a new value); running pods see it on
+        :meth:`refresh_volumes`, as after the kubelet's next sync."""
+        self._secrets = {**(self._secrets or {}), (namespace, name): dict(data)}
+        self.objects = Objects(list(self.objects.all), self._secrets)
 
     def roll(self, name: str, *, grace: float | None = None) -> Pod:
         """Delete pod ``name`` (grace period honoured) and create it from its new template (:meth:`apply`).

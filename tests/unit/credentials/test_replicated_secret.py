@@ -17,18 +17,27 @@ from sealed_decrypt import DecryptError, unseal_value
 
 import main
 from redis_constructs import ExternalRefs, PropError, SynthError, synthesize
+from redis_constructs.credentials.cli import seal_tenant_into
 from redis_constructs.credentials.replicated_secret import (
     ReplicatedSecret,
     ReplicatedSecretProps,
     SecretSource,
     SecretStoreKind,
 )
-from redis_constructs.credentials.sealing import SealingScope, certificate_fingerprint, read_sealed_file, seal_into_file
+from redis_constructs.credentials.sealing import (
+    SealingScope,
+    certificate_fingerprint,
+    read_sealed_file,
+    seal_into_file,
+    write_sealed_file,
+)
 from redis_constructs.gitops.manifest_checks import check_objects
 
 Obj = dict[str, Any]
 PASSWORDS = {
     ("redis-shared-client", "password"): "client-Pw_0123456789abcdef",
+    # Redis's copy of beersystem's password (TenantCredentials: one key per tenant in `redis`).
+    ("redis-shared-client", "beersystem.password"): "client-Pw_0123456789abcdef",
     ("redis-shared-system", "replication-password"): "repl-Pw_0123456789abcdef",
     ("redis-shared-system", "exporter-password"): "exporter-Pw_0123456789abc",
     ("redis-shared-system", "admin-password"): "admin-Pw_0123456789abcdef",
@@ -63,16 +72,26 @@ def sealed_file(key_pair: tuple[rsa.RSAPrivateKey, Path], tmp_path_factory: pyte
     _, cert = key_pair
     out = tmp_path_factory.mktemp("sealed") / "values.yaml"
     for (secret, key), password in PASSWORDS.items():
-        namespaces = ("redis", "beersystem") if secret == "redis-shared-client" else ("redis",)
+        if secret == "redis-shared-client":
+            continue
         seal_into_file(
             out,
             cert_pem=cert.read_bytes(),
             secret_name=secret,
-            namespaces=namespaces,
+            namespaces=("redis",),
             key=key,
             value=password.encode(),
             scope=SealingScope.STRICT,
         )
+    values = seal_tenant_into(
+        read_sealed_file(out),
+        cert_pem=cert.read_bytes(),
+        tenant="beersystem",
+        password=PASSWORDS[("redis-shared-client", "password")],
+        secret_name="redis-shared-client",
+        server_namespace="redis",
+    )
+    write_sealed_file(out, values)
     return out
 
 
@@ -139,9 +158,16 @@ def test_external_source_renders_one_external_secret_per_namespace() -> None:
     client = find(externals, "ExternalSecret", "redis-shared-client", "beersystem")["spec"]
     assert client["secretStoreRef"] == {"name": "vault", "kind": "SecretStore"}
     assert client["data"] == [
-        {"secretKey": "password", "remoteRef": {"key": "homelab/redis-shared", "property": "password"}}
+        {"secretKey": "password", "remoteRef": {"key": "homelab/redis-shared", "property": "beersystem.password"}}
     ]
     assert client["target"]["name"] == "redis-shared-client"
+    server = find(externals, "ExternalSecret", "redis-shared-client", "redis")["spec"]
+    assert server["data"] == [
+        {
+            "remoteRef": {"key": "homelab/redis-shared", "property": "beersystem.password"},
+            "secretKey": "beersystem.password",
+        }
+    ]
     assert check_objects(objects, external=main.EXTERNAL) == []
 
 
@@ -218,7 +244,6 @@ def test_redis_pods_mount_the_replicated_secrets() -> None:
         for s in volumes["credentials"]["projected"]["sources"]
     }
     assert sources == {
-        "redis-shared-client": ["password"],
         "redis-shared-system": [
             "replication-password",
             "exporter-password",
@@ -229,6 +254,12 @@ def test_redis_pods_mount_the_replicated_secrets() -> None:
         ],
     }
     assert "credentials" in {m["name"] for m in containers(sts)["redis"]["volumeMounts"]}
+    # The tenants' passwords: the whole Secret (no items), never in the redis container.
+    assert volumes["tenant-secrets"] == {
+        "name": "tenant-secrets",
+        "secret": {"defaultMode": 0o440, "secretName": "redis-shared-client"},
+    }
+    assert "tenant-secrets" not in {m["name"] for m in containers(sts)["redis"]["volumeMounts"]}
 
 
 # -- bad input ---------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_an_image_tag_restarts_with_the_image_named(base: dict[Key, Obj]) -> Non
 def test_a_client_namespace_adds_its_credentials_and_admits_it() -> None:
     existing = SecretSource.existing(version="1")
     before = objects(source=existing)
-    after = objects(dataclasses.replace(main.REDIS, client_namespaces=("beersystem", "grafana")), source=existing)
+    after = objects(dataclasses.replace(main.REDIS, client_namespaces=("grafana",)), source=existing)
     plan = make_plan(before, after)
     text = render_markdown(plan, base="dist/")
     assert plan.exit_code == 0

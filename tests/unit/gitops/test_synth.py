@@ -215,14 +215,12 @@ def test_reference_check_catches_missing_config_map_and_key(objects: list[Obj]) 
 def test_reference_check_catches_missing_secret_key(objects: list[Obj]) -> None:
     external = ExternalRefs(
         secrets={
-            ("redis", "redis-shared-client"): frozenset({"pw"}),
-            ("redis", "redis-shared-system"): frozenset(
-                {"replication-password", "exporter-password", "admin-password", "migration-password"}
-            ),
+            ("redis", "redis-shared-client"): frozenset({"beersystem.password"}),
+            ("redis", "redis-shared-system"): frozenset({"replication-password", "exporter-password", "admin-pw"}),
         }
     )
     errors = check_objects(objects, external=external)
-    assert any("Secret redis/redis-shared-client has no key 'password'" in e for e in errors), errors
+    assert any("Secret redis/redis-shared-system has no key 'admin-password'" in e for e in errors), errors
 
 
 def test_reference_check_catches_volume_port_and_service_account(objects: list[Obj]) -> None:

@@ -25,6 +25,7 @@ import main
 from redis_constructs import PropError
 from redis_constructs.core.restart_annotations import CREDENTIALS_VERSION_ANNOTATION, TARGET_ANNOTATION
 from redis_constructs.credentials.replicated_secret import ReplicatedSecret, ReplicatedSecretProps, SecretSource
+from redis_constructs.credentials.tenant_credentials import TenantCredentials
 from redis_constructs.gitops.manifest_checks import ExternalRefs, check_objects
 from redis_constructs.gitops.sync_annotations import APP_SYNC_WAVE, FLUX_PRUNE, SYNC_WAVE
 from redis_constructs.gitops.synth import chart_objects, ordered, synthesize, to_yaml
@@ -181,8 +182,9 @@ def test_cutover_points_the_app_at_redis_shared_with_the_replicated_credential()
     # The version of the copy the app reads (its namespace's), so a copy added elsewhere does not roll it.
     app = main.build_app(phase=MigrationPhase.CUTOVER, cutover_time=T0, now=at(LATER))
     client = app.node.find_child("redis-shared").node.find_child("ClientCredentials")
-    assert isinstance(client, ReplicatedSecret)
-    assert pod_annotations[CREDENTIALS_VERSION_ANNOTATION] == client.version_in(NS) != client.version_in("redis")
+    assert isinstance(client, TenantCredentials)
+    # beersystem's copy is the one it always had: the snapshot shows the same version as before tenants.
+    assert pod_annotations[CREDENTIALS_VERSION_ANNOTATION] == client.version_in(NS)
 
 
 def test_rotating_the_credentials_rolls_the_app_and_renames_the_job() -> None:
@@ -387,15 +389,15 @@ def test_fails_app_not_an_api_object(world: World) -> None:
 
 
 def test_client_namespace_brings_the_credentials_copy_the_binding_needs() -> None:
-    world = World(replicated_to=("redis",))
-    assert world.client.namespaces == ("redis", NS)
+    world = World()
+    assert world.client.namespaces == (NS,)
     assert world.bind().secret_ref.name == "redis-shared-client"
 
 
 def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
-    world = World(replicated_to=("redis",))
+    world = World()
     # A ReplicatedSecret that RedisShared does not own (not given through RedisCredentials.from_replicated).
-    world.client = ReplicatedSecret(
+    world.client = ReplicatedSecret(  # type: ignore[assignment]
         world.redis,
         "Unlinked",
         ReplicatedSecretProps(
@@ -407,7 +409,7 @@ def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
     )
     with pytest.raises(
         PropError,
-        match=r"^credentials: got 'redis-shared-client'; expected a ReplicatedSecret replicated into the app's "
+        match=r"^credentials: got 'redis-shared-client'; expected credentials with a copy in the app's "
         r"namespace 'beersystem' \(it is in: redis\)",
     ):
         world.bind()
@@ -416,7 +418,7 @@ def test_fails_credentials_not_replicated_into_the_apps_namespace() -> None:
 def test_fails_credentials_that_are_not_the_clients(world: World) -> None:
     with pytest.raises(
         PropError,
-        match=r"^credentials: got 'redis-shared-system'; expected the ReplicatedSecret holding Redis's client credential",
+        match=r"^credentials: got 'redis-shared-system'; expected the TenantCredentials holding Redis's tenant passwords",
     ):
         world.bind(credentials=world.system)
 

@@ -76,8 +76,8 @@ def test_fails_props_that_are_not_its_props(world: World) -> None:
 def test_fails_a_namespace_the_credentials_are_not_replicated_into(world: World) -> None:
     with pytest.raises(
         PropError,
-        match=r"^namespace: got 'other'; expected one of redis, beersystem \(Secret redis-shared-client is not "
-        r"replicated there\) \(construct beersystem/Check\)$",
+        match=r"^namespace: got 'other'; expected one of beersystem \(Secret redis-shared-client has no copy "
+        r"there\) \(construct beersystem/Check\)$",
     ):
         RedisValidationJob(
             world.chart,

@@ -12,6 +12,7 @@ from redis_constructs import EvictionPolicy, RedisCredentials, RedisShared, Redi
 from redis_constructs.server.config_maps import RedisConfiguration, RedisConfigurationProps
 from redis_constructs.server.names import RedisNames
 from redis_constructs.server.redis_conf import ACL_USERS, ServerSettings, TenantCommands
+from redis_constructs.server.tenants import Tenant
 from redis_constructs.server.tls import CertManagerSelfSignedCa, Tls
 
 Obj = dict[str, Any]
@@ -44,12 +45,15 @@ def configuration(**overrides: Any) -> tuple[RedisConfiguration, list[Obj]]:
     return config, list(chart.to_json())
 
 
-def test_two_config_maps_named_from_the_names_alone() -> None:
+def test_three_config_maps_named_from_the_names_alone() -> None:
     config, objects = configuration()
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("ConfigMap", "cache-configuration"),
         ("ConfigMap", "cache-scripts"),
+        ("ConfigMap", "cache-tenants"),
     ]
+    # No tenant: `default` is off (never left out: Redis would make it nopass +@all).
+    assert find(objects, "ConfigMap", "cache-tenants")["data"] == {"tenants.conf": "- default\n"}
     data = find(objects, "ConfigMap", "cache-configuration")["data"]
     assert set(data) == {"common.conf", "master.conf", "replica.conf", "users.acl.tmpl"}
     assert "replicaof cache-master-0.cache-headless.shared.svc.cluster.local 6379" in data["replica.conf"]
@@ -71,10 +75,10 @@ def test_tls_adds_its_listener_and_the_reload_script_and_changes_the_checksum() 
 def test_the_checksum_follows_the_content_only() -> None:
     a, _ = configuration()
     b, _ = configuration()
-    scripting, _ = configuration(tenant_commands=TenantCommands(allow_scripting=True))
     fewer_users, _ = configuration(users=tuple(u for u in ACL_USERS if u.name != "migration"))
-    assert a.checksum == b.checksum
-    assert len({a.checksum, scripting.checksum, fewer_users.checksum}) == 3
+    tenants, _ = configuration(tenants=lambda: (Tenant(namespace="shop", key_prefix="shop:"),))
+    assert a.checksum == b.checksum == tenants.checksum  # tenants reach running pods without a roll
+    assert len({a.checksum, fewer_users.checksum}) == 2
 
 
 def test_redis_config_per_role(site_objects: list[Obj]) -> None:
@@ -95,7 +99,14 @@ def test_redis_config_per_role(site_objects: list[Obj]) -> None:
 def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
     acl = find(site_objects, "ConfigMap", "redis-shared-configuration")["data"]["users.acl.tmpl"]
     users = {line.split()[1]: line for line in acl.splitlines()}
-    assert set(users) == {"default", "replication", "exporter", "admin", "migration", "backup", "check"}
+    assert set(users) == {
+        "replication",
+        "exporter",
+        "admin",
+        "migration",
+        "backup",
+        "check",
+    }  # tenants: the tenants ConfigMap
     # The backup user: SYNC for redis-cli --rdb, INFO, and SET of its report keys only (reads no key).
     assert users["backup"].split()[5:] == [
         "resetchannels",
@@ -130,7 +141,8 @@ def test_acl_users_deny_what_the_plan_disables(site_objects: list[Obj]) -> None:
         "+info",
         "+client|setname",
     ]
-    client = users["default"].split()
+    tenants = find(site_objects, "ConfigMap", "redis-shared-tenants")["data"]["tenants.conf"].splitlines()
+    (client,) = [line.split() for line in tenants if line.split()[1] == "default"]
     for command in (
         "flushdb",
         "flushall",

@@ -242,8 +242,8 @@ INVALID: dict[str, st.SearchStrategy[Callable[[], RedisSharedProps]]] = {
         st.just((("a", "1"), ("a", "2"))),
         st.integers().map(lambda n: _pairs("k8s-app", n)),
     ).map(lambda v: partial(RedisSharedProps, dns_pod_labels=v)),
-    "credentials.client.name": not_a_subdomain().map(
-        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(client=SecretKeyRef(name=v, key="password")))
+    "credentials.tenant_secret": not_a_subdomain().map(
+        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(tenant_secret=v))
     ),
     "credentials.admin.key": BAD_SECRET_KEYS.map(
         lambda v: partial(
@@ -277,8 +277,8 @@ INVALID: dict[str, st.SearchStrategy[Callable[[], RedisSharedProps]]] = {
     "credentials.migration": bad(st.text(max_size=5), st.integers(), st.just(("redis-shared-system", "m"))).map(
         lambda v: partial(RedisSharedProps, credentials=RedisCredentials(migration=v))
     ),
-    "credentials.client_secret": bad(st.text(max_size=5), st.integers(), st.just(SecretKeyRef(name="a", key="b"))).map(
-        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(client_secret=v))
+    "credentials.tenants": bad(st.text(max_size=5), st.integers(), st.just(SecretKeyRef(name="a", key="b"))).map(
+        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(tenants=v))
     ),
     "props": bad(st.text(max_size=5), st.integers(), st.just(Resources()), st.just(LB)).map(lambda v: lambda: v),
     "primary_pod": bad(
@@ -333,8 +333,8 @@ INVALID: dict[str, st.SearchStrategy[Callable[[], RedisSharedProps]]] = {
     "tls.certificates.secret_name": not_a_subdomain().map(
         lambda v: partial(RedisSharedProps, tls=Tls(certificates=ExistingTlsSecret(secret_name=v)))
     ),
-    "credentials.client": bad(st.none(), st.text(max_size=5), st.just(("redis-shared-client", "password"))).map(
-        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(client=v))
+    "credentials.replication": bad(st.none(), st.text(max_size=5), st.just(("redis-shared-system", "password"))).map(
+        lambda v: partial(RedisSharedProps, credentials=RedisCredentials(replication=v))
     ),
 }
 
@@ -417,7 +417,7 @@ def valid_props(draw: st.DrawFn) -> RedisSharedProps:
         client_namespaces=tuple(clients),
         monitoring_namespace=draw(labels()),
         credentials=RedisCredentials(
-            client=draw(secret),
+            tenant_secret=draw(secret).name,
             replication=draw(secret),
             exporter=draw(secret),
             admin=draw(secret),
@@ -463,6 +463,8 @@ def external_refs(props: RedisSharedProps) -> ExternalRefs:
     secrets: dict[tuple[str, str], set[str]] = {}
     for ref in props.credentials.by_file().values():
         secrets.setdefault((props.namespace, ref.name), set()).add(ref.key)
+    # The tenants' Secret, mounted whole: no key of it is required.
+    secrets.setdefault((props.namespace, props.credentials.tenant_secret), set())
     return ExternalRefs(secrets={k: frozenset(v) for k, v in secrets.items()})
 
 
@@ -528,9 +530,9 @@ GAPS: list[tuple[str, Callable[[], RedisSharedProps], str]] = [
         "secret_key_not_ascii",
         partial(
             RedisSharedProps,
-            credentials=RedisCredentials(client=SecretKeyRef(name="redis-shared-client", key="pässword")),
+            credentials=RedisCredentials(admin=SecretKeyRef(name="redis-shared-system", key="pässword")),
         ),
-        r"credentials\.client\.key: got 'pässword'; expected a Secret key of ASCII letters",
+        r"credentials\.admin\.key: got 'pässword'; expected a Secret key of ASCII letters",
     ),
     (
         "secret_key_dot_dot",
@@ -602,13 +604,13 @@ GAPS: list[tuple[str, Callable[[], RedisSharedProps], str]] = [
         r"tenant_commands\.allow_scripting: got 'false'; expected True or False",
     ),
     (
-        "client_secret_not_a_replicated_secret",
+        "tenants_credentials_not_tenant_credentials",
         partial(
             RedisSharedProps,
-            credentials=RedisCredentials(client_secret="redis-shared-client"),  # type: ignore[arg-type]
+            credentials=RedisCredentials(tenants="redis-shared-client"),  # type: ignore[arg-type]
             client_namespaces=("a",),
         ),
-        r"credentials\.client_secret: got 'redis-shared-client'; expected None or a ReplicatedSecret",
+        r"credentials\.tenants: got 'redis-shared-client'; expected None or a TenantCredentials",
     ),
     # Issue 23: a raised shutdown timeout was reported against the grace period the user never set.
     (

@@ -17,6 +17,7 @@ from redis_constructs.server.redis_conf import (
     MiB,
     Role,
     ServerSettings,
+    TenantCommands,
     derive_maxmemory,
     render_acl_template,
     render_common_conf,
@@ -97,6 +98,8 @@ def test_real_redis_server_accepts_the_rendered_config(tmp_path: Path) -> None:
     acl = render_acl_template()
     for user in ACL_USERS:
         acl = acl.replace(user.placeholder, "#" + hashlib.sha256(f"{user.name}-pw".encode()).hexdigest())
+    # users.acl = the system users + the tenants' lines (acl-reload.sh render); here one tenant on `default`.
+    acl += f"user default reset on #{hashlib.sha256(b'default-pw').hexdigest()} {TenantCommands().rules()}\n"
     (tmp_path / "users.acl").write_text(acl)
     (tmp_path / "auth.conf").write_text("masteruser replication\nmasterauth replication-pw\n")
     common = (
@@ -114,7 +117,7 @@ def test_real_redis_server_accepts_the_rendered_config(tmp_path: Path) -> None:
             return subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout.strip()
 
         assert ask("admin", "CONFIG", "GET", "maxmemory").splitlines() == ["maxmemory", str(512 * MiB)]
-        assert ask("admin", "ACL", "USERS").splitlines() == sorted(u.name for u in ACL_USERS)
+        assert ask("admin", "ACL", "USERS").splitlines() == sorted([*(u.name for u in ACL_USERS), "default"])
         assert ask("default", "SET", "k", "v") == "OK"
         assert "NOPERM" in ask("default", "FLUSHALL")
         # The data-copy user reads, restores and sets its marker; it cannot delete, flush or reconfigure.

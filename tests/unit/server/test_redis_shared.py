@@ -26,6 +26,7 @@ from redis_constructs import (
 )
 from redis_constructs.gitops.synth import ordered, to_yaml
 from redis_constructs.server.redis_conf import TenantCommands
+from redis_constructs.server.tenants import Tenant
 
 Obj = dict[str, Any]
 
@@ -55,7 +56,7 @@ FULL = RedisSharedProps(
     client_namespaces=("app-a", "app-b"),
     monitoring_namespace="observability",
     credentials=RedisCredentials(
-        client=SecretKeyRef(name="cache-app", key="pw"),
+        tenant_secret="cache-app",
         replication=SecretKeyRef(name="cache-internal", key="repl"),
         exporter=SecretKeyRef(name="cache-internal", key="exp"),
         admin=SecretKeyRef(name="cache-admin", key="pw"),
@@ -143,6 +144,7 @@ def test_children_render_in_the_order_dist_has_always_had() -> None:
         ("ServiceAccount", "redis-shared"),
         ("ConfigMap", "redis-shared-configuration"),
         ("ConfigMap", "redis-shared-scripts"),
+        ("ConfigMap", "redis-shared-tenants"),
         ("Service", "redis-shared-headless"),
         ("StatefulSet", "redis-shared-master"),
         ("StatefulSet", "redis-shared-replicas"),
@@ -168,6 +170,7 @@ def test_add_client_namespace_refuses_a_namespace_added_already() -> None:
     with pytest.raises(PropError, match=r"client_namespaces: got 'a'; expected a namespace not added yet"):
         redis.add_client_namespace("a")
     assert redis.client_namespaces == ("a",)
+    assert redis.tenants == (Tenant(namespace="a"),)
 
 
 # -- bad input: one failing test per rule ------------------------------------------------------------------
@@ -309,8 +312,8 @@ BAD: list[tuple[str, Callable[[], RedisSharedProps], str]] = [
     ),
     (
         "bad_secret_name",
-        partial(RedisSharedProps, credentials=RedisCredentials(client=SecretKeyRef(name="Bad_Name", key="password"))),
-        r"credentials\.client\.name: got 'Bad_Name'; expected a Secret name: an RFC 1123 subdomain",
+        partial(RedisSharedProps, credentials=RedisCredentials(tenant_secret="Bad_Name")),
+        r"credentials\.tenant_secret: got 'Bad_Name'; expected a Secret name: an RFC 1123 subdomain",
     ),
     (
         "bad_secret_key",

@@ -30,6 +30,7 @@ from redis_constructs.server.redis_conf import (
     render_common_conf,
     render_role_conf,
 )
+from redis_constructs.server.tenants import Tenant
 
 SETTINGS = ServerSettings(
     port=6379,
@@ -59,6 +60,9 @@ class Server:
         acl = render_acl_template(tenant)
         for user in ACL_USERS:
             acl = acl.replace(user.placeholder, "#" + hashlib.sha256(f"{user.name}-pw".encode()).hexdigest())
+        # The tenant on `default`, as acl-reload.sh renders its line from the tenants file.
+        rules = Tenant(namespace="app", password_only=True, commands=tenant).rules()
+        acl += f"user default reset on #{hashlib.sha256(b'default-pw').hexdigest()} {rules}\n"
         (tmp_path / "users.acl").write_text(acl)
         (tmp_path / "auth.conf").write_text("masteruser replication\nmasterauth replication-pw\n")
         common = render_common_conf(SETTINGS).replace("/run/redis-shared", str(tmp_path))

@@ -86,8 +86,9 @@ def test_checkov_skips_follow_digests_and_tls() -> None:
         return {v.split("=")[0] for k, v in annotations.items() if k.startswith("checkov.io/skip")}
 
     tls = Tls(certificates=ExistingTlsSecret(secret_name="cache-tls"))
-    assert skips(SPEC) == {"CKV_K8S_43", "CKV_K8S_15"}
-    assert skips(replace(SPEC, digests_pinned=True)) == set()
+    # CKV_K8S_9: the acl-reload sidecar (and with TLS tls-reload) has liveness only.
+    assert skips(SPEC) == {"CKV_K8S_43", "CKV_K8S_15", "CKV_K8S_9"}
+    assert skips(replace(SPEC, digests_pinned=True)) == {"CKV_K8S_9"}
     assert skips(replace(SPEC, digests_pinned=True, tls=tls)) == {"CKV_K8S_9"}
     assert workload(SPEC, Role.PRIMARY)[1]["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
 
@@ -95,8 +96,8 @@ def test_checkov_skips_follow_digests_and_tls() -> None:
 def test_tls_adds_the_port_the_mounts_and_the_reload_sidecar() -> None:
     plain = workload(SPEC, Role.PRIMARY)[1]
     tls = workload(replace(SPEC, tls=Tls(certificates=ExistingTlsSecret(secret_name="cache-tls"))), Role.PRIMARY)[1]
-    assert set(containers(plain)) == {"config", "redis", "metrics"}
-    assert set(containers(tls)) == {"config", "redis", "metrics", "tls-reload"}
+    assert set(containers(plain)) == {"config", "redis", "metrics", "acl-reload"}
+    assert set(containers(tls)) == {"config", "redis", "metrics", "acl-reload", "tls-reload"}
     assert {"name": "redis-tls", "containerPort": 6380, "protocol": "TCP"} in containers(tls)["redis"]["ports"]
     volumes = {v["name"]: v for v in tls["spec"]["template"]["spec"]["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == "cache-tls"
@@ -125,7 +126,8 @@ def test_no_password_in_config_maps_command_lines_or_env_values(site_objects: li
                 assert "PASSWORD" not in env["name"] or env["value"].startswith("/run/")
         volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
         sources = volumes["credentials"]["projected"]["sources"]
-        assert {s["secret"]["name"] for s in sources} == {"redis-shared-client", "redis-shared-system"}
+        assert {s["secret"]["name"] for s in sources} == {"redis-shared-system"}
+        assert volumes["tenant-secrets"]["secret"]["secretName"] == "redis-shared-client"
         assert volumes["runtime"]["emptyDir"]["medium"] == "Memory"
 
 
