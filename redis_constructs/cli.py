@@ -37,7 +37,8 @@ DISTRIBUTION = "redis-shared"
 COMMAND_MODULES: tuple[str, ...] = (
     "redis_constructs.gitops.synth_cli",  # synth
     "redis_constructs.gitops.plan",  # plan
-    "redis_constructs.credentials.cli",  # seal, gen-password
+    "redis_constructs.credentials.cli",  # seal, gen-password, seal-tenant, rotate-tenant, migrate-client-secret
+    "redis_constructs.checks.cli",  # check (from a LAN host)
 )
 
 EPILOG = (

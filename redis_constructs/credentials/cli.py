@@ -40,8 +40,7 @@ from .sealing import (
     validate_password,
     write_sealed_file,
 )
-from .tenant_credentials import PASSWORD_KEY, PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX
-from .tenant_sealing import drop_sealed_key, move_sealed_key
+from .tenant_sealing import PASSWORD_KEY, PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX, drop_sealed_key, move_sealed_key
 
 PROG = "redis-shared"
 EXIT_USAGE = 2

@@ -42,13 +42,7 @@ from .replicated_secret import (
     SealedSecretSource,
     SecretSource,
 )
-
-#: The key of a tenant's own copy, in its namespace.
-PASSWORD_KEY = "password"
-#: Key suffixes of the server copy (``<tenant>.password``, ``<tenant>.previous-password``); the same as
-#: ``server.tenants.PASSWORD_SUFFIX``/``PREVIOUS_PASSWORD_SUFFIX`` (a unit test keeps them equal).
-PASSWORD_SUFFIX = ".password"
-PREVIOUS_PASSWORD_SUFFIX = ".previous-password"
+from .tenant_sealing import PASSWORD_KEY, PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

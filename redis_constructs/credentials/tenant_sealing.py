@@ -17,6 +17,13 @@ from __future__ import annotations
 from ..core.errors import PropError
 from .sealing import SealedValue, SealedValues
 
+#: The key of a tenant's own copy, in its namespace.
+PASSWORD_KEY = "password"
+#: Key suffixes of the server copy in Redis's namespace: ``<tenant>.password``, and ``<tenant>.previous-password``
+#: during a rotation.
+PASSWORD_SUFFIX = ".password"
+PREVIOUS_PASSWORD_SUFFIX = ".previous-password"
+
 
 def move_sealed_key(
     values: SealedValues, *, secret_name: str, namespace: str, from_key: str, to_key: str

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from ..core import validation as v
 from ..core.errors import PropError
+from ..credentials.tenant_sealing import PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX
 from .redis_conf import (
     ADMIN_USERNAME,
     BACKUP_USERNAME,
@@ -56,9 +57,6 @@ SYSTEM_USERNAMES = frozenset(
 NO_PASSWORD = "-"
 #: Key of the tenants ConfigMap that acl-reload.sh reads.
 TENANTS_FILE = "tenants.conf"
-#: Key suffixes in the tenants Secret (``<namespace>.password``); the previous password lives during a rotation.
-PASSWORD_SUFFIX = ".password"
-PREVIOUS_PASSWORD_SUFFIX = ".previous-password"
 #: Denied to a key-confined tenant beside :meth:`TenantCommands.denied`: key-less enumeration (KEYS, RANDOMKEY)
 #: and leaving database 0 (SELECT, MOVE). SCAN stays: see the module docstring for what it reveals.
 CONFINED_DENIED_COMMANDS = ("keys", "randomkey", "select", "move")

@@ -23,7 +23,16 @@ def test_help_lists_every_command_and_the_exit_codes(capsys: pytest.CaptureFixtu
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     listed = re.findall(r"^ {4}(\S+)", out.split("commands:")[1], re.M)
-    assert listed == ["synth", "plan", "seal", "gen-password"], out
+    assert listed == [
+        "synth",
+        "plan",
+        "seal",
+        "gen-password",
+        "seal-tenant",
+        "rotate-tenant",
+        "migrate-client-secret",
+        "check",
+    ], out
     assert "exit codes: 0 done; 1 a check or plan found a problem" in " ".join(out.split())
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cdk8s
 import pytest
 
 from redis_constructs import PropError, SecretSource
 from redis_constructs.credentials.tenant_credentials import (
-    PASSWORD_SUFFIX,
-    PREVIOUS_PASSWORD_SUFFIX,
     TenantCredentials,
     TenantCredentialsProps,
 )
+from redis_constructs.credentials.tenant_sealing import PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX
 from redis_constructs.server import tenants
 
 
@@ -21,7 +22,9 @@ def make(source: SecretSource) -> tuple[cdk8s.Chart, TenantCredentials]:
 
 
 def test_key_suffixes_are_the_tenant_files_the_sidecar_reads() -> None:
-    assert (PASSWORD_SUFFIX, PREVIOUS_PASSWORD_SUFFIX) == (tenants.PASSWORD_SUFFIX, tenants.PREVIOUS_PASSWORD_SUFFIX)
+    script = (Path(tenants.__file__).parent / "acl_reload.sh").read_text()
+    assert f'"$ACL_TENANT_SECRETS_DIR/$id{PASSWORD_SUFFIX}"' in script
+    assert f'"$ACL_TENANT_SECRETS_DIR/$id{PREVIOUS_PASSWORD_SUFFIX}"' in script
 
 
 def test_existing_source_renders_nothing_and_declares_what_must_exist() -> None:
