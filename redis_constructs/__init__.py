@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .server import RedisSharedProps as RedisSharedProps
     from .server import Resources as Resources
     from .server import Role as Role
+    from .server import Tenant as Tenant
     from .server import TenantCommands as TenantCommands
     from .server import Tls as Tls
     from .server import add_rollout_order as add_rollout_order
@@ -105,6 +106,7 @@ _WHERE = {
     "SecretSource": ".credentials",
     "SecretStoreKind": ".credentials",
     "SynthError": ".gitops",
+    "Tenant": ".server",
     "TenantCommands": ".server",
     "Tls": ".server",
     "utc_now": ".migration",
@@ -154,6 +156,7 @@ __all__ = [
     "SecretSource",
     "SecretStoreKind",
     "SynthError",
+    "Tenant",
     "TenantCommands",
     "Tls",
     "ValidationJobRun",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .redis_conf import TenantCommands as TenantCommands
     from .redis_shared import RedisShared as RedisShared
     from .rollout import add_rollout_order as add_rollout_order
+    from .tenants import Tenant as Tenant
     from .tls import CertManagerCertificate as CertManagerCertificate
     from .tls import CertManagerSelfSignedCa as CertManagerSelfSignedCa
     from .tls import ExistingTlsSecret as ExistingTlsSecret
@@ -37,6 +38,7 @@ _WHERE = {
     "RedisSharedProps": ".props",
     "Resources": ".props",
     "Role": ".redis_conf",
+    "Tenant": ".tenants",
     "TenantCommands": ".redis_conf",
     "Tls": ".tls",
     "add_rollout_order": ".rollout",
@@ -54,6 +56,7 @@ __all__ = [
     "RedisSharedProps",
     "Resources",
     "Role",
+    "Tenant",
     "TenantCommands",
     "Tls",
     "add_rollout_order",

@@ -20,6 +20,7 @@ from ..credentials.replicated_secret import ReplicatedSecret
 from .names import REDIS_PORT
 from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands, derive_maxmemory
 from .roles import primary_statefulset
+from .tenants import Tenant, validate_tenants
 from .tls import Tls
 
 #: ``"<name>-replicas"`` plus the controller-revision-hash suffix must fit 63 characters.
@@ -195,6 +196,8 @@ class RedisSharedProps:
     #: Redis native TLS on its own port for the LAN (and any client that can): the LoadBalancer then publishes
     #: only that port, and plaintext 6379 stays for the client namespaces. Default: - no TLS.
     tls: Tls | None = None
+    #: The tenants (one per client namespace): ACL user, key prefix, alert shares. Default: - none.
+    tenants: tuple[Tenant, ...] = ()
 
     def __post_init__(self) -> None:
         # The order is the one RedisShared checked in before: with several bad values, the same one is named.
@@ -242,6 +245,7 @@ class RedisSharedProps:
         v.instance("tenant_commands", self.tenant_commands, TenantCommands, "a TenantCommands")
         v.boolean("tenant_commands.allow_scripting", self.tenant_commands.allow_scripting)
         v.boolean("tenant_commands.allow_restore", self.tenant_commands.allow_restore)
+        validate_tenants(self.tenants)
 
     def _validate_resources(self) -> None:
         r = self.resources

@@ -54,6 +54,7 @@ from .redis_conf import (
 )
 from .roles import primary_statefulset
 from .services import RedisHeadlessService, RedisHeadlessServiceProps, RedisServices, RedisServicesProps
+from .tenants import Tenant
 from .workload import RedisWorkload, RedisWorkloadProps
 
 
@@ -148,6 +149,11 @@ class RedisShared(constructs.Construct):
         if secret is not None and namespace not in secret.namespaces:
             secret.add_namespace(namespace)
         self._client_namespaces.append(namespace)
+
+    @property
+    def tenants(self) -> tuple[Tenant, ...]:
+        """The declared tenants."""
+        return self._props.tenants
 
     @property
     def client_namespaces(self) -> tuple[str, ...]:
