@@ -9,10 +9,13 @@ import cdk8s
 import pytest
 from conftest import find
 
+import main
 from redis_constructs import PropError, RedisShared, RedisSharedProps
 from redis_constructs.gitops.manifest_checks import _matches
 from redis_constructs.monitoring.alerts import render_alert_groups
 from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
+from redis_constructs.monitoring.tenant_rules import render_tenant_groups
+from redis_constructs.server.redis_conf import derive_client_limits
 
 Obj = dict[str, Any]
 
@@ -43,11 +46,20 @@ def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj
 def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> None:
     rule = find(site_objects, "PrometheusRule", "redis-shared", "redis")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=2)
-    assert rule["spec"]["groups"] == expected
-    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    selector = 'namespace="redis",service="redis-shared-metrics"'
+    expected = render_alert_groups(selector=selector, instances_expected=2)
+    limits = derive_client_limits(main.REDIS.memory_limit_bytes())
+    tenant_groups = render_tenant_groups(
+        selector=selector,
+        tenants=main.REDIS.tenants,
+        maxclients=limits.maxclients,
+        maxmemory_clients_bytes=limits.maxmemory_clients_bytes,
+    )
+    assert [g["name"] for g in tenant_groups] == ["redis.tenants.records", "redis.tenants"]
+    assert rule["spec"]["groups"] == expected + tenant_groups
+    alerts = {r["alert"] for g in expected for r in g["rules"]}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
-    for group in rule["spec"]["groups"]:
+    for group in expected:
         for r in group["rules"]:
             assert r["labels"]["severity"] in {"critical", "warning"}
             assert r["annotations"]["summary"] and r["annotations"]["description"] and r["for"]
@@ -58,9 +70,12 @@ def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: 
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(cm["data"]["redis-shared.json"])
     assert dashboard["refresh"] == "15s"
-    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    first_row = titles.index("Tenants")  # the site's tenant beersystem: rows after the Redis panels
+    exprs = [t["expr"] for panel in dashboard["panels"][:first_row] for t in panel.get("targets", [])]
     assert exprs
     assert all('service="redis-shared-metrics"' in e for e in exprs)
+    assert titles[-1] == "Tenant beersystem (user default, keys *)"
 
 
 def render(replicas: int = 1, **props: Any) -> list[Obj]:
@@ -75,7 +90,7 @@ def test_expected_instances_follow_the_replica_count() -> None:
     objects = render(replicas=2)
     rules = find(objects, "PrometheusRule", "redis-shared")["spec"]["groups"]
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=3)
-    assert rules == expected
+    assert rules[: len(expected)] == expected
 
 
 @pytest.mark.parametrize(
