@@ -43,6 +43,7 @@ from redis_constructs import (
     Role,
     SecretSource,
     SynthError,
+    Tenant,
     TenantCommands,
     Tls,
     add_rollout_order,
@@ -104,6 +105,8 @@ REDIS = RedisSharedProps(
     # TLS for the LAN (192.168.4.203:6380) with a CA of Redis's own, issued by cert-manager (the one
     # prerequisite; README "TLS"). Plaintext 6379 stays for beersystem inside the cluster.
     tls=Tls(certificates=CertManagerSelfSignedCa()),
+    # beersystem sends only a password: it is Redis's `default` user, keys unconfined (its metrics row).
+    tenants=(Tenant(namespace="beersystem", password_only=True),),
 )
 
 
