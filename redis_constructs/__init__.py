@@ -137,8 +137,8 @@ _WHERE = {
     "SecretSource": ".credentials",
     "SecretStoreKind": ".credentials",
     "SynthError": ".gitops",
-    "TenantCommands": ".server",
     "Tenant": ".server",
+    "TenantCommands": ".server",
     "Tls": ".server",
     "utc_now": ".migration",
     "ValidationJob": ".migration",  # renamed ValidationJobRun, as DataCopy above

@@ -71,6 +71,10 @@ from ``LATENCY HISTOGRAM`` (oliver006/redis_exporter v1.88.0 ``exporter/latency.
 and ``RedisLatencyHigh`` (:mod:`.check_alerts`), proven there by ``promtool test rules``."""
 
 SCRAPE_METRICS: Final[tuple[str, ...]] = ("up",)
+KEY_COUNT_ENDPOINT: Final[str] = "key-counts"
+"""``endpoint`` label of the ServiceMonitor's tenant key-count scrape (``/scrape`` with ``count-keys``). It scrapes
+the same pods and port, so without its own ``endpoint`` its ``up`` would be the same series as the metrics
+scrape's; the availability rules leave it out (a slow SCAN is not Redis down)."""
 """Series Prometheus itself writes for every scrape target (not exported by redis_exporter)."""
 
 PRIMARY_ROLE: Final[str] = "master"
@@ -232,12 +236,13 @@ class _AlertSettings:
 def _availability_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
     """RedisDown, RedisMissingPrimary: is there a Redis to talk to at all."""
     s = c.selector
+    up = f'{s},endpoint!="{KEY_COUNT_ENDPOINT}"'
     return (
         _Alert(
             name="RedisDown",
             # redis_up == 0: the sidecar cannot reach Redis; up == 0: the pod's target cannot be scraped;
             # absent(up): no target is discovered at all (Service without endpoints, broken selector).
-            expr=f"(redis_up{{{s}}} == 0) or (up{{{s}}} == 0) or absent(up{{{s}}})",
+            expr=f"(redis_up{{{s}}} == 0) or (up{{{up}}} == 0) or absent(up{{{up}}})",
             for_=c.for_short,
             severity="critical",
             summary="Redis instance is down",

@@ -16,73 +16,30 @@ Example::
 
 from __future__ import annotations
 
-import enum
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Final
 
-from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
-from grafana_foundation_sdk.builders import prometheus, stat, timeseries
-from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync,
-    DataSourceRef,
-    Threshold,
-    ThresholdsMode,
-    ValueMap,
-    ValueMapping,
-    ValueMappingResult,
-)
+from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef
 
 from ..core import validation
 from ..core.errors import PropError
 from ..core.suggest import prometheus_label_name_fix
+from ..server.tenants import Tenant
 from .alerts import validate_selector
 from .check_alerts import LATENCY_PANEL_QUERIES
+from .panels import LEGEND, _build_panel, _Kind, _Mapping, _PanelSpec, _Query
+from .tenant_dashboard import add_tenant_rows
 
-LEGEND: Final[str] = "{{pod}} ({{role}})"
-"""Legend of every per-pod series: the pod name and its ServiceMonitor role."""
+__all__ = ["DATASOURCE_VARIABLE", "LEGEND", "dashboard_uid", "render_dashboard"]
 
 DATASOURCE_VARIABLE: Final[str] = "datasource"
 
 _UID_MAX = 40  # Grafana rejects longer dashboard uids
-
-
-class _Kind(enum.Enum):
-    STAT = "stat"
-    TIMESERIES = "timeseries"
-
-
-class _Mapping(enum.Enum):
-    """How a 0/1 gauge is spelled on a panel."""
-
-    NONE = "none"
-    UP_DOWN = "up_down"
-    OK_FAILED = "ok_failed"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Query:
-    expr: str
-    legend: str = LEGEND
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _PanelSpec:
-    title: str
-    description: str
-    kind: _Kind
-    queries: tuple[_Query, ...]
-    unit: str = "short"
-    mapping: _Mapping = _Mapping.NONE
-    text_mode: common.BigValueTextMode = common.BigValueTextMode.VALUE_AND_NAME
-    min_value: float | None = None
-    max_value: float | None = None
 
 
 def dashboard_uid(title: str) -> str:
@@ -234,81 +191,6 @@ def _panel_specs(s: str, redis_role_label: str) -> tuple[_PanelSpec, ...]:
     )
 
 
-def _mappings(mapping: _Mapping) -> list[ValueMapping]:
-    if mapping is _Mapping.UP_DOWN:
-        words = (("DOWN", "red"), ("UP", "green"))
-    elif mapping is _Mapping.OK_FAILED:
-        words = (("FAILED", "red"), ("OK", "green"))
-    else:
-        return []
-    return [
-        ValueMap(
-            options={
-                str(value): ValueMappingResult(text=text, color=color, index=value)
-                for value, (text, color) in enumerate(words)
-            }
-        )
-    ]
-
-
-def _build_panel(spec: _PanelSpec, panel_id: int, datasource: DataSourceRef) -> stat.Panel | timeseries.Panel:
-    targets: list[Builder[Dataquery]] = [
-        prometheus.Dataquery().expr(q.expr).legend_format(q.legend).ref_id(chr(ord("A") + i)).range()
-        for i, q in enumerate(spec.queries)
-    ]
-    panel: stat.Panel | timeseries.Panel
-    if spec.kind is _Kind.STAT:
-        panel = (
-            stat.Panel()
-            .height(5)
-            .span(6)
-            .color_mode(
-                common.BigValueColorMode.BACKGROUND
-                if spec.mapping is not _Mapping.NONE
-                else common.BigValueColorMode.NONE
-            )
-            .graph_mode(common.BigValueGraphMode.NONE)
-            .text_mode(spec.text_mode)
-            .orientation(common.VizOrientation.HORIZONTAL)
-            .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        )
-    else:
-        panel = (
-            timeseries.Panel()
-            .height(8)
-            .span(12)
-            .legend(
-                common_builders.VizLegendOptions()
-                .display_mode(common.LegendDisplayMode.TABLE)
-                .placement(common.LegendPlacement.BOTTOM)
-                .show_legend(True)
-                .calcs(["lastNotNull", "max"])
-            )
-            .tooltip(
-                common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.NONE)
-            )
-        )
-    panel = (
-        panel.id(panel_id)
-        .title(spec.title)
-        .description(spec.description)
-        .datasource(datasource)
-        .unit(spec.unit)
-        .targets(targets)
-    )
-    if spec.mapping is not _Mapping.NONE:
-        panel = panel.mappings(_mappings(spec.mapping)).thresholds(
-            dashboard_builders.ThresholdsConfig()
-            .mode(ThresholdsMode.ABSOLUTE)
-            .steps([Threshold(value=None, color="red"), Threshold(value=1, color="green")])
-        )
-    if spec.min_value is not None:
-        panel = panel.min(spec.min_value)
-    if spec.max_value is not None:
-        panel = panel.max(spec.max_value)
-    return panel
-
-
 def render_dashboard(
     *,
     selector: str,
@@ -316,6 +198,7 @@ def render_dashboard(
     title: str = "Redis shared",
     redis_role_label: str = "exported_role",
     backup_age_expr: str | None = None,
+    tenants: Sequence[Tenant] = (),
 ) -> str:
     """Return the dashboard as deterministic JSON text (sorted keys, 2-space indent, trailing newline).
 
@@ -336,6 +219,8 @@ def render_dashboard(
         ``redis_instance_info`` (see :func:`redis_constructs.monitoring.alerts.render_alert_groups`).
     :param backup_age_expr: Default: - no backup panel; else a last stat panel "Last backup age" with this query
         (:meth:`redis_constructs.monitoring.backup_alerts.BackupMonitoring.age_expr`).
+    :param tenants: Default: - no tenant rows. With tenants: a "Tenants" row and one collapsed row per tenant
+        after the panels above (:mod:`.tenant_dashboard`), ids going on from the last panel's.
     """
     s = validate_selector(selector)
     validation.duration_seconds(
@@ -375,4 +260,6 @@ def render_dashboard(
         )
     for panel_id, spec in enumerate(specs, start=1):
         builder = builder.with_panel(_build_panel(spec, panel_id, datasource))
+    if tenants:
+        builder = add_tenant_rows(builder, selector=s, tenants=tenants, first_id=len(specs) + 1, datasource=datasource)
     return json.dumps(builder.build(), cls=JSONEncoder, sort_keys=True, indent=2) + "\n"

@@ -11,11 +11,21 @@ from cdk8s_plus_28 import k8s
 from .._imports.com.coreos import monitoring as prom
 from ..core import validation as v
 from ..core.errors import PropError, names_construct
+from ..server.redis_conf import EXPORTER_USERNAME
 from ..server.redis_shared import RedisShared
-from .alerts import render_alert_groups
+from ..server.tenants import count_keys_param
+from ..server.workload import exporter_uri
+from .alerts import KEY_COUNT_ENDPOINT, render_alert_groups
 from .backup_alerts import BackupMonitoring
 from .check_alerts import render_check_alert_group
 from .dashboard import render_dashboard
+from .late_objects import LateConfigMap, LatePrometheusRule, LateServiceMonitor
+from .tenant_rules import render_tenant_groups
+
+#: The tenants' key counts: one SCAN per confined tenant's prefix on every scrape, so far less often than the
+#: metrics, with room for a slow SCAN.
+KEY_COUNT_INTERVAL = "60s"
+KEY_COUNT_SCRAPE_TIMEOUT = "30s"
 
 
 def _seconds(prop: str, value: str) -> float:
@@ -88,6 +98,10 @@ class RedisMonitoring(constructs.Construct):
     the pod's ``redis-shared/role`` label, which a failover moves), a PrometheusRule with the alerts of
     :mod:`redis_constructs.monitoring.alerts`, and a ConfigMap ``<name>-dashboard`` in Grafana's namespace.
 
+    Per tenant (``redis.tenants``, read at synth so a tenant added late reaches all three): a second
+    ServiceMonitor endpoint counting the confined tenants' keys on the replicas, the recording rules and alerts
+    of :mod:`redis_constructs.monitoring.tenant_rules`, and a dashboard row (docs/tenant-metrics.md).
+
     Example::
 
         RedisMonitoring(chart, "Monitoring", RedisMonitoringProps(redis=redis))
@@ -102,44 +116,140 @@ class RedisMonitoring(constructs.Construct):
         self.selector = f'namespace="{redis.namespace}",service="{redis.metrics_service_name}"'
         labels = {"app.kubernetes.io/instance": redis.name, "release": p.release_label}
 
-        self.service_monitor = prom.ServiceMonitor(
+        self._props = p
+        self.service_monitor = LateServiceMonitor(
             self,
             "ServiceMonitor",
             metadata=ApiObjectMetadata(name=redis.name, namespace=redis.namespace, labels=labels),
-            spec=prom.ServiceMonitorSpec(
-                selector=prom.ServiceMonitorSpecSelector(match_labels=redis.metrics_service_labels),
-                namespace_selector=prom.ServiceMonitorSpecNamespaceSelector(match_names=[redis.namespace]),
-                endpoints=[
-                    prom.ServiceMonitorSpecEndpoints(
-                        port="metrics",
-                        path="/metrics",
-                        interval=p.interval,
-                        scrape_timeout=p.scrape_timeout,
-                        relabelings=[
-                            # `role` tells the primary from the replica even while Redis is down.
-                            prom.ServiceMonitorSpecEndpointsRelabelings(
-                                source_labels=["__meta_kubernetes_pod_label_redis_shared_role"],
-                                target_label="role",
-                                action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
-                            ),
-                            prom.ServiceMonitorSpecEndpointsRelabelings(
-                                source_labels=["__meta_kubernetes_pod_name"],
-                                target_label="pod",
-                                action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
-                            ),
-                        ],
-                    )
-                ],
-            ),
+            spec=self._service_monitor_spec,
         )
+        self.prometheus_rule = LatePrometheusRule(
+            self,
+            "PrometheusRule",
+            metadata=ApiObjectMetadata(name=redis.name, namespace=redis.namespace, labels=labels),
+            spec=self._prometheus_rule_spec,
+        )
+        self.dashboard_config_map_name = f"{redis.name}-dashboard"
+        LateConfigMap(
+            self,
+            "Dashboard",
+            metadata=k8s.ObjectMeta(
+                name=self.dashboard_config_map_name,
+                namespace=dashboard_ns,
+                labels={"grafana_dashboard": "1", "app.kubernetes.io/instance": redis.name},
+            ),
+            data=lambda: {
+                f"{redis.name}.json": render_dashboard(
+                    selector=self.selector,
+                    refresh=p.interval,
+                    backup_age_expr=p.backup.age_expr() if p.backup else None,
+                    tenants=redis.tenants,
+                )
+            },
+        )
+
+    def _relabelings(self) -> list[prom.ServiceMonitorSpecEndpointsRelabelings]:
+        return [
+            # `role` tells the primary from the replica even while Redis is down.
+            prom.ServiceMonitorSpecEndpointsRelabelings(
+                source_labels=["__meta_kubernetes_pod_label_redis_shared_role"],
+                target_label="role",
+                action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
+            ),
+            prom.ServiceMonitorSpecEndpointsRelabelings(
+                source_labels=["__meta_kubernetes_pod_name"],
+                target_label="pod",
+                action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
+            ),
+        ]
+
+    def _service_monitor_spec(self) -> prom.ServiceMonitorSpec:
+        """The metrics endpoint, and the tenants' key-count endpoint when a tenant is confined to a prefix."""
+        p = self._props
+        redis = p.redis
+        endpoints = [
+            prom.ServiceMonitorSpecEndpoints(
+                port="metrics",
+                path="/metrics",
+                interval=p.interval,
+                scrape_timeout=p.scrape_timeout,
+                relabelings=self._relabelings(),
+            )
+        ]
+        count_keys = count_keys_param(redis.tenants)
+        if count_keys is not None:
+            endpoints.append(self._key_count_endpoint(count_keys))
+        return prom.ServiceMonitorSpec(
+            selector=prom.ServiceMonitorSpecSelector(match_labels=redis.metrics_service_labels),
+            namespace_selector=prom.ServiceMonitorSpecNamespaceSelector(match_names=[redis.namespace]),
+            endpoints=endpoints,
+        )
+
+    def _key_count_endpoint(self, count_keys: str) -> prom.ServiceMonitorSpecEndpoints:
+        """redis_exporter's ``/scrape`` with ``target`` (its own Redis, as its exporter user: the password comes
+        from its password file) and ``count-keys``: ``redis_keys_count{db,key}`` per tenant prefix, by SCAN.
+
+        A query parameter, not the exporter's ``--count-keys``: adding a tenant changes this object, never the pod.
+        On the replicas only (the `keep`; the exporter's REDIS_EXPORTER_SKIP_CHECKKEYS_FOR_ROLE_MASTER covers the
+        moments a failover's new role and the pod label disagree), unless there is no replica. ``endpoint`` gets
+        its own value, or this scrape's ``up`` would be the metrics scrape's series (same pod, port and job).
+        Only ``redis_keys_count`` is kept: the rest of this scrape repeats the metrics endpoint's series.
+        """
+        redis = self._props.redis
+        relabel = prom.ServiceMonitorSpecEndpointsRelabelings
+        action = prom.ServiceMonitorSpecEndpointsRelabelingsAction
+        replicas_only = (
+            [
+                relabel(
+                    source_labels=["__meta_kubernetes_pod_label_redis_shared_role"],
+                    regex="replica",
+                    action=action.KEEP,
+                )
+            ]
+            if redis.replicas >= 1
+            else []
+        )
+        return prom.ServiceMonitorSpecEndpoints(
+            port="metrics",
+            path="/scrape",
+            params={
+                "target": [exporter_uri(redis.tls_port, user=EXPORTER_USERNAME)],
+                "count-keys": [count_keys],
+            },
+            interval=KEY_COUNT_INTERVAL,
+            scrape_timeout=KEY_COUNT_SCRAPE_TIMEOUT,
+            relabelings=[
+                *replicas_only,
+                *self._relabelings(),
+                relabel(target_label="endpoint", replacement=KEY_COUNT_ENDPOINT, action=action.REPLACE),
+            ],
+            metric_relabelings=[
+                prom.ServiceMonitorSpecEndpointsMetricRelabelings(
+                    source_labels=["__name__"],
+                    regex="redis_keys_count",
+                    action=prom.ServiceMonitorSpecEndpointsMetricRelabelingsAction.KEEP,
+                )
+            ],
+        )
+
+    def _prometheus_rule_spec(self) -> prom.PrometheusRuleSpec:
+        """The alerts of :mod:`.alerts`, the tenants' recording rules and alerts (:mod:`.tenant_rules`), the backup's
+        (:mod:`.backup_alerts`), the checks' and the latency alert (:mod:`.check_alerts`)."""
+        p = self._props
+        redis = p.redis
         groups = render_alert_groups(
             selector=self.selector,
             instances_expected=1 + redis.replicas,
             memory_threshold=p.memory_threshold,
             max_clients=p.max_clients,
+        ) + render_tenant_groups(
+            selector=self.selector,
+            tenants=redis.tenants,
+            maxclients=redis.client_limits.maxclients,
+            maxmemory_clients_bytes=redis.client_limits.maxmemory_clients_bytes,
         )
         if p.backup is not None:
-            groups = [*groups, p.backup.alert_group()]
+            groups.append(p.backup.alert_group())
         # The scheduled check's and the latency alerts (kube-state-metrics series: not under the exporter selector).
         groups.append(
             render_check_alert_group(
@@ -149,43 +259,22 @@ class RedisMonitoring(constructs.Construct):
                 latency_p95_ms=p.latency_p95_ms,
             )
         )
-        self.prometheus_rule = prom.PrometheusRule(
-            self,
-            "PrometheusRule",
-            metadata=ApiObjectMetadata(name=redis.name, namespace=redis.namespace, labels=labels),
-            spec=prom.PrometheusRuleSpec(
-                groups=[
-                    prom.PrometheusRuleSpecGroups(
-                        name=group["name"],
-                        rules=[
-                            prom.PrometheusRuleSpecGroupsRules(
-                                alert=rule["alert"],
-                                expr=prom.PrometheusRuleSpecGroupsRulesExpr.from_string(rule["expr"]),
-                                for_=rule.get("for"),
-                                labels=rule.get("labels"),
-                                annotations=rule.get("annotations"),
-                            )
-                            for rule in group["rules"]
-                        ],
-                    )
-                    for group in groups
-                ]
-            ),
-        )
-        self.dashboard_config_map_name = f"{redis.name}-dashboard"
-        k8s.KubeConfigMap(
-            self,
-            "Dashboard",
-            metadata=k8s.ObjectMeta(
-                name=self.dashboard_config_map_name,
-                namespace=dashboard_ns,
-                labels={"grafana_dashboard": "1", "app.kubernetes.io/instance": redis.name},
-            ),
-            data={
-                f"{redis.name}.json": render_dashboard(
-                    selector=self.selector,
-                    refresh=p.interval,
-                    backup_age_expr=p.backup.age_expr() if p.backup else None,
+        return prom.PrometheusRuleSpec(
+            groups=[
+                prom.PrometheusRuleSpecGroups(
+                    name=group["name"],
+                    rules=[
+                        prom.PrometheusRuleSpecGroupsRules(
+                            alert=rule.get("alert"),
+                            record=rule.get("record"),
+                            expr=prom.PrometheusRuleSpecGroupsRulesExpr.from_string(rule["expr"]),
+                            for_=rule.get("for"),
+                            labels=rule.get("labels"),
+                            annotations=rule.get("annotations"),
+                        )
+                        for rule in group["rules"]
+                    ],
                 )
-            },
+                for group in groups
+            ]
         )

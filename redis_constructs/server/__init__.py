@@ -38,8 +38,8 @@ _WHERE = {
     "RedisSharedProps": ".props",
     "Resources": ".props",
     "Role": ".redis_conf",
-    "TenantCommands": ".redis_conf",
     "Tenant": ".tenants",
+    "TenantCommands": ".redis_conf",
     "Tls": ".tls",
     "add_rollout_order": ".rollout",
 }

@@ -321,6 +321,7 @@ class RedisSharedProps:
         v.instance("tenant_commands", self.tenant_commands, TenantCommands, "a TenantCommands")
         v.boolean("tenant_commands.allow_scripting", self.tenant_commands.allow_scripting)
         v.boolean("tenant_commands.allow_restore", self.tenant_commands.allow_restore)
+        validate_tenants(self.tenants)
 
     def _validate_resources(self) -> None:
         r = self.resources

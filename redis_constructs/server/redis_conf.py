@@ -254,7 +254,9 @@ class TenantCommands:
 
 REPLICATION_COMMANDS = ("psync", "replconf", "ping")
 # What redis_exporter runs by default (INFO ALL, PING, SELECT, SLOWLOG, LATENCY); CONFIG GET is left out
-# because it returns masterauth in clear text, and the exporter is told to skip it.
+# because it returns masterauth in clear text, and the exporter is told to skip it. Per tenant: CLIENT LIST for
+# --export-client-list (connections and client memory by user; it shows addresses, names, users and last command
+# names, no arguments) and SCAN for the tenants' key counts (count-keys, on the replica only).
 EXPORTER_COMMANDS = (
     "ping",
     "info",
@@ -263,6 +265,8 @@ EXPORTER_COMMANDS = (
     "slowlog|len",
     "latency|latest",
     "latency|histogram",
+    "client|list",
+    "scan",
 )
 
 # What the data-copy Job (redis_constructs.migration.copy_program) runs on redis-shared: read and compare every key, RESTORE,

@@ -80,9 +80,16 @@ class RedisWorkloadProps:
 
     def exporter_uri(self) -> str:
         """What the exporter dials: the TLS port by name ``localhost`` (a SAN of the certificate) with TLS."""
-        if self.tls_port is not None:
-            return f"rediss://localhost:{self.tls_port}"
-        return f"redis://localhost:{REDIS_PORT}"
+        return exporter_uri(self.tls_port)
+
+
+def exporter_uri(tls_port: int | None, *, user: str | None = None) -> str:
+    """The URI the exporter sidecar dials (``user@`` in front of the host when given: a ``/scrape`` target, whose
+    password the exporter finds in its password file under the same URI)."""
+    who = f"{user}@" if user else ""
+    if tls_port is not None:
+        return f"rediss://{who}localhost:{tls_port}"
+    return f"redis://{who}localhost:{REDIS_PORT}"
 
 
 def _probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
@@ -354,6 +361,17 @@ class RedisWorkload(constructs.Construct):
                 # CLIENT SETNAME is not granted to the exporter user; skip it instead of logging NOPERM.
                 k8s.EnvVar(name="REDIS_EXPORTER_SET_CLIENT_NAME", value="false"),
                 k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
+                # CLIENT LIST per scrape: connections and client memory per tenant (redis_connected_client_info
+                # carries `user`). Never --check-keys/--check-single-keys (key values into labels) nor
+                # --check-key-groups (Lua on every scrape).
+                k8s.EnvVar(name="REDIS_EXPORTER_EXPORT_CLIENT_LIST", value="true"),
+                # The tenants' key counts (count-keys, a /scrape parameter of the ServiceMonitor) SCAN every key:
+                # on the replicas only, whichever pod a failover made the primary (v1.71+).
+                *(
+                    [k8s.EnvVar(name="REDIS_EXPORTER_SKIP_CHECKKEYS_FOR_ROLE_MASTER", value="true")]
+                    if props.replicas >= 1
+                    else []
+                ),
             ],
             ports=[k8s.ContainerPort(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
             volume_mounts=[

@@ -234,8 +234,11 @@ def test_replication_and_exporter_users_can_do_their_job_and_nothing_else(primar
         assert exp.ping()
         assert "connected_slaves" in exp.info("replication")
         exp.execute_command("SLOWLOG", "GET", "1")
+        # Per-tenant metrics: CLIENT LIST (connections by user) and SCAN (key counts by prefix); names only.
+        exp.execute_command("CLIENT", "LIST")
+        exp.execute_command("SCAN", "0", "MATCH", "shop:*")
         exp_denied: list[tuple[str, ...]] = [("GET", "k"), ("SET", "k", "v"), ("CONFIG", "GET", "requirepass")]
-        exp_denied += [("KEYS", "*"), ("CLIENT", "LIST"), ("ACL", "LIST")]
+        exp_denied += [("KEYS", "*"), ("CLIENT", "KILL", "ID", "1"), ("CLIENT", "SETNAME", "x"), ("ACL", "LIST")]
         for command in exp_denied:
             with pytest.raises(NoPermissionError):
                 exp.execute_command(*command)

@@ -491,6 +491,12 @@ SCENARIOS = (
         },
     ),
     Scenario(
+        # The ServiceMonitor's tenant key-count scrape of the same pod (endpoint="key-counts") fails, e.g. a SCAN
+        # slower than its timeout: Redis is not down (tenant_rules' RedisTenantKeyCountsFailing says it).
+        "key_count_scrape_down_is_not_redis_down",
+        _add("r:up_key_counts", "up", {**REPLICA, "endpoint": "key-counts"}, step(1, 0)),
+    ),
+    Scenario(
         "no_target_discovered",
         _all(_end_all("m:"), _end_all("r:")),
         {

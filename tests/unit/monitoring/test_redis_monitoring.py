@@ -9,12 +9,15 @@ import cdk8s
 import pytest
 from conftest import find
 
+import main
 from redis_constructs import PropError, RedisShared, RedisSharedProps
 from redis_constructs.gitops.manifest_checks import _matches
 from redis_constructs.monitoring.alerts import render_alert_groups
 from redis_constructs.monitoring.backup_alerts import render_backup_alert_group
 from redis_constructs.monitoring.check_alerts import render_check_alert_group
 from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
+from redis_constructs.monitoring.tenant_rules import render_tenant_groups
+from redis_constructs.server.redis_conf import derive_client_limits
 
 Obj = dict[str, Any]
 
@@ -45,19 +48,26 @@ def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj
 def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> None:
     rule = find(site_objects, "PrometheusRule", "redis-shared", "redis")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=2)
+    selector = 'namespace="redis",service="redis-shared-metrics"'
+    expected = render_alert_groups(selector=selector, instances_expected=2)
+    limits = derive_client_limits(main.REDIS.memory_limit_bytes())
+    tenant_groups = render_tenant_groups(
+        selector=selector,
+        tenants=main.REDIS.tenants,
+        maxclients=limits.maxclients,
+        maxmemory_clients_bytes=limits.maxmemory_clients_bytes,
+    )
+    assert [g["name"] for g in tenant_groups] == ["redis.tenants.records", "redis.tenants"]
     # The site backs up and runs scheduled checks (main.py): the backup CronJob's group, then the checks' and the
     # latency alert.
     backup = render_backup_alert_group(namespace="redis", cronjob="redis-shared-backup", max_age_seconds=26 * 3600)
     checks = render_check_alert_group(
-        namespace="redis",
-        cronjob="redis-shared-check-scheduled",
-        redis_selector='namespace="redis",service="redis-shared-metrics"',
+        namespace="redis", cronjob="redis-shared-check-scheduled", redis_selector=selector
     )
-    assert rule["spec"]["groups"] == [*expected, backup, checks]
-    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert rule["spec"]["groups"] == [*expected, *tenant_groups, backup, checks]
+    alerts = {r["alert"] for g in expected for r in g["rules"]}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
-    for group in rule["spec"]["groups"]:
+    for group in expected:
         for r in group["rules"]:
             assert r["labels"]["severity"] in {"critical", "warning"}
             assert r["annotations"]["summary"] and r["annotations"]["description"] and r["for"]
@@ -68,12 +78,15 @@ def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: 
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(cm["data"]["redis-shared.json"])
     assert dashboard["refresh"] == "15s"
-    redis_panels = [p for p in dashboard["panels"] if p["title"] != "Last backup age"]
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    first_row = titles.index("Tenants")  # the site's tenant beersystem: rows after the Redis panels
+    redis_panels = [p for p in dashboard["panels"][:first_row] if p["title"] != "Last backup age"]
     exprs = [t["expr"] for panel in redis_panels for t in panel.get("targets", [])]
     assert exprs
     assert all('service="redis-shared-metrics"' in e for e in exprs)
     [backup] = [p for p in dashboard["panels"] if p["title"] == "Last backup age"]
     assert 'cronjob="redis-shared-backup"' in backup["targets"][0]["expr"]
+    assert titles[-1] == "Tenant beersystem (user default, keys *)"
 
 
 def render(replicas: int = 1, **props: Any) -> list[Obj]:
