@@ -150,7 +150,7 @@ def render_tenant_groups(
                 "description": (
                     "{{ $labels.pod }} refused {{ $value | humanize }} command(s) in " + rate_window + ": a tenant"
                     " touched another's keys or channels, or ran a denied command. Who and what: ACL LOG as admin"
-                    " (README 'Tenants')."
+                    " (docs/tenants.md)."
                 ),
             },
         },

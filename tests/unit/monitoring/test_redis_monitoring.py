@@ -101,10 +101,11 @@ def test_expected_instances_follow_the_replica_count() -> None:
     objects = render(replicas=2)
     rules = find(objects, "PrometheusRule", "redis-shared")["spec"]["groups"]
     expected = render_alert_groups(selector='namespace="redis",service="redis-shared-metrics"', instances_expected=3)
-    # Without a scheduled check: the latency alert alone in redis.checks.
+    # Without a scheduled check: the latency alert alone in redis.checks; before it, the tenants' global alerts.
     (latency,) = rules[-1]["rules"]
     assert latency["alert"] == "RedisLatencyHigh"
-    assert rules[:-1] == expected
+    assert rules[: len(expected)] == expected
+    assert [g["name"] for g in rules[len(expected) : -1]] == ["redis.tenants"]
 
 
 @pytest.mark.parametrize(
