@@ -169,6 +169,7 @@ class RedisShared(constructs.Construct):
             min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
             client_limits=self.client_limits,
             replication_port=self.tls_port,
+            replicas=self.replicas,
         )
         #: The ConfigMaps and the config checksum.
         self.configuration = RedisConfiguration(
