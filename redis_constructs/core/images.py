@@ -17,3 +17,8 @@ REDIS_IMAGE = "redis:7.4.11-bookworm"
 EXPORTER_IMAGE = "oliver006/redis_exporter:v1.88.0"
 #: The data-copy Job's interpreter: its program (``copy_program.py``) needs only the standard library.
 PYTHON_IMAGE = "python:3.12.8-slim-bookworm"
+#: The LAN proxy sidecar (server/lan_proxy.py): HAProxy 2.8 LTS, the official image (docker-library/haproxy
+#: ``2.8/Dockerfile``: ``FROM debian:bookworm-slim``, built with ``USE_PROMEX=1``, ``USER haproxy`` uid 99,
+#: ``STOPSIGNAL SIGUSR1``). 2.8.10 is the patch release that Dockerfile names as read; check for a newer 2.8
+#: patch the way README "Images" says before a release.
+HAPROXY_IMAGE = "haproxy:2.8.10-bookworm"

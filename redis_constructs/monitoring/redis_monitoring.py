@@ -14,6 +14,7 @@ from ..core.errors import PropError, names_construct
 from ..server.redis_shared import RedisShared
 from .alerts import render_alert_groups
 from .dashboard import render_dashboard
+from .resilience_alerts import render_resilience_group
 
 
 def _seconds(prop: str, value: str) -> float:
@@ -111,7 +112,32 @@ class RedisMonitoring(constructs.Construct):
                                 action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
                             ),
                         ],
-                    )
+                    ),
+                    *(
+                        [
+                            # The LAN proxy sidecar's own exporter (docs/resilience.md), same target labels.
+                            prom.ServiceMonitorSpecEndpoints(
+                                port="lan-metrics",
+                                path="/metrics",
+                                interval=p.interval,
+                                scrape_timeout=p.scrape_timeout,
+                                relabelings=[
+                                    prom.ServiceMonitorSpecEndpointsRelabelings(
+                                        source_labels=["__meta_kubernetes_pod_label_redis_shared_role"],
+                                        target_label="role",
+                                        action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
+                                    ),
+                                    prom.ServiceMonitorSpecEndpointsRelabelings(
+                                        source_labels=["__meta_kubernetes_pod_name"],
+                                        target_label="pod",
+                                        action=prom.ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE,
+                                    ),
+                                ],
+                            )
+                        ]
+                        if redis.lan_proxy_settings is not None
+                        else []
+                    ),
                 ],
             ),
         )
@@ -120,6 +146,16 @@ class RedisMonitoring(constructs.Construct):
             instances_expected=1 + redis.replicas,
             memory_threshold=p.memory_threshold,
             max_clients=p.max_clients,
+        )
+        groups.append(
+            render_resilience_group(
+                selector=self.selector,
+                namespace=redis.namespace,
+                pod_regex=f"{redis.name}-(master|replicas)-[0-9]+",
+                lan_proxy=redis.lan_proxy_settings is not None,
+                tls_certificate=redis.tls_certificate_name,
+                tls_reload=redis.tls is not None,
+            )
         )
         self.prometheus_rule = prom.PrometheusRule(
             self,

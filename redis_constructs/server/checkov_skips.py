@@ -21,6 +21,8 @@ class CheckovSkip:
     reason: str
     #: Skip only with TLS on (the check concerns the tls-reload sidecar).
     only_with_tls: bool = False
+    #: With ``only_with_tls``: skip also when the LAN proxy sidecar exists (TLS off).
+    also_with_lan_proxy: bool = False
     #: Skip only while an image has no pinned digest; with both digests set the check passes by itself.
     only_without_digests: bool = False
 
@@ -45,13 +47,15 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     CheckovSkip(
         kind="StatefulSet",
         check_id="CKV_K8S_9",
-        reason="the tls-reload sidecar has liveness only: a stalled reload loop must not take Redis out of its Services",
+        reason="the tls-reload and lan-proxy sidecars have liveness only: neither a stalled reload loop nor a dead"
+        " LAN proxy may take Redis out of its Services",
         only_with_tls=True,
+        also_with_lan_proxy=True,
     ),
 )
 
 
-def checkov_skips(kind: str, *, tls: bool, digests_pinned: bool) -> dict[str, str]:
+def checkov_skips(kind: str, *, tls: bool, digests_pinned: bool, lan_proxy: bool = False) -> dict[str, str]:
     """checkov's inline skip annotations for an object of ``kind`` (see :data:`CHECKOV_SKIPS`).
 
     ``tls``: TLS is on (the tls-reload sidecar exists); ``digests_pinned``: both images carry a digest.
@@ -59,6 +63,8 @@ def checkov_skips(kind: str, *, tls: bool, digests_pinned: bool) -> dict[str, st
     skips = [
         s
         for s in CHECKOV_SKIPS
-        if s.kind == kind and not (s.only_without_digests and digests_pinned) and not (s.only_with_tls and not tls)
+        if s.kind == kind
+        and not (s.only_without_digests and digests_pinned)
+        and not (s.only_with_tls and not (tls or (s.also_with_lan_proxy and lan_proxy)))
     ]
     return checkov_skip_annotations((s.check_id, s.reason) for s in skips)
