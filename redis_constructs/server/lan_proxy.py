@@ -42,6 +42,9 @@ RESERVED_CONNECTIONS = 32
 #: ``2.8/Dockerfile``), below checkov's CKV_K8S_40 high-UID bound. HAProxy needs no passwd entry and writes
 #: nothing (no pidfile, no socket, stick tables in memory); it reads its cfg through the pod's fsGroup.
 HAPROXY_UID = 10099
+#: The image's binary (``make install-bin`` with the default PREFIX /usr/local); set explicitly so no
+#: ENTRYPOINT (the image's docker-entrypoint.sh) or PATH is assumed.
+HAPROXY_BINARY = "/usr/local/sbin/haproxy"
 #: The ConfigMap key (``<name>-configuration``) holding the rendered haproxy.cfg.
 CONFIG_KEY = "haproxy.cfg"
 #: Container name of the sidecar.
@@ -232,7 +235,7 @@ def lan_proxy_container(settings: LanProxySettings, *, image: str) -> k8s.Contai
         image=image,
         image_pull_policy="IfNotPresent",
         # -db: foreground, one process, logs to stdout; no master-worker, no pidfile (read-only root).
-        command=["haproxy", "-db", "-f", f"{CONF_DIR}/{CONFIG_KEY}"],
+        command=[HAPROXY_BINARY, "-db", "-f", f"{CONF_DIR}/{CONFIG_KEY}"],
         ports=[
             k8s.ContainerPort(name="lan", container_port=settings.listen_port, protocol="TCP"),
             k8s.ContainerPort(name="lan-metrics", container_port=settings.metrics_port, protocol="TCP"),
