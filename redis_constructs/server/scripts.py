@@ -404,7 +404,13 @@ case "$1" in
         exit 0
       fi
       linked=false
-      if printf '%s\\n' "$info" | grep -q '^master_link_status:up'; then linked=true; mark_dataset; fi
+      if printf '%s\\n' "$info" | grep -q '^master_link_status:up'; then
+        linked=true
+        mark_dataset
+        # A disk-based full sync leaves its RDB as dump.rdb; with the AOF on, Redis never reads it again (it
+        # rewrote the AOF from memory after loading). Best effort, like start.sh's cleanup.
+        if ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1; then rm -f "{DATA_DIR}/dump.rdb" 2>/dev/null; fi
+      fi
       if [ "$REDIS_ROLE" = master ]; then
         # Configured as primary by its spec but runs as a replica (start.sh: NOT STARTING AS PRIMARY).
         # While the mounted ConfigMap (refreshed by the kubelet) still names this pod the primary, keep it

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cdk8s
 import pytest
@@ -105,7 +106,7 @@ def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
             host.delete_pod_netns(LAN_NETNS)
 
 
-def flood(pod: Pod, plan: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def flood(pod: Pod, plan: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the flood in the LAN namespace; its results once every connection was tried (still held)."""
     proc = subprocess.Popen(
         [
@@ -155,7 +156,7 @@ def test_a_lan_flood_without_a_password_cannot_lock_the_tenants_out(primary: Pod
         assert seen["silent_closed"] == 3, seen
         # In order: one address reaches its cap, two more fill the LAN's share (3 x 8 = 24), the rest find it full.
         assert seen["ok"] == {first: PER_SOURCE, **dict(zip(others, [8, 8, 0, 0], strict=True)), late: 0}, seen
-        assert sum(seen["refused"].values()) == 12 + 8 + 8 + 1, seen  # type: ignore[union-attr]
+        assert sum(seen["refused"].values()) == 12 + 8 + 8 + 1, seen
         assert seen["silent_seconds"] <= HELLO_SECONDS + 1, seen
         # The tenant, from another namespace, connects and works while the LAN holds its whole share.
         with connect(primary, CLIENT_USER, CLIENT_PW) as tenant:
