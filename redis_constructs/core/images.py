@@ -20,3 +20,8 @@ PYTHON_IMAGE = "python:3.12.8-slim-bookworm"
 #: The off-site copy of backups (restic's official image, alpine, entrypoint ``restic``; the backup renders its own
 #: command). Pinned to a release tag; docs/operations.md#upgrades-images says how to pin its digest.
 RESTIC_IMAGE = "restic/restic:0.18.1"
+#: The LAN proxy sidecar (server/lan_proxy.py): HAProxy 2.8 LTS, the official image (docker-library/haproxy
+#: ``2.8/Dockerfile``: ``FROM debian:bookworm-slim``, built with ``USE_PROMEX=1``, ``USER haproxy`` uid 99,
+#: ``STOPSIGNAL SIGUSR1``). 2.8.10 is the patch release that Dockerfile names as read; check for a newer 2.8
+#: patch the way README "Images" says before a release.
+HAPROXY_IMAGE = "haproxy:2.8.10-bookworm"

@@ -20,6 +20,7 @@ from .backup_alerts import BackupMonitoring
 from .check_alerts import render_check_alert_group
 from .dashboard import render_dashboard
 from .late_objects import LateConfigMap, LatePrometheusRule, LateServiceMonitor
+from .resilience_alerts import render_resilience_group
 from .tenant_rules import render_tenant_groups
 
 #: The tenants' key counts: one SCAN per confined tenant's prefix on every scrape, so far less often than the
@@ -164,7 +165,8 @@ class RedisMonitoring(constructs.Construct):
         ]
 
     def _service_monitor_spec(self) -> prom.ServiceMonitorSpec:
-        """The metrics endpoint, and the tenants' key-count endpoint when a tenant is confined to a prefix."""
+        """The metrics endpoint, the LAN proxy's exporter (with a LoadBalancer), and the tenants' key-count endpoint
+        when a tenant is confined to a prefix."""
         p = self._props
         redis = p.redis
         endpoints = [
@@ -176,6 +178,17 @@ class RedisMonitoring(constructs.Construct):
                 relabelings=self._relabelings(),
             )
         ]
+        if redis.lan_proxy_settings is not None:
+            # The LAN proxy sidecar's own exporter (docs/resilience.md), same target labels.
+            endpoints.append(
+                prom.ServiceMonitorSpecEndpoints(
+                    port="lan-metrics",
+                    path="/metrics",
+                    interval=p.interval,
+                    scrape_timeout=p.scrape_timeout,
+                    relabelings=self._relabelings(),
+                )
+            )
         count_keys = count_keys_param(redis.tenants)
         if count_keys is not None:
             endpoints.append(self._key_count_endpoint(count_keys))
@@ -233,7 +246,8 @@ class RedisMonitoring(constructs.Construct):
         )
 
     def _prometheus_rule_spec(self) -> prom.PrometheusRuleSpec:
-        """The alerts of :mod:`.alerts`, the tenants' recording rules and alerts (:mod:`.tenant_rules`), the backup's
+        """The alerts of :mod:`.alerts`, the tenants' recording rules and alerts (:mod:`.tenant_rules`), the
+        resilience alerts (:mod:`.resilience_alerts`), the backup's
         (:mod:`.backup_alerts`), the checks' and the latency alert (:mod:`.check_alerts`)."""
         p = self._props
         redis = p.redis
@@ -247,6 +261,16 @@ class RedisMonitoring(constructs.Construct):
             tenants=redis.tenants,
             maxclients=redis.client_limits.maxclients,
             maxmemory_clients_bytes=redis.client_limits.maxmemory_clients_bytes,
+        )
+        groups.append(
+            render_resilience_group(
+                selector=self.selector,
+                namespace=redis.namespace,
+                pod_regex=f"{redis.name}-(master|replicas)-[0-9]+",
+                lan_proxy=redis.lan_proxy_settings is not None,
+                tls_certificate=redis.tls_certificate_name,
+                tls_reload=redis.tls is not None,
+            )
         )
         if p.backup is not None:
             groups.append(p.backup.alert_group())

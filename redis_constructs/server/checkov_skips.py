@@ -19,8 +19,6 @@ class CheckovSkip:
     check_id: str
     #: No ``=``: checkov splits the annotation value on it.
     reason: str
-    #: Skip only with TLS on (the check concerns the tls-reload sidecar).
-    only_with_tls: bool = False
     #: Skip only while an image has no pinned digest; with both digests set the check passes by itself.
     only_without_digests: bool = False
 
@@ -45,20 +43,16 @@ CHECKOV_SKIPS: tuple[CheckovSkip, ...] = (
     CheckovSkip(
         kind="StatefulSet",
         check_id="CKV_K8S_9",
-        reason="the acl-reload and tls-reload sidecars have liveness only: a stalled reload loop must not take "
-        "Redis out of its Services",
+        reason="the acl-reload, tls-reload and lan-proxy sidecars have liveness only: neither a stalled reload loop"
+        " nor a dead LAN proxy may take Redis out of its Services",
     ),
 )
 
 
-def checkov_skips(kind: str, *, tls: bool, digests_pinned: bool) -> dict[str, str]:
+def checkov_skips(kind: str, *, digests_pinned: bool) -> dict[str, str]:
     """checkov's inline skip annotations for an object of ``kind`` (see :data:`CHECKOV_SKIPS`).
 
-    ``tls``: TLS is on (the tls-reload sidecar exists); ``digests_pinned``: both images carry a digest.
+    ``digests_pinned``: both images carry a digest. The sidecars' skip always applies: acl-reload is always there.
     """
-    skips = [
-        s
-        for s in CHECKOV_SKIPS
-        if s.kind == kind and not (s.only_without_digests and digests_pinned) and not (s.only_with_tls and not tls)
-    ]
+    skips = [s for s in CHECKOV_SKIPS if s.kind == kind and not (s.only_without_digests and digests_pinned)]
     return checkov_skip_annotations((s.check_id, s.reason) for s in skips)

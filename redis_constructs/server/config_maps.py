@@ -20,6 +20,7 @@ from typing import Any
 import constructs
 from cdk8s_plus_28 import k8s
 
+from . import lan_proxy as lan_proxy_mod
 from . import tls as tls_mod
 from .names import RedisNames
 from .redis_conf import (
@@ -51,6 +52,8 @@ class RedisConfigurationProps:
     tenants: Callable[[], tuple[Tenant, ...]] = tuple
     #: Default: - no TLS lines and no reload script.
     tls: Tls | None = None
+    #: Default: - no ``haproxy.cfg`` (no LAN proxy).
+    lan_proxy: lan_proxy_mod.LanProxySettings | None = None
 
 
 class _LateConfigMap(k8s.KubeConfigMap):
@@ -91,6 +94,8 @@ class RedisConfiguration(constructs.Construct):
             "users.acl.tmpl": render_acl_template(props.tenant_commands, users=props.users),
             **{f"{role.value}.conf": render_role_conf(role, props.settings) for role in Role},
         }
+        if props.lan_proxy is not None:
+            config_data[lan_proxy_mod.CONFIG_KEY] = lan_proxy_mod.render_haproxy_cfg(props.lan_proxy)
         scripts_data = render_scripts(users=props.users)
         if tls is not None:
             scripts_data["tls-reload.sh"] = tls_mod.render_reload_script()

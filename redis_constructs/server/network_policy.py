@@ -17,6 +17,7 @@ from cdk8s_plus_28 import k8s
 
 from ..core.late import LateNetworkPolicy
 from ..core.rendering import dns_egress_rule, namespace_peer, tcp_port
+from .lan_proxy import LAN_PROXY_METRICS_PORT, LAN_PROXY_PORT
 from .names import METRICS_PORT, REDIS_PORT, RedisNames
 
 
@@ -36,6 +37,8 @@ class RedisNetworkPolicyProps:
     tls_port: int | None = None
     #: The LoadBalancer's source ranges. Default: - none, no LAN peer.
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The pods run the LAN proxy: the LAN is admitted to its port only, never to Redis's. Default: False.
+    lan_proxy: bool = False
 
 
 def network_policy_spec(props: RedisNetworkPolicyProps) -> k8s.NetworkPolicySpec:
@@ -45,6 +48,7 @@ def network_policy_spec(props: RedisNetworkPolicyProps) -> k8s.NetworkPolicySpec
     redis_from: list[k8s.NetworkPolicyPeer] = [redis_pods]
     redis_from += [namespace_peer(ns) for ns in props.client_namespaces()]
     lan = [k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=str(n))) for n in props.lan_networks]
+    proxied_lan, lan = (lan, []) if props.lan_proxy else ([], lan)
     # With TLS the LAN reaches only the TLS port; plaintext stays for the Redis pods and client namespaces.
     tls_from = [*redis_from, *lan]
     if tls_port is None:
@@ -58,6 +62,13 @@ def network_policy_spec(props: RedisNetworkPolicyProps) -> k8s.NetworkPolicySpec
     ]
     if tls_port is not None:
         ingress.append(k8s.NetworkPolicyIngressRule(from_=tls_from, ports=[tcp_port(tls_port)]))
+    if proxied_lan:
+        ingress += [
+            k8s.NetworkPolicyIngressRule(from_=proxied_lan, ports=[tcp_port(LAN_PROXY_PORT)]),
+            k8s.NetworkPolicyIngressRule(
+                from_=[namespace_peer(props.monitoring_namespace)], ports=[tcp_port(LAN_PROXY_METRICS_PORT)]
+            ),
+        ]
     return k8s.NetworkPolicySpec(
         pod_selector=k8s.LabelSelector(match_labels=names.labels()),
         policy_types=["Ingress", "Egress"],

@@ -18,6 +18,7 @@ from ..core.images import EXPORTER_IMAGE, REDIS_IMAGE
 from ..core.refs import SecretKeyRef
 from ..credentials.replicated_secret import ReplicatedSecret
 from ..credentials.tenant_credentials import TenantCredentials
+from .lan_proxy import LanProxy
 from .names import REDIS_PORT
 from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands, derive_maxmemory
 from .roles import primary_statefulset
@@ -190,6 +191,10 @@ class RedisSharedProps:
     shutdown_timeout_seconds: int = _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     #: Default: - no LoadBalancer; Redis is reachable only inside the cluster.
     load_balancer: LoadBalancer | None = None
+    #: The LAN's connection caps: with a ``load_balancer``, the LAN reaches Redis only through an HAProxy sidecar
+    #: that admits a quarter of ``maxclients`` from the LAN in all and a sixteenth of that per address
+    #: (docs/resilience.md). Default: - ``LanProxy()``, the limits derived from ``maxclients``.
+    lan_proxy: LanProxy = field(default_factory=LanProxy)
     #: The tenants: one client namespace each, with its own ACL user, password and (optionally) key prefix
     #: (docs/tenants.md). Default: - none; add more with ``add_client_namespace``.
     tenants: tuple[Tenant, ...] = ()
@@ -316,6 +321,7 @@ class RedisSharedProps:
         v.instance("credentials", self.credentials, RedisCredentials, "a RedisCredentials")
         if self.load_balancer is not None:
             v.instance("load_balancer", self.load_balancer, LoadBalancer, "None or a LoadBalancer")
+        v.instance("lan_proxy", self.lan_proxy, LanProxy, "a LanProxy")
         if self.tls is not None:
             v.instance("tls", self.tls, Tls, "None or a Tls(certificates=...)")
         v.instance("tenant_commands", self.tenant_commands, TenantCommands, "a TenantCommands")

@@ -188,6 +188,8 @@ class ServerSettings:
     client_limits: ClientLimits | None = None
     #: The primary's port the replica dials. Default: - ``port`` (the TLS port when TLS replication is on).
     replication_port: int | None = None
+    #: Replica pods: a diskless full sync starts as soon as this many wait. Default: 1.
+    replicas: int = 1
 
 
 # ACL users. Categories checked against Redis 7.0/7.2 command tables (see docs/adr/0003-acl-users-over-rename-command.md):
@@ -267,6 +269,8 @@ EXPORTER_COMMANDS = (
     "latency|histogram",
     "client|list",
     "scan",
+    # probe.sh's repair of an AOF damaged by a short write on a full volume (docs/resilience.md).
+    "bgrewriteaof",
 )
 
 # What the data-copy Job (redis_constructs.migration.copy_program) runs on redis-shared: read and compare every key, RESTORE,
@@ -386,6 +390,9 @@ def render_common_conf(settings: ServerSettings) -> str:
         f"shutdown-timeout {settings.shutdown_timeout_seconds}",
         "shutdown-on-sigterm default",
         "repl-diskless-sync yes",
+        # Start a diskless sync as soon as every replica waits, not after repl-diskless-sync-delay (5 s); with
+        # 0 replicas, 0 keeps the delay alone.
+        f"repl-diskless-sync-max-replicas {settings.replicas}",
         f"repl-backlog-size {settings.repl_backlog_bytes}",
         # Default 0: writes never wait for the replica; with one replica, min-replicas-to-write 1 would stop all
         # writes whenever the replica is down.
@@ -394,6 +401,10 @@ def render_common_conf(settings: ServerSettings) -> str:
         "replica-read-only yes",
         # SC-002: a replica keeps answering reads from its last data while the primary is away.
         "replica-serve-stale-data yes",
+        # A replica that cannot persist (full volume) keeps applying its stream in memory (it stays current)
+        # instead of panicking into a restart loop; probe.sh rewrites the AOF once writes succeed again
+        # (docs/resilience.md). No effect on a primary: it applies to commands from a master only.
+        "replica-ignore-disk-write-errors yes",
         "tcp-keepalive 60",
         # p95 in INFO latencystats (and the exporter's redis_latency_percentiles_usec{quantile="95"}) beside
         # Redis's default p50/p99/p99.9: the latency panel's "since start" line (docs/checks.md).

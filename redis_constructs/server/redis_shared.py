@@ -100,6 +100,16 @@ class RedisShared(constructs.Construct):
         self._lan_networks = p.lan_networks()
         self.credentials = p.credentials
         self.tls = p.tls
+        #: What the LAN proxy sidecar enforces. Default: - None without a ``load_balancer`` (no LAN, no proxy).
+        self.lan_proxy_settings = (
+            p.lan_proxy.settings(
+                maxclients=self.client_limits.maxclients,
+                upstream_port=p.tls.port if p.tls else REDIS_PORT,
+                tls=p.tls is not None,
+            )
+            if p.load_balancer is not None
+            else None
+        )
         #: The TLS port, when ``tls`` is set. Default: - None.
         self.tls_port = p.tls.port if p.tls else None
         self._tenants: list[Tenant] = []
@@ -203,6 +213,7 @@ class RedisShared(constructs.Construct):
             min_replicas_max_lag_seconds=p.min_replicas_max_lag_seconds,
             client_limits=self.client_limits,
             replication_port=self.tls_port,
+            replicas=self.replicas,
         )
         #: The ConfigMaps and the config checksum.
         self.configuration = RedisConfiguration(
@@ -215,6 +226,7 @@ class RedisShared(constructs.Construct):
                 users=self.credentials.acl_users(),
                 tenants=lambda: self.tenants,
                 tls=self.tls,
+                lan_proxy=self.lan_proxy_settings,
             ),
         )
         RedisHeadlessService(self, "HeadlessService", RedisHeadlessServiceProps(names=names, tls_port=self.tls_port))
@@ -225,7 +237,9 @@ class RedisShared(constructs.Construct):
             primary=self.primary_statefulset,
             image=image_ref(p.image, p.image_digest),
             exporter_image=image_ref(p.exporter_image, p.exporter_image_digest),
-            digests_pinned=p.image_digest is not None and p.exporter_image_digest is not None,
+            digests_pinned=p.image_digest is not None
+            and p.exporter_image_digest is not None
+            and (p.load_balancer is None or p.lan_proxy.image_digest is not None),
             resources=p.resources,
             termination_grace_period_seconds=p.termination_grace_period_seconds,
             storage_class=p.storage_class,
@@ -233,6 +247,8 @@ class RedisShared(constructs.Construct):
             credentials=self.credentials,
             config_checksum=self.configuration.checksum,
             tls=self.tls,
+            lan_proxy=self.lan_proxy_settings,
+            lan_proxy_image=image_ref(p.lan_proxy.image, p.lan_proxy.image_digest),
         )
         #: One StatefulSet construct per role (ids ``Primary``, ``Replicas``).
         self.workloads = {
@@ -246,7 +262,11 @@ class RedisShared(constructs.Construct):
             self,
             "Services",
             RedisServicesProps(
-                names=names, tls_port=self.tls_port, load_balancer=p.load_balancer, lan_networks=self._lan_networks
+                names=names,
+                tls_port=self.tls_port,
+                load_balancer=p.load_balancer,
+                lan_networks=self._lan_networks,
+                lan_proxy=self.lan_proxy_settings is not None,
             ),
         )
         RedisDisruptionBudget(self, "DisruptionBudget", RedisDisruptionBudgetProps(names=names))
@@ -261,9 +281,13 @@ class RedisShared(constructs.Construct):
                 dns_pod_labels=tuple(self.dns_pod_labels.items()),
                 tls_port=self.tls_port,
                 lan_networks=self._lan_networks,
+                lan_proxy=self.lan_proxy_settings is not None,
             ),
         )
+        #: The cert-manager Certificate Redis serves. Default: - None without TLS or with an ExistingTlsSecret.
+        self.tls_certificate_name: str | None = None
         if self.tls is not None and not isinstance(self.tls.certificates, tls_mod.ExistingTlsSecret):
+            self.tls_certificate_name = f"{names.name}-tls"
             RedisCertificates(
                 self,
                 "Tls",

@@ -39,6 +39,16 @@ ALLOW_EMPTY_START_MARKER = "ALLOW_EMPTY_START"
 #: Flag start.sh leaves in the pod's /tmp (an emptyDir) when Redis started on a persisted dataset
 #: (``DATASET_MARKER`` and Redis's files): such a replica is Ready without waiting for a sync (stale reads beat no reads); one that started empty is not.
 STARTED_WITH_DATA_FLAG = "/tmp/redis-shared-started-with-data"
+#: Flag probe.sh leaves in the pod's /tmp when Redis failed an AOF write (MISCONF: a full volume). Redis 7 opens a
+#: rewritten AOF's incr file without O_APPEND and, after a short write, truncates it without seeking back: the
+#: next successful write leaves a hole and the file no longer loads (docs/resilience.md). A BGREWRITEAOF once
+#: writes succeed again replaces that file; the flag stays until one has completed.
+AOF_WRITE_FAILED_FLAG = "/tmp/redis-shared-aof-write-failed"
+#: Holds ``aof_rewrites`` as of probe.sh's BGREWRITEAOF: the repair is done once the counter moved past it.
+AOF_REWRITE_ASKED_FLAG = "/tmp/redis-shared-aof-rewrite-asked"
+#: What redis-cli prints when Redis refuses a connection at ``maxclients`` (every listener and the unix socket
+#: alike): the event loop wrote it, so Redis is alive, only full.
+FULL_REPLY = "max number of clients reached"
 
 _READ_SECRET = f"""\
 # read_secret FILE: print a credential from the mounted Secret, refusing values that would break the
@@ -227,6 +237,11 @@ def _start_flags() -> str:
     """The flags probe.sh reads, reset on every start: started with data (and, below, fenced)."""
     return f"""\
 rm -f "{STARTED_WITH_DATA_FLAG}" "{FENCED_FLAG}"
+# Sync leftovers: a temp-<time>.<pid>.rdb orphaned by a disk-based sync that died mid-transfer (Redis unlinks
+# only its own), and dump.rdb, which a full sync leaves beside the AOF and Redis never loads while the AOF is
+# on. dump.rdb goes only when the AOF manifest exists, so has_files answers as before.
+rm -f "{DATA_DIR}"/temp-*.rdb
+if ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1; then rm -f "{DATA_DIR}/dump.rdb"; fi
 if has_data; then : > "{STARTED_WITH_DATA_FLAG}"; fi
 """
 
@@ -333,19 +348,56 @@ cli() {{
 mark_dataset() {{
   [ -e "{marker}" ] || {{ : > "{marker}"; }} 2>/dev/null || true
 }}
+# aof_repair INFO: after a failed AOF write (AOF_WRITE_FAILED_FLAG), ask one BGREWRITEAOF once writes succeed
+# and clear the flag when a rewrite has completed since; returns 1 while the repair is pending.
+aof_repair() {{
+  [ -e "{AOF_WRITE_FAILED_FLAG}" ] || return 0
+  rewrites=$(printf '%s\\n' "$1" | sed -n 's/^aof_rewrites:\\([0-9]*\\).*/\\1/p')
+  busy=$(printf '%s\\n' "$1" | grep -c '^aof_rewrite_in_progress:1\\|^aof_rewrite_scheduled:1')
+  if [ -e "{AOF_REWRITE_ASKED_FLAG}" ]; then
+    asked=$(cat "{AOF_REWRITE_ASKED_FLAG}")
+    if [ "$busy" -eq 0 ] && [ "${{rewrites:-0}}" -gt "${{asked:-0}}" ] \\
+      && printf '%s\\n' "$1" | grep -q '^aof_last_bgrewrite_status:ok'; then
+      rm -f "{AOF_WRITE_FAILED_FLAG}" "{AOF_REWRITE_ASKED_FLAG}"
+      echo "redis-shared: AOF rewritten after a failed write; the damaged file left the manifest" >&2
+      return 0
+    fi
+    # A failed rewrite (no room yet) is asked again on a later round.
+    if [ "$busy" -eq 0 ] && printf '%s\\n' "$1" | grep -q '^aof_last_bgrewrite_status:err'; then
+      rm -f "{AOF_REWRITE_ASKED_FLAG}"
+    fi
+  elif [ "$busy" -eq 0 ] && [ -n "$rewrites" ]; then
+    cli BGREWRITEAOF >/dev/null && printf '%s' "$rewrites" > "{AOF_REWRITE_ASKED_FLAG}"
+  fi
+  return 1
+}}
 reply=$(cli PING)
+case "$reply" in MISCONF*) : > "{AOF_WRITE_FAILED_FLAG}" ;; esac
 case "$1" in
   liveness | startup)
     # LOADING is alive: a replica loading a full resync must not be restarted. So is MISCONF (Redis
     # refuses writes, and PING, after a failed AOF write, e.g. a full volume): a restart frees no space
-    # and would only stop the reads too. Readiness and the RedisAofWriteFailing alert report it.
-    case "$reply" in PONG | MISCONF*) exit 0 ;; LOADING*) [ "$1" = liveness ] && exit 0 ;; esac ;;
+    # and would only stop the reads too. Readiness and the RedisAofWriteFailing alert report it. So is a
+    # full connection table: the event loop answered, and a restart would drop every tenant to free slots
+    # that the same clients take again (docs/resilience.md).
+    case "$reply" in PONG | MISCONF* | *"{FULL_REPLY}"*) exit 0 ;; LOADING*) [ "$1" = liveness ] && exit 0 ;; esac ;;
   readiness)
-    case "$reply" in MISCONF*)
-      echo "readiness: Redis refuses writes: $reply (is the data volume full? README: 'Full disk')"; exit 1 ;;
+    case "$reply" in
+      *"{FULL_REPLY}"*)
+        echo "readiness: Redis is full (maxclients): new connections refused; RedisRejectedConnections and" \\
+          "RedisLanConnectionsRejected say from where (docs/resilience.md)"; exit 1 ;;
+      MISCONF*)
+        # A replica that cannot persist still applies its stream in memory (replica-ignore-disk-write-errors):
+        # its reads are current and writes to it are refused anyway, so it stays in its Service.
+        if cli INFO replication | grep -q '^role:slave'; then exit 0; fi
+        echo "readiness: Redis refuses writes: $reply (is the data volume full? docs/resilience.md)"; exit 1 ;;
     esac
     if [ "$reply" = PONG ]; then
       info=$(cli INFO)
+      if ! aof_repair "$info"; then
+        echo "readiness: the AOF was damaged by a short write on a full volume; rewriting it (BGREWRITEAOF)" \\
+          "before a restart could fail to load it (docs/resilience.md)"; exit 1
+      fi
       if printf '%s\\n' "$info" | grep -q '^role:master'; then
         # Fenced by start.sh (FENCED): writes are refused while no replica follows it (min_slaves_good_slaves
         # is only there while min-replicas-to-write is set, so an admin's CONFIG SET to 0 lifts it).
@@ -356,7 +408,13 @@ case "$1" in
         exit 0
       fi
       linked=false
-      if printf '%s\\n' "$info" | grep -q '^master_link_status:up'; then linked=true; mark_dataset; fi
+      if printf '%s\\n' "$info" | grep -q '^master_link_status:up'; then
+        linked=true
+        mark_dataset
+        # A disk-based full sync leaves its RDB as dump.rdb; with the AOF on, Redis never reads it again (it
+        # rewrote the AOF from memory after loading). Best effort, like start.sh's cleanup.
+        if ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1; then rm -f "{DATA_DIR}/dump.rdb" 2>/dev/null; fi
+      fi
       if [ "$REDIS_ROLE" = master ]; then
         # Configured as primary by its spec but runs as a replica (start.sh: NOT STARTING AS PRIMARY).
         # While the mounted ConfigMap (refreshed by the kubelet) still names this pod the primary, keep it

@@ -19,6 +19,7 @@ import constructs
 from cdk8s_plus_28 import k8s
 
 from ..core.rendering import int_or_string
+from .lan_proxy import LAN_PROXY_METRICS_PORT
 from .names import METRICS_PORT, REDIS_PORT, RedisNames
 from .props import LoadBalancer
 from .redis_conf import Role
@@ -59,6 +60,9 @@ class RedisServicesProps:
     load_balancer: LoadBalancer | None = None
     #: ``load_balancer.source_ranges`` as parsed networks (normalized spelling). Default: - none.
     lan_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The pods run the LAN proxy sidecar: the LAN's Service targets it, the metrics Service publishes its
+    #: exporter. Default: False.
+    lan_proxy: bool = False
 
 
 class RedisHeadlessService(constructs.Construct):
@@ -131,7 +135,19 @@ class RedisServices(constructs.Construct):
                         port=METRICS_PORT,
                         target_port=int_or_string("metrics"),
                         protocol="TCP",
-                    )
+                    ),
+                    *(
+                        [
+                            k8s.ServicePort(
+                                name="lan-metrics",
+                                port=LAN_PROXY_METRICS_PORT,
+                                target_port=int_or_string("lan-metrics"),
+                                protocol="TCP",
+                            )
+                        ]
+                        if props.lan_proxy
+                        else []
+                    ),
                 ],
             ),
         )
@@ -142,6 +158,10 @@ class RedisServices(constructs.Construct):
 
     def _external_service(self, props: RedisServicesProps, lb: LoadBalancer) -> k8s.KubeService:
         names = props.names
+        port = redis_ports(props.tls_port)[-1]
+        if props.lan_proxy:
+            # The LAN reaches Redis only through the proxy's caps (lan_proxy.py); the port it dials is unchanged.
+            port = k8s.ServicePort(name=port.name, port=port.port, target_port=int_or_string("lan"), protocol="TCP")
         annotations = {
             # Both spellings: metallb.io (>= 0.14.9) wins when both are present; the older one keeps
             # MetalLB 0.12-0.14.8 working. spec.loadBalancerIP is deprecated and conflicts with them.
@@ -158,7 +178,7 @@ class RedisServices(constructs.Construct):
                 type="LoadBalancer",
                 selector=names.role_selector(Role.PRIMARY),
                 # With TLS the LAN gets the TLS port only: no password crosses the LAN in clear.
-                ports=redis_ports(props.tls_port)[-1:],
+                ports=[port],
                 load_balancer_source_ranges=[str(n) for n in props.lan_networks],
                 # Local keeps the client's source address, so the NetworkPolicy's ipBlock can judge it.
                 external_traffic_policy="Local",

@@ -131,6 +131,10 @@ class Tls:
     port: int = 6380
     #: How often the reload sidecar compares the mounted certificate with what Redis loaded. Default: 60.
     reload_interval_seconds: int = 60
+    #: How long the mounted certificate may differ from the one Redis loaded before the sidecar's liveness
+    #: fails and the kubelet restarts it (RedisTlsReloadFailing counts the restarts): at least three rounds
+    #: plus the kubelet's Secret sync (90 s). Default: 600.
+    reload_max_pending_seconds: int = 600
 
     def validate(self, plaintext_port: int) -> None:
         if not isinstance(self.certificates, CertManagerCertificate | CertManagerSelfSignedCa | ExistingTlsSecret):
@@ -144,6 +148,15 @@ class Tls:
         if self.port == plaintext_port:
             raise PropError("tls.port", self.port, f"a port other than the plaintext {plaintext_port}")
         v.int_in_range("tls.reload_interval_seconds", self.reload_interval_seconds, 1, 3600)
+        lowest = 3 * self.reload_interval_seconds + 90
+        if not (
+            isinstance(self.reload_max_pending_seconds, int) and lowest <= self.reload_max_pending_seconds <= 86400
+        ):
+            raise PropError(
+                "tls.reload_max_pending_seconds",
+                self.reload_max_pending_seconds,
+                f"an integer from 3 * tls.reload_interval_seconds + 90 ({lowest}) to 86400",
+            )
 
 
 def secret_name(tls: Tls, redis_name: str) -> str:
@@ -170,35 +183,55 @@ def render_tls_conf(tls: Tls) -> str:
 
 
 def render_reload_script() -> str:
-    """tls-reload.sh [check]: the watcher loop, or its liveness check."""
+    """tls-reload.sh [check]: the watcher loop, or its liveness check (docs/resilience.md "TLS reload").
+
+    Each round writes ``<now> <loaded sha256> <pending since>`` to the heartbeat *after* its work (a round
+    that hangs leaves it old); ``check`` fails when the loop stalled (three intervals + 10 s) or when the
+    mounted files have differed from what Redis loaded for longer than ``TLS_RELOAD_MAX_PENDING_SECONDS``.
+    Every load is logged, the first one included.
+    """
     files = " ".join(f'"{TLS_DIR}/{k}"' for k in TLS_KEYS)
     return f"""\
 #!/bin/sh
 # Reloads Redis's TLS certificate when the mounted Secret changes (cert-manager renewed it; the kubelet
 # updates the volume in place). CONFIG SET of the same tls-*-file paths makes Redis re-read them; a pair
-# that does not match (a read during the update) is refused by Redis and retried on the next round.
+# that does not match (a read during the update) is refused by Redis and retried on the next round. Once
+# Redis answers OK it serves the pair it loaded.
 set -u
 beat="{RELOAD_RUN_DIR}/heartbeat"
+max_pending=${{TLS_RELOAD_MAX_PENDING_SECONDS:-600}}
 if [ "${{1:-}}" = check ]; then
-  # Alive if the loop went round within three intervals.
-  [ -r "$beat" ] && [ $(( $(date +%s) - $(cat "$beat") )) -le $(( 3 * TLS_RELOAD_INTERVAL_SECONDS + 10 )) ]
-  exit
+  [ -r "$beat" ] || {{ echo "tls-reload check: no heartbeat yet"; exit 1; }}
+  read -r at _loaded since < "$beat" || {{ echo "tls-reload check: unreadable heartbeat"; exit 1; }}
+  now=$(date +%s)
+  if [ $((now - at)) -gt $((3 * TLS_RELOAD_INTERVAL_SECONDS + 10)) ]; then
+    echo "tls-reload check: loop stalled (last round $((now - at)) s ago)"; exit 1
+  fi
+  if [ "$since" != 0 ] && [ $((now - since)) -gt "$max_pending" ]; then
+    echo "tls-reload check: mounted certificate not loaded for $((now - since)) s (bound $max_pending s)"; exit 1
+  fi
+  exit 0
 fi
-loaded=""
+loaded=none
+since=0
 while :; do
-  date +%s > "$beat"
-  now=$(cat {files} 2>/dev/null | sha256sum | cut -d" " -f1)
-  if [ "$now" != "$loaded" ]; then
+  mounted=$(cat {files} 2>/dev/null | sha256sum | cut -d" " -f1)
+  if [ "$mounted" != "$loaded" ]; then
+    [ "$since" = 0 ] && since=$(date +%s)
     if reply=$(REDISCLI_AUTH=$(cat "{SECRETS_DIR}/admin-password") timeout 5 redis-cli -h 127.0.0.1 \\
       -p "$REDIS_PORT" --user {ADMIN_USERNAME} --no-auth-warning CONFIG SET \\
       tls-cert-file "{TLS_DIR}/tls.crt" tls-key-file "{TLS_DIR}/tls.key" tls-ca-cert-file "{TLS_DIR}/ca.crt" 2>&1) \\
       && [ "$reply" = OK ]; then
-      [ -n "$loaded" ] && echo "tls-reload: Redis loaded the renewed certificate"
-      loaded=$now
+      echo "tls-reload: Redis loaded the certificate files (sha256 $(printf %.12s "$mounted"), was" \\
+        "$(printf %.12s "$loaded")) after $(($(date +%s) - since)) s pending"
+      loaded=$mounted
+      since=0
     else
       echo "tls-reload: CONFIG SET tls-cert-file failed (will retry): $reply" >&2
     fi
   fi
+  # After the round's work, atomically: a round that hangs leaves the heartbeat old.
+  echo "$(date +%s) $loaded $since" > "$beat.tmp" && mv "$beat.tmp" "$beat"
   sleep "$TLS_RELOAD_INTERVAL_SECONDS"
 done
 """
@@ -241,7 +274,11 @@ def reload_container(tls: Tls, *, image: str, uid: int, env: list[k8s.EnvVar]) -
         image=image,
         image_pull_policy="IfNotPresent",
         command=["sh", f"{SCRIPTS_DIR}/tls-reload.sh"],
-        env=[*env, k8s.EnvVar(name="TLS_RELOAD_INTERVAL_SECONDS", value=str(tls.reload_interval_seconds))],
+        env=[
+            *env,
+            k8s.EnvVar(name="TLS_RELOAD_INTERVAL_SECONDS", value=str(tls.reload_interval_seconds)),
+            k8s.EnvVar(name="TLS_RELOAD_MAX_PENDING_SECONDS", value=str(tls.reload_max_pending_seconds)),
+        ],
         volume_mounts=[
             k8s.VolumeMount(name="scripts", mount_path=SCRIPTS_DIR, read_only=True),
             # admin-password alone (RELOAD_CREDENTIALS_VOLUME), not the whole credentials volume.

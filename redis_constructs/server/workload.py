@@ -19,6 +19,7 @@ from ..core.pod_security import resources, restricted_container, restricted_pod
 from ..core.rendering import int_or_string, quantity, secret_files_volume
 from ..core.restart_annotations import CONFIG_CHECKSUM_ANNOTATION, CREDENTIALS_VERSION_ANNOTATION
 from ..gitops.sync_annotations import FLUX_PRUNE
+from . import lan_proxy as lan_proxy_mod
 from . import tls as tls_mod
 from .acl_reload import TENANT_SECRETS_DIR, TENANTS_DIR
 from .checkov_skips import checkov_skips
@@ -73,6 +74,10 @@ class RedisWorkloadProps:
     config_checksum: str
     #: Default: - no TLS port, volumes or reload sidecar.
     tls: Tls | None = None
+    #: Default: - no LAN proxy sidecar (no LoadBalancer).
+    lan_proxy: lan_proxy_mod.LanProxySettings | None = None
+    #: The haproxy image as rendered. Default: - none (no LAN proxy).
+    lan_proxy_image: str = ""
 
     @property
     def tls_port(self) -> int | None:
@@ -130,9 +135,7 @@ class RedisWorkload(constructs.Construct):
         self.pod_labels = {**names.labels(role), ROLE_LABEL: self.pod_role.value}
         # Flux never prunes a StatefulSet when it moves between its Kustomizations (the master StatefulSet is
         # applied by its own Kustomization, after the one holding everything else).
-        annotations = {FLUX_PRUNE: "disabled"} | checkov_skips(
-            "StatefulSet", tls=props.tls is not None, digests_pinned=props.digests_pinned
-        )
+        annotations = {FLUX_PRUNE: "disabled"} | checkov_skips("StatefulSet", digests_pinned=props.digests_pinned)
         #: The StatefulSet (``node.default_child``).
         self.statefulset = k8s.KubeStatefulSet(
             self,
@@ -279,6 +282,8 @@ class RedisWorkload(constructs.Construct):
         if tls is not None:
             volumes += tls_mod.volumes(tls, names.name)
             sidecars.append(tls_mod.reload_container(tls, image=props.image, uid=REDIS_UID, env=redis_env))
+        if props.lan_proxy is not None:
+            sidecars.append(lan_proxy_mod.lan_proxy_container(props.lan_proxy, image=props.lan_proxy_image))
         return k8s.PodTemplateSpec(
             metadata=k8s.ObjectMeta(
                 labels=self.pod_labels,

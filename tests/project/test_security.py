@@ -48,21 +48,22 @@ def site_cases() -> list[tuple[Peer, int, bool]]:
     """The reviewer's table: who may reach 6379, the TLS port and 9121, and who may not."""
     assert main.REDIS.tls is not None, "the site serves the LAN with TLS"
     tls_port = main.REDIS.tls.port
-    # peer, plaintext 6379, TLS, metrics: the LAN reaches only the TLS port.
-    table: list[tuple[Peer, bool, bool, bool]] = [
-        (Peer.pod("beersystem"), True, True, False),
-        (Peer.pod("default"), False, False, False),
-        (Peer.pod("monitoring"), False, False, True),
-        (Peer.address("192.168.4.50"), False, True, False),
-        (Peer.address("10.9.9.9"), False, False, False),
-        (Peer.address("192.168.5.1"), False, False, False),
-        (Peer.pod("redis", {**REDIS_POD, "app.kubernetes.io/component": "replica"}), True, True, False),
-        (Peer.pod("redis", {"app": "something-else"}), False, False, False),
+    # peer, plaintext 6379, TLS, metrics (both exporters), the LAN proxy 6381: the LAN reaches only the proxy,
+    # never Redis's own ports (docs/resilience.md).
+    table: list[tuple[Peer, bool, bool, bool, bool]] = [
+        (Peer.pod("beersystem"), True, True, False, False),
+        (Peer.pod("default"), False, False, False, False),
+        (Peer.pod("monitoring"), False, False, True, False),
+        (Peer.address("192.168.4.50"), False, False, False, True),
+        (Peer.address("10.9.9.9"), False, False, False, False),
+        (Peer.address("192.168.5.1"), False, False, False, False),
+        (Peer.pod("redis", {**REDIS_POD, "app.kubernetes.io/component": "replica"}), True, True, False, False),
+        (Peer.pod("redis", {"app": "something-else"}), False, False, False, False),
     ]
     cases = []
-    for peer, redis_ok, tls_ok, metrics_ok in table:
+    for peer, redis_ok, tls_ok, metrics_ok, lan_ok in table:
         cases += [(peer, REDIS_PORT, redis_ok), (peer, tls_port, tls_ok), (peer, METRICS_PORT, metrics_ok)]
-        cases.append((peer, 22, False))
+        cases += [(peer, 9101, metrics_ok), (peer, 6381, lan_ok), (peer, 22, False)]
     return cases
 
 
@@ -109,10 +110,11 @@ def test_checkov_skips_are_on_the_statefulsets_and_give_reasons(site_objects: li
             assert len(reason) > 20, check_id
         assert "checkov.io/skip1" not in (sts["spec"]["template"]["metadata"].get("annotations") or {})
     assert {s.check_id for s in CHECKOV_SKIPS} == {"CKV_K8S_15", "CKV_K8S_43", "CKV_K8S_9"}
-    # Only the reload sidecars lack a readiness probe (acl-reload always, tls-reload with TLS on).
+    # Only the sidecars lack a readiness probe (liveness only, on purpose): acl-reload, tls-reload with TLS on,
+    # lan-proxy with a LoadBalancer.
     for sts in redis_sets:
         unready = [c["name"] for c in sts["spec"]["template"]["spec"]["containers"] if "readinessProbe" not in c]
-        assert unready == ["acl-reload", "tls-reload"]
+        assert unready == ["acl-reload", "tls-reload", "lan-proxy"]
 
 
 # -- each check can fail -----------------------------------------------------------------------------------

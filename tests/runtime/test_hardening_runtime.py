@@ -33,7 +33,7 @@ from redis_pods import (
     resp,
 )
 
-from redis_constructs.server.redis_conf import CONNECTION_BUDGET_BYTES, derive_client_limits
+from redis_constructs.server.redis_conf import CONNECTION_BUDGET_BYTES, SCRIPTS_DIR, derive_client_limits
 
 pytestmark = pytest.mark.runtime
 
@@ -200,6 +200,12 @@ def test_thousands_of_idle_unauthenticated_connections_are_capped_at_maxclients(
             assert stats.rss_bytes < stats.limit_bytes // 4, (stats, per_connection)
             print(f"{maxclients} idle connections: {per_connection / 1024:.1f} KiB of Redis memory each")
             assert_unharmed(primary, bystander)
+            # "Full" is not "dead" (docs/resilience.md): the probes' own connection is refused too, yet liveness
+            # passes (a restart would drop every tenant) and readiness fails with the reason.
+            assert primary.probe("redis", "liveness") and primary.probe("redis", "startup")
+            assert not primary.probe("redis", "readiness")
+            why = primary.exec("redis", ["sh", f"{SCRIPTS_DIR}/probe.sh", "readiness"]).stdout
+            assert why.startswith("readiness: Redis is full (maxclients)"), why
         finally:
             for s in sockets:
                 s.close()

@@ -66,10 +66,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
 
 
-def scrape_config(objects: list[Obj], cluster: Cluster) -> tuple[dict[str, Any], int]:
-    """The scrape job the Prometheus Operator would generate from the rendered ServiceMonitor."""
+def scrape_config(objects: list[Obj], cluster: Cluster, port_name: str = "metrics") -> tuple[dict[str, Any], int]:
+    """The scrape job the Prometheus Operator would generate from the rendered ServiceMonitor's endpoint on
+    ``port_name`` (``metrics``: redis_exporter; ``lan-metrics``: the LAN proxy's HAProxy exporter)."""
     monitor = _one(objects, "ServiceMonitor")
-    (endpoint,) = monitor["spec"]["endpoints"]
+    (endpoint,) = [e for e in monitor["spec"]["endpoints"] if e["port"] == port_name]
     services = [
         s
         for s in objects
@@ -90,7 +91,7 @@ def scrape_config(objects: list[Obj], cluster: Cluster) -> tuple[dict[str, Any],
                 labels[relabel["targetLabel"]] = pod.labels["redis-shared/role"]
         targets.append({"targets": [f"{pod.ip}:{container_ports[port['targetPort']]}"], "labels": labels})
     job = {
-        "job_name": "redis-shared-metrics",
+        "job_name": f"redis-shared-{port_name}",
         "scrape_interval": endpoint["interval"],
         "scrape_timeout": endpoint["scrapeTimeout"],
         "metrics_path": endpoint["path"],
@@ -104,9 +105,10 @@ def test_prometheus_sees_both_instances_within_two_intervals(cluster: Cluster, t
     assert prometheus, "prometheus is required (apt-get install prometheus; .ci/run installs it)"
     objects = load_manifests(MANIFESTS)
     job, interval = scrape_config(objects, cluster)
+    lan_job, _ = scrape_config(objects, cluster, "lan-metrics")
     assert interval <= 15
-    assert len(job["static_configs"]) == 2
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({"scrape_configs": [job]}))
+    assert len(job["static_configs"]) == 2 == len(lan_job["static_configs"])
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({"scrape_configs": [job, lan_job]}))
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -133,6 +135,16 @@ def test_prometheus_sees_both_instances_within_two_intervals(cluster: Cluster, t
                 pass
             time.sleep(0.5)
         assert seen == {"master": "1", "replica": "1"}, (seen, (tmp_path / "prometheus.log").read_text()[-2000:])
+        # The LAN proxy's series the RedisLan* alerts read, from both pods (the role moves with a failover).
+        lan_query = urllib.parse.urlencode({"query": 'haproxy_frontend_limit_sessions{proxy="lan"}'})
+        lan_seen: dict[str, str] = {}
+        while time.monotonic() - started < 3 * interval + 10:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?{lan_query}", timeout=2) as r:
+                lan_seen = {s["metric"]["role"]: s["value"][1] for s in json.load(r)["data"]["result"]}
+            if len(lan_seen) == 2:
+                break
+            time.sleep(0.5)
+        assert lan_seen == {"master": "1025", "replica": "1025"}  # the LAN cap + 1 (haproxy.cfg's maxconn)
         assert HOST_IP not in json.dumps(job)  # scraped at the pods' own addresses
     finally:
         proc.terminate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -148,9 +149,10 @@ def test_the_exporter_scrapes_over_tls(cluster: Cluster) -> None:
 
 
 def reload_rounds(pod: Pod) -> int:
-    """When the reload sidecar's loop last went round (its heartbeat: epoch seconds, written as a round begins)."""
-    beat = pod.exec("tls-reload", ["cat", "/run/tls-reload/heartbeat"]).stdout.strip()
-    return int(beat) if beat else 0
+    """When the reload sidecar's loop last went round (its heartbeat: ``<epoch> <loaded> <pending since>``,
+    written as a round ends)."""
+    beat = pod.exec("tls-reload", ["cat", "/run/tls-reload/heartbeat"]).stdout.split()
+    return int(beat[0]) if beat else 0
 
 
 def test_a_renewed_certificate_is_loaded_without_a_restart(primary: Pod, ca: Ca) -> None:
@@ -169,11 +171,40 @@ def test_a_renewed_certificate_is_loaded_without_a_restart(primary: Pod, ca: Ca)
         assert time.monotonic() < deadline, "Redis still serves the old certificate after 10 s"
         time.sleep(0.2)
     assert primary.container("redis").pid == pid  # the same process: reloaded, not restarted
-    assert "loaded the renewed certificate" in primary.logs("tls-reload")
+    # Every load is logged, the first one and this renewal: two lines, the second naming the first's hash.
+    loads = [line for line in primary.logs("tls-reload").splitlines() if "Redis loaded the certificate files" in line]
+    assert len(loads) == 2, loads
+    assert "was none" in loads[0] and loads[0].split("sha256 ")[1][:12] in loads[1]
     assert primary.probe("tls-reload", "liveness")
     assert primary.probe("redis", "readiness")
     # The sidecar holds the one credential it uses (CONFIG SET as admin), not the others.
     assert primary.exec("tls-reload", ["ls", "/opt/redis-shared/secrets"]).stdout.split() == ["admin-password"]
+
+
+def test_a_stalled_reload_loop_fails_its_liveness_and_a_restarted_one_loads_again(primary: Pod) -> None:
+    """SIGSTOP the sidecar (its loop and its sleep): with a 1 s interval, its liveness fails after 3 * 1 + 10 s;
+    the kubelet's restart (here: kill and launch, as the pod runner does not restart by itself) loads again."""
+    sidecar = primary.container("tls-reload")
+    wait_for("the reload loop's first round", lambda: reload_rounds(primary) > 0, timeout=10)
+    assert primary.probe("tls-reload", "liveness")
+    os.killpg(sidecar.pid, signal.SIGSTOP)
+    try:
+        took = wait_for(
+            "the liveness probe to fail", lambda: not primary.probe("tls-reload", "liveness"), timeout=20, interval=1
+        )
+        assert took >= 10  # not before the bound: a slow round is no stall
+        check = primary.exec("tls-reload", ["sh", "/opt/redis-shared/scripts/tls-reload.sh", "check"])
+        assert "loop stalled" in check.stdout
+    finally:
+        os.killpg(sidecar.pid, signal.SIGCONT)
+    sidecar.hard_kill()
+    sidecar.launch()
+    wait_for(
+        "the restarted loop to load the certificate",
+        lambda: "Redis loaded the certificate files" in sidecar.logs(),
+        timeout=10,
+    )
+    assert primary.probe("tls-reload", "liveness")
 
 
 def renew_secret_volume(path: Path, files: dict[str, bytes]) -> None:

@@ -125,8 +125,8 @@ def bounds_problems(objects: Sequence[Mapping[str, Any]]) -> list[str]:
     """Containers without cpu/memory requests and limits; long-running containers without probes.
 
     Jobs run to completion behind no Service, so their containers need no probes (as in checkov). An object
-    whose checkov skips name CKV_K8S_9 excuses the readiness probe of its ``acl-reload`` and ``tls-reload``
-    sidecars only (the containers that skip's reason covers; checkov itself would excuse every container).
+    whose checkov skips name CKV_K8S_9 excuses the readiness probe of its ``acl-reload``, ``tls-reload`` and
+    ``lan-proxy`` sidecars only (the containers that skip's reason covers; checkov itself would excuse every container).
     """
     problems: list[str] = []
     for obj in objects:
@@ -146,7 +146,7 @@ def bounds_problems(objects: Sequence[Mapping[str, Any]]) -> list[str]:
                         if not c.get(probe) and not (
                             probe == "readinessProbe"
                             and "CKV_K8S_9" in skipped
-                            and c["name"] in ("acl-reload", "tls-reload")
+                            and c["name"] in ("acl-reload", "tls-reload", "lan-proxy")
                         ):
                             problems.append(f"{cwhere}: no {probe}")
     return problems

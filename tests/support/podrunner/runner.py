@@ -65,7 +65,10 @@ from .mounts import BindSpec, MountPlanner
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 # The image's own binaries that the host has under another path. Nothing else is remapped.
-IMAGE_BINARIES: dict[str, str] = {"/redis_exporter": "/usr/bin/prometheus-redis-exporter"}
+IMAGE_BINARIES: dict[str, str] = {
+    "/redis_exporter": "/usr/bin/prometheus-redis-exporter",
+    "/usr/local/sbin/haproxy": "/usr/sbin/haproxy",
+}
 # Image WORKDIR (and its owner) where it matters; everything else runs in "/".
 IMAGE_WORKDIRS: dict[str, tuple[str, int, int]] = {"redis": ("/data", 999, 999)}
 SRC_MOUNT = Path("/.rsh-podrunner")

@@ -25,7 +25,9 @@ Obj = dict[str, Any]
 def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj]) -> None:
     monitor = find(site_objects, "ServiceMonitor", "redis-shared", "redis")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    (endpoint,) = monitor["spec"]["endpoints"]
+    endpoint, lan_endpoint = monitor["spec"]["endpoints"]
+    # The LAN proxy's exporter (docs/resilience.md), with the same target labels.
+    assert (lan_endpoint["port"], lan_endpoint["relabelings"]) == ("lan-metrics", endpoint["relabelings"])
     assert endpoint["interval"] == "15s"
     assert int(endpoint["scrapeTimeout"].removesuffix("s")) < 15
     assert endpoint["port"] == "metrics"
@@ -38,7 +40,7 @@ def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj
     service = find(site_objects, "Service", "redis-shared-metrics", "redis")
     assert _matches(monitor["spec"]["selector"], service["metadata"]["labels"])
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["redis"]}
-    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
+    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics", "lan-metrics"]
     # The Service's selector takes both roles' pods, so both exporters are targets.
     for sts in ("redis-shared-master", "redis-shared-replicas"):
         labels = find(site_objects, "StatefulSet", sts)["spec"]["template"]["metadata"]["labels"]
@@ -64,13 +66,31 @@ def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> Non
     checks = render_check_alert_group(
         namespace="redis", cronjob="redis-shared-check-scheduled", redis_selector=selector
     )
-    assert rule["spec"]["groups"] == [*expected, *tenant_groups, backup, checks]
-    alerts = {r["alert"] for g in expected for r in g["rules"]}
+    groups = rule["spec"]["groups"]
+    assert groups[: len(expected) + 2] == [*expected, *tenant_groups]
+    assert [g["name"] for g in groups[len(expected) + 2 :]] == ["redis.resilience", backup["name"], checks["name"]]
+    assert groups[-2:] == [backup, checks]
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
+    # The site has a LoadBalancer and cert-manager TLS: every resilience alert is there.
+    assert {
+        "RedisLanConnectionsRejected",
+        "RedisLanShareFull",
+        "RedisReplicaCannotPersist",
+        "RedisTlsReloadFailing",
+        "RedisTlsCertificateExpiresSoon",
+    } <= alerts
     for group in expected:
         for r in group["rules"]:
             assert r["labels"]["severity"] in {"critical", "warning"}
             assert r["annotations"]["summary"] and r["annotations"]["description"] and r["for"]
+
+
+def test_without_lan_or_tls_only_the_replica_volume_alert_is_added() -> None:
+    groups = find(render(), "PrometheusRule", "redis-shared")["spec"]["groups"]
+    assert [r["alert"] for r in groups[-1]["rules"]] == ["RedisReplicaCannotPersist"]
+    monitor = find(render(), "ServiceMonitor", "redis-shared")
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
 
 
 def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(site_objects: list[Obj]) -> None:
@@ -105,7 +125,7 @@ def test_expected_instances_follow_the_replica_count() -> None:
     (latency,) = rules[-1]["rules"]
     assert latency["alert"] == "RedisLatencyHigh"
     assert rules[: len(expected)] == expected
-    assert [g["name"] for g in rules[len(expected) : -1]] == ["redis.tenants"]
+    assert [g["name"] for g in rules[len(expected) : -1]] == ["redis.tenants", "redis.resilience"]
 
 
 @pytest.mark.parametrize(

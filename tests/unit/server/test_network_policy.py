@@ -64,14 +64,20 @@ def test_with_tls_the_lan_reaches_only_the_tls_port_and_peers_replicate_over_it(
 
 def test_network_policy_admits_only_listed_sources(site_objects: list[Obj]) -> None:
     policy = find(site_objects, "NetworkPolicy", "redis-shared", "redis")["spec"]
-    redis_rule, metrics_rule, tls_rule = policy["ingress"]
+    redis_rule, metrics_rule, tls_rule, lan_rule, lan_metrics_rule = policy["ingress"]
     assert redis_rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
     peers = redis_rule["from"]
     assert {"ipBlock": {"cidr": "192.168.4.0/24"}} not in peers  # with TLS, the LAN gets the TLS port only
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "beersystem"}}} in peers
     assert len(peers) == 2
     assert tls_rule["ports"] == [{"port": 6380, "protocol": "TCP"}]
-    assert tls_rule["from"] == [*peers, {"ipBlock": {"cidr": "192.168.4.0/24"}}]
+    # The LAN reaches Redis only through the LAN proxy's caps (docs/resilience.md): 6381, never 6380.
+    assert tls_rule["from"] == peers
+    assert lan_rule == {"from": [{"ipBlock": {"cidr": "192.168.4.0/24"}}], "ports": [{"port": 6381, "protocol": "TCP"}]}
+    assert lan_metrics_rule == {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"port": 9101, "protocol": "TCP"}],
+    }
     assert metrics_rule == {
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
         "ports": [{"port": 9121, "protocol": "TCP"}],

@@ -429,18 +429,21 @@ def valid_props(draw: st.DrawFn) -> RedisSharedProps:
 
 
 def expected_admission(props: RedisSharedProps, peer: Peer, port: int) -> bool:
-    """The rule, written from the docs rather than from the code: 6379 from the listed namespaces, the Redis
-    pods and the LoadBalancer's source ranges; 9121 from the monitoring namespace only."""
-    if port == METRICS_PORT:
+    """The rule, written from the docs rather than from the code: 6379 from the listed namespaces and the Redis
+    pods; the LoadBalancer's source ranges on the LAN proxy's 6381 only (docs/resilience.md); 9121 (and, with
+    the proxy, 9101) from the monitoring namespace only."""
+    lb = props.load_balancer
+    if port == METRICS_PORT or (lb is not None and port == 9101):
         return peer.namespace == props.monitoring_namespace
+    address = ipaddress.ip_address(peer.ip)
+    from_lan = lb is not None and any(address in ipaddress.ip_network(r) for r in lb.source_ranges)
+    if lb is not None and port == 6381:
+        return from_lan
     if port != REDIS_PORT:
         return False
     redis_pod = peer.namespace == props.namespace and peer.labels.get("app.kubernetes.io/instance") == props.name
     from_client = peer.namespace in props.client_namespaces
-    lb = props.load_balancer
-    address = ipaddress.ip_address(peer.ip)
-    from_lan = lb is not None and any(address in ipaddress.ip_network(r) for r in lb.source_ranges)
-    return redis_pod or from_client or from_lan
+    return redis_pod or from_client
 
 
 def sample_peers(props: RedisSharedProps) -> list[Peer]:
@@ -491,7 +494,7 @@ def test_valid_props_synthesize_objects_that_pass_every_check(props: RedisShared
     assert len(targets) == 2
     for target in targets:
         for peer in sample_peers(props):
-            for port in (REDIS_PORT, METRICS_PORT, 22):
+            for port in (REDIS_PORT, METRICS_PORT, 6381, 9101, 22):
                 assert admits(objects, target, peer, port) == expected_admission(props, peer, port), (
                     peer.description,
                     port,

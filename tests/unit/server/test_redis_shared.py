@@ -341,5 +341,6 @@ def test_allow_any_source_is_an_explicit_opt_out() -> None:
     )
     _, objects = render(props)
     assert find(objects, "Service", "redis-shared-external")["spec"]["loadBalancerSourceRanges"] == ["0.0.0.0/0"]
-    peers = find(objects, "NetworkPolicy", "redis-shared")["spec"]["ingress"][0]["from"]
-    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in peers
+    rules = find(objects, "NetworkPolicy", "redis-shared")["spec"]["ingress"]
+    (lan,) = [r for r in rules if r["ports"] == [{"port": 6381, "protocol": "TCP"}]]
+    assert lan["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]  # through the LAN proxy's caps only

@@ -107,7 +107,8 @@ def test_the_network_policy_keeps_the_lan_off_the_plaintext_port() -> None:
     policy = find(objects, "NetworkPolicy", "redis-shared")
     lan, tenant = Peer.address("192.168.4.50"), Peer.pod("beersystem")
     assert not admits(objects, PRIMARY, lan, 6379)
-    assert admits(objects, PRIMARY, lan, 6380)
+    assert not admits(objects, PRIMARY, lan, 6380)  # the LAN's TLS goes through the proxy's caps
+    assert admits(objects, PRIMARY, lan, 6381)
     assert admits(objects, PRIMARY, tenant, 6379)
     assert admits(objects, PRIMARY, tenant, 6380)
     assert not admits(objects, PRIMARY, Peer.pod("default"), 6379)
@@ -119,8 +120,9 @@ def test_the_network_policy_keeps_the_lan_off_the_plaintext_port() -> None:
 def test_without_tls_nothing_changes_for_the_lan() -> None:
     _, objects = render(tls=None)
     external = find(objects, "Service", "redis-shared-external")
-    assert [p["port"] for p in external["spec"]["ports"]] == [6379]
-    assert admits(objects, PRIMARY, Peer.address("192.168.4.50"), 6379)
+    assert [(p["port"], p["targetPort"]) for p in external["spec"]["ports"]] == [(6379, "lan")]
+    assert not admits(objects, PRIMARY, Peer.address("192.168.4.50"), 6379)
+    assert admits(objects, PRIMARY, Peer.address("192.168.4.50"), 6381)  # the proxy, plaintext passed through
     assert of_kind(objects, "Certificate") == []
 
 
