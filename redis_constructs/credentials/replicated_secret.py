@@ -262,7 +262,7 @@ class ReplicatedSecret(constructs.Construct):
         """Render one more copy, in ``namespace``: the same keys and values as every other copy.
 
         Sealed values must hold ``namespace`` already (seal it with ``python -m redis_constructs seal``,
-        docs/clients.md#add-a-client-namespace); otherwise this raises and nothing changes.
+        docs/tenants.md); otherwise this raises and nothing changes.
         """
         v.dns_label("namespaces", namespace)
         if namespace in self._copies:
