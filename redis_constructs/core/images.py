@@ -23,5 +23,5 @@ RESTIC_IMAGE = "restic/restic:0.18.1"
 #: The LAN proxy sidecar (server/lan_proxy.py): HAProxy 2.8 LTS, the official image (docker-library/haproxy
 #: ``2.8/Dockerfile``: ``FROM debian:bookworm-slim``, built with ``USE_PROMEX=1``, ``USER haproxy`` uid 99,
 #: ``STOPSIGNAL SIGUSR1``). 2.8.10 is the patch release that Dockerfile names as read; check for a newer 2.8
-#: patch the way README "Images" says before a release.
+#: patch the way docs/operations.md#upgrades-images says before a release.
 HAPROXY_IMAGE = "haproxy:2.8.10-bookworm"

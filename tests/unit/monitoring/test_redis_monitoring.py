@@ -87,8 +87,8 @@ def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> Non
 
 
 def test_without_lan_or_tls_only_the_replica_volume_alert_is_added() -> None:
-    groups = find(render(), "PrometheusRule", "redis-shared")["spec"]["groups"]
-    assert [r["alert"] for r in groups[-1]["rules"]] == ["RedisReplicaCannotPersist"]
+    groups = {g["name"]: g for g in find(render(), "PrometheusRule", "redis-shared")["spec"]["groups"]}
+    assert [r["alert"] for r in groups["redis.resilience"]["rules"]] == ["RedisReplicaCannotPersist"]
     monitor = find(render(), "ServiceMonitor", "redis-shared")
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
 

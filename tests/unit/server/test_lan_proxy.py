@@ -125,10 +125,10 @@ def test_the_sidecar_is_rendered_only_with_a_load_balancer() -> None:
 
     lb = LoadBalancer(ip="192.168.4.203", source_ranges=("192.168.4.0/24",))
     assert containers(RedisSharedProps(load_balancer=lb)) == {
-        "redis-shared-master": ["redis", "metrics", "lan-proxy"],
-        "redis-shared-replicas": ["redis", "metrics", "lan-proxy"],  # the role moves: both have it
+        "redis-shared-master": ["redis", "metrics", "acl-reload", "lan-proxy"],
+        "redis-shared-replicas": ["redis", "metrics", "acl-reload", "lan-proxy"],  # the role moves: both have it
     }
     assert containers(RedisSharedProps()) == {
-        "redis-shared-master": ["redis", "metrics"],
-        "redis-shared-replicas": ["redis", "metrics"],
+        "redis-shared-master": ["redis", "metrics", "acl-reload"],
+        "redis-shared-replicas": ["redis", "metrics", "acl-reload"],
     }
