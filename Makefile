@@ -32,8 +32,9 @@ CHECKOV_VERSION := 3.3.30
 help: ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# Everything the gate needs; synth and plan need only the venv.
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## every venv the gate uses
+# Everything the gate needs (the venvs, and the npm cdk8s-cli one test compares `cdk8s synth` with); synth and
+# plan need only the venv.
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) node_modules/.installed ## everything the gate uses
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

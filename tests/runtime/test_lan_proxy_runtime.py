@@ -25,7 +25,7 @@ import yaml
 from podrunner import Cluster, Pod, host
 from redis_pods import CLIENT_PW, CLIENT_USER, PASSWORDS_BY_FILE, PRIMARY, Ca, connect, out_of_band_secrets
 
-from redis_constructs import RedisShared, RedisSharedProps
+from redis_constructs import RedisShared, RedisSharedProps, Tenant
 from redis_constructs.monitoring.resilience_alerts import render_resilience_group
 from redis_constructs.server.lan_proxy import LanProxy
 from redis_constructs.server.props import LoadBalancer
@@ -80,7 +80,8 @@ def lan_objects() -> list[dict[str, object]]:
         "Redis",
         RedisSharedProps(
             replicas=0,
-            client_namespaces=("beersystem",),
+            # The tenant sends a password only (Redis's default user), as beersystem does.
+            tenants=(Tenant(namespace="beersystem", password_only=True),),
             load_balancer=LoadBalancer(ip=f"{host.SUBNET}.200", source_ranges=(f"{host.SUBNET}.0/24",)),
             lan_proxy=LanProxy(
                 max_connections=LAN_CAP, per_source_max_connections=PER_SOURCE, hello_timeout_seconds=HELLO_SECONDS
