@@ -43,7 +43,8 @@ T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 OLD_PW = "bench-Old_0123456789abc"
 SYSTEM = {key: f"bench-{key}-0123456789" for key in main.SYSTEM_KEYS}
 SECRETS = {
-    ("redis", "redis-shared-client"): {"password": "bench-Client_0123456789"},
+    # The tenants' Secret in Redis's namespace: beersystem's password under its tenant key.
+    ("redis", "redis-shared-client"): {"beersystem.password": "bench-Client_0123456789"},
     ("redis", "redis-shared-system"): SYSTEM,
     ("beersystem", "redis-shared-client"): {"password": "bench-Client_0123456789"},
     ("beersystem", "beersystem-redis"): {"password": OLD_PW},

@@ -42,6 +42,8 @@ PASSWORDS = {
     "exporter-password": "bench-Exporter_0123456",
     "admin-password": "bench-Admin_0123456789",
     "migration-password": "bench-Migration_012345",
+    "backup-password": "bench-Backup_0123456789",
+    "check-password": "bench-Check_01234567890",
 }
 STOCK_PORT = 6390
 CLIENTS = 50
