@@ -25,7 +25,8 @@ from cdk8s_plus_28 import k8s
 
 from ..core import validation as v
 from ..core.errors import names_construct
-from ..core.pod_security import resources, restricted_container, restricted_pod
+from ..core.job_run import fail_on_exit_codes
+from ..core.pod_security import resources, restricted_container
 from ..core.rendering import (
     checkov_skip_annotations,
     dns_egress_rule,
@@ -333,42 +334,22 @@ class RedisBackup(constructs.Construct):
         snapshot = self._snapshot_container()
         # With off-site, the snapshot is an init container: restic starts only after it stored a verified file.
         init, containers = ([snapshot], [self._offsite_container()]) if self.props.offsite else ([], [snapshot])
-        return k8s.JobSpec(
-            backoff_limit=job.backoff_limit,
-            active_deadline_seconds=job.active_deadline_seconds,
-            ttl_seconds_after_finished=job.ttl_seconds_after_finished,
-            pod_failure_policy=k8s.PodFailurePolicy(
-                rules=[
-                    k8s.PodFailurePolicyRule(
-                        action="FailJob",
-                        on_pod_conditions=[],
-                        on_exit_codes=k8s.PodFailurePolicyOnExitCodesRequirement(
-                            container_name="snapshot", operator="In", values=list(FINAL_EXIT_CODES)
-                        ),
-                    )
-                ]
-            ),
-            template=k8s.PodTemplateSpec(
-                metadata=k8s.ObjectMeta(labels=self.pod_labels),
-                spec=k8s.PodSpec(
-                    restart_policy="Never",
-                    automount_service_account_token=False,
-                    enable_service_links=False,
-                    security_context=restricted_pod(REDIS_UID),
-                    # Never on a Redis pod's node: the volume binds where the first pod lands (WaitForFirstConsumer).
-                    affinity=k8s.Affinity(
-                        pod_anti_affinity=k8s.PodAntiAffinity(
-                            required_during_scheduling_ignored_during_execution=[
-                                k8s.PodAffinityTerm(
-                                    label_selector=k8s.LabelSelector(match_labels=dict(self.redis.pod_labels)),
-                                    topology_key="kubernetes.io/hostname",
-                                )
-                            ]
+        return job.pod_job_spec(
+            labels=self.pod_labels,
+            uid=REDIS_UID,
+            # Never on a Redis pod's node: the volume binds where the first pod lands (WaitForFirstConsumer).
+            affinity=k8s.Affinity(
+                pod_anti_affinity=k8s.PodAntiAffinity(
+                    required_during_scheduling_ignored_during_execution=[
+                        k8s.PodAffinityTerm(
+                            label_selector=k8s.LabelSelector(match_labels=dict(self.redis.pod_labels)),
+                            topology_key="kubernetes.io/hostname",
                         )
-                    ),
-                    init_containers=init or None,
-                    containers=containers,
-                    volumes=self._volumes(),
-                ),
+                    ]
+                )
             ),
+            init_containers=init or None,
+            containers=containers,
+            volumes=self._volumes(),
+            pod_failure_policy=fail_on_exit_codes("snapshot", FINAL_EXIT_CODES),
         )

@@ -24,8 +24,8 @@ from cdk8s_plus_28 import k8s
 from ..core import validation as v
 from ..core.errors import PropError, names_construct
 from ..core.images import PYTHON_IMAGE, REDIS_IMAGE
-from ..core.job_run import JobRun
-from ..core.pod_security import resources, restricted_container, restricted_pod
+from ..core.job_run import JobRun, fail_on_exit_codes
+from ..core.pod_security import resources, restricted_container
 from ..core.rendering import (
     checkov_skip_annotations,
     dns_egress_rule,
@@ -355,31 +355,11 @@ class RedisRestore(constructs.Construct):
             resources=resources(cpu=("100m", "1"), memory=("128Mi", "512Mi")),
             security_context=restricted_container(COPY_UID),
         )
-        return k8s.JobSpec(
-            backoff_limit=job.backoff_limit,
-            active_deadline_seconds=job.active_deadline_seconds,
-            ttl_seconds_after_finished=job.ttl_seconds_after_finished,
-            pod_failure_policy=k8s.PodFailurePolicy(
-                rules=[
-                    k8s.PodFailurePolicyRule(
-                        action="FailJob",
-                        on_pod_conditions=[],
-                        on_exit_codes=k8s.PodFailurePolicyOnExitCodesRequirement(
-                            container_name="copy", operator="In", values=list(FINAL_EXIT_CODES)
-                        ),
-                    )
-                ]
-            ),
-            template=k8s.PodTemplateSpec(
-                metadata=k8s.ObjectMeta(labels=self.pod_labels),
-                spec=k8s.PodSpec(
-                    restart_policy="Never",
-                    automount_service_account_token=False,
-                    enable_service_links=False,
-                    security_context=restricted_pod(COPY_UID),
-                    init_containers=init,
-                    containers=[copy],
-                    volumes=volumes,
-                ),
-            ),
+        return job.pod_job_spec(
+            labels=self.pod_labels,
+            uid=COPY_UID,
+            init_containers=init,
+            containers=[copy],
+            volumes=volumes,
+            pod_failure_policy=fail_on_exit_codes("copy", FINAL_EXIT_CODES),
         )

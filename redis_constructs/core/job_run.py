@@ -96,6 +96,39 @@ class JobRun:
         container meet Pod Security ``restricted`` (:mod:`redis_constructs.core.pod_security`). ``pod_failure_policy``:
         Default: - every failure is retried up to ``backoff_limit``.
         """
+        return self.pod_job_spec(
+            labels=labels,
+            uid=uid,
+            containers=[
+                k8s.Container(
+                    name=container,
+                    image=image_ref(self.image, self.image_digest),
+                    image_pull_policy="IfNotPresent",
+                    command=list(command),
+                    env=list(env),
+                    volume_mounts=list(volume_mounts),
+                    resources=resources,
+                    security_context=restricted_container(uid),
+                )
+            ],
+            volumes=volumes,
+            pod_failure_policy=pod_failure_policy,
+        )
+
+    def pod_job_spec(
+        self,
+        *,
+        labels: Mapping[str, str],
+        uid: int,
+        containers: Sequence[k8s.Container],
+        volumes: Sequence[k8s.Volume],
+        init_containers: Sequence[k8s.Container] | None = None,
+        affinity: k8s.Affinity | None = None,
+        pod_failure_policy: k8s.PodFailurePolicy | None = None,
+    ) -> k8s.JobSpec:
+        """The Job's spec around ``containers`` (and ``init_containers``) that the caller built: this run's backoff,
+        deadline and TTL, pods that never restart, mount no service-account token, see no service links and run as
+        ``uid`` under Pod Security ``restricted``. ``affinity``: Default: - none."""
         return k8s.JobSpec(
             backoff_limit=self.backoff_limit,
             active_deadline_seconds=self.active_deadline_seconds,
@@ -108,19 +141,26 @@ class JobRun:
                     automount_service_account_token=False,
                     enable_service_links=False,
                     security_context=restricted_pod(uid),
-                    containers=[
-                        k8s.Container(
-                            name=container,
-                            image=image_ref(self.image, self.image_digest),
-                            image_pull_policy="IfNotPresent",
-                            command=list(command),
-                            env=list(env),
-                            volume_mounts=list(volume_mounts),
-                            resources=resources,
-                            security_context=restricted_container(uid),
-                        )
-                    ],
+                    affinity=affinity,
+                    init_containers=None if init_containers is None else list(init_containers),
+                    containers=list(containers),
                     volumes=list(volumes),
                 ),
             ),
         )
+
+
+def fail_on_exit_codes(container: str, codes: Iterable[int]) -> k8s.PodFailurePolicy:
+    """Fail the Job at once, without a retry, when ``container`` exits with one of ``codes`` (a refusal or a
+    verdict a rerun would only repeat)."""
+    return k8s.PodFailurePolicy(
+        rules=[
+            k8s.PodFailurePolicyRule(
+                action="FailJob",
+                on_pod_conditions=[],
+                on_exit_codes=k8s.PodFailurePolicyOnExitCodesRequirement(
+                    container_name=container, operator="In", values=list(codes)
+                ),
+            )
+        ]
+    )

@@ -40,7 +40,7 @@ from cdk8s_plus_28 import k8s
 from ..core import validation as v
 from ..core.errors import PropError, names_construct
 from ..core.images import PYTHON_IMAGE
-from ..core.job_run import JobRun
+from ..core.job_run import JobRun, fail_on_exit_codes
 from ..core.pod_security import resources
 from ..core.refs import SecretKeyRef
 from ..core.rendering import dns_egress_rule, namespace_peer, secret_files_volume, tcp_port
@@ -358,17 +358,7 @@ class RedisDataCopy(constructs.Construct):
                 secret_files_volume("credentials", {"shared-password": migration, "old-password": self.old.password}),
             ],
             resources=resources(cpu=job.cpu, memory=job.memory),
-            pod_failure_policy=k8s.PodFailurePolicy(
-                rules=[
-                    k8s.PodFailurePolicyRule(
-                        action="FailJob",
-                        on_pod_conditions=[],
-                        on_exit_codes=k8s.PodFailurePolicyOnExitCodesRequirement(
-                            container_name="copy", operator="In", values=list(FINAL_EXIT_CODES)
-                        ),
-                    )
-                ]
-            ),
+            pod_failure_policy=fail_on_exit_codes("copy", FINAL_EXIT_CODES),
         )
 
     def _add_job(self) -> str:
