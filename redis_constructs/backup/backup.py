@@ -41,7 +41,7 @@ from ..gitops.sync_annotations import PRUNE_PROTECTION
 from ..server.redis_conf import BACKUP_USERNAME, REPORT_KEY_PREFIX
 from ..server.tls import TLS_CA_DIR, secret_name
 from ..server.workload import REDIS_UID
-from .props import RedisBackupProps
+from .props import OffsiteCopy, RedisBackupProps
 
 HERE = Path(__file__).resolve().parent
 #: The programs, as shipped in the package (rendered verbatim into the ConfigMap).
@@ -57,6 +57,14 @@ BACKUP_DIR = "/backups"
 FINAL_EXIT_CODES = (3, 4, 5)
 OFFSITE_KEYS = ("restic-password", "aws-credentials")
 MiB = 1024**2
+
+
+def offsite_egress_rule(offsite: OffsiteCopy) -> k8s.NetworkPolicyEgressRule:
+    """Egress to the off-site repository's addresses and ports (the backup's upload, a restore's fetch)."""
+    return k8s.NetworkPolicyEgressRule(
+        to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=c)) for c in offsite.cidrs],
+        ports=[tcp_port(port) for port in offsite.ports],
+    )
 
 
 class RedisBackup(constructs.Construct):
@@ -188,12 +196,7 @@ class RedisBackup(constructs.Construct):
             ),
         ]
         if offsite is not None:
-            egress.append(
-                k8s.NetworkPolicyEgressRule(
-                    to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=c)) for c in offsite.cidrs],
-                    ports=[tcp_port(port) for port in offsite.ports],
-                )
-            )
+            egress.append(offsite_egress_rule(offsite))
         k8s.KubeNetworkPolicy(
             self,
             "NetworkPolicy",

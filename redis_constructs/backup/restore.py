@@ -39,7 +39,7 @@ from ..gitops.sync_annotations import argocd_hook
 from ..migration.data_copy import COPY_UID, PROGRAM, PROGRAM_FILE, require_migration_user
 from ..server.redis_shared import RedisShared
 from ..server.workload import REDIS_UID
-from .backup import BACKUP_DIR, OFFSITE_KEYS, OFFSITE_SECRETS_DIR, RedisBackup
+from .backup import BACKUP_DIR, OFFSITE_KEYS, OFFSITE_SECRETS_DIR, RedisBackup, offsite_egress_rule
 
 #: A snapshot's name as backup.sh writes it (UTC time of the run).
 SNAPSHOT_NAME = re.compile(r"redis-[0-9]{8}T[0-9]{6}Z")
@@ -188,12 +188,7 @@ class RedisRestore(constructs.Construct):
         ]
         offsite = p.backup.props.offsite
         if p.source is RestoreSource.OFFSITE and offsite is not None:
-            egress.append(
-                k8s.NetworkPolicyEgressRule(
-                    to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=c)) for c in offsite.cidrs],
-                    ports=[tcp_port(port) for port in offsite.ports],
-                )
-            )
+            egress.append(offsite_egress_rule(offsite))
         k8s.KubeNetworkPolicy(
             self,
             "NetworkPolicy",
