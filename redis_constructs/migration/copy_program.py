@@ -42,12 +42,15 @@ found differences, 5 refused (databases, memory), 1 anything else (connection, p
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import hashlib
 import json
+import queue
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TypeAlias, cast
@@ -124,6 +127,8 @@ class Connection:
 
     def __init__(self, host: str, port: int, *, timeout: float = 60.0) -> None:
         self.address = f"{host}:{port}"
+        self._opened = (host, port, timeout)
+        self._setup: list[tuple[Arg, ...]] = []
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # 1 MiB buffers: a DUMP payload of tens of MB is read in few system calls.
@@ -142,14 +147,87 @@ class Connection:
             raise reply
         return reply
 
+    def send(self, data: bytes) -> None:
+        """Encoded commands, sent now; their replies are read later (:meth:`read_int`, :meth:`read_bulk`, ...)."""
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _unexpected(self, line: bytes, expected: str) -> RespError:
+        if line[:1] == b"-" and line.endswith(b"\r\n"):
+            return RespError(line[1:-2].decode(errors="replace"))
+        raise ProtocolError(f"{self.address}: expected {expected}, got {line[:80]!r}")
+
+    def read_scan(self) -> tuple[bytes, list[bytes]]:
+        """One SCAN reply: the next cursor and the page of keys."""
+        line = self.rfile.readline()
+        if line != b"*2\r\n":
+            raise self._unexpected(line, "a SCAN reply")
+        cursor = self.read_bulk()
+        line = self.rfile.readline()
+        if cursor is None or line[:1] != b"*" or not line.endswith(b"\r\n"):
+            raise ProtocolError(f"{self.address}: expected a SCAN reply, got {line[:80]!r}")
+        keys = []
+        for _ in range(int(line[1:-2])):
+            key = self.read_bulk()
+            assert key is not None
+            keys.append(key[:-2])
+        return cursor[:-2], keys
+
+    def read_int(self, nil: int | None = None) -> int | RespError:
+        """One integer reply (the copy's hot path: no generic parsing); ``nil`` stands for a nil reply if given
+        (MEMORY USAGE of a key gone meanwhile)."""
+        line = self.rfile.readline()
+        if line[:1] == b":" and line.endswith(b"\r\n"):
+            return int(line[1:-2])
+        if nil is not None and line == b"$-1\r\n":
+            return nil
+        return self._unexpected(line, "an integer")
+
+    def read_status(self) -> RespError | None:
+        """One ``+...`` reply (None) or an error reply (returned)."""
+        line = self.rfile.readline()
+        if line[:1] == b"+" and line.endswith(b"\r\n"):
+            return None
+        return self._unexpected(line, "a status")
+
+    def read_bulk(self) -> bytes | None:
+        """One bulk-string reply as its body *with* the trailing CRLF (so it is forwarded without a copy), or None
+        for nil. An error reply raises :class:`RespError`."""
+        line = self.rfile.readline()
+        if line[:1] == b"$" and line.endswith(b"\r\n"):
+            n = int(line[1:-2])
+            if n < 0:
+                return None
+            body = self.rfile.read(n + 2)
+            if len(body) != n + 2 or not body.endswith(b"\r\n"):
+                raise ProtocolError(f"{self.address}: truncated bulk string")
+            return body
+        raise self._unexpected(line, "a bulk string")
+
     def auth(self, user: str | None, password_file: str) -> None:
         """AUTH with the password read from ``password_file`` (a trailing newline is not part of it)."""
         with open(password_file, "rb") as f:
             secret = f.read().rstrip(b"\r\n")
+        command: tuple[Arg, ...] = ("AUTH", user, secret) if user else ("AUTH", secret)
         try:
-            self.call(*(("AUTH", user, secret) if user else ("AUTH", secret)))
+            self.call(*command)
         except RespError as e:
             raise CopyError(1, f"{self.address}: authentication failed: {e}") from None
+        self._setup.append(command)
+
+    def set_name(self, name: str) -> None:
+        """CLIENT SETNAME: how :func:`other_clients` tells this program's connections from others."""
+        self.call("CLIENT", "SETNAME", name)
+        self._setup.append(("CLIENT", "SETNAME", name))
+
+    def clone(self) -> Connection:
+        """Another connection to the same server, authenticated and named like this one."""
+        host, port, timeout = self._opened
+        other = Connection(host, port, timeout=timeout)
+        for command in self._setup:
+            other.call(*command)
+        other._setup = list(self._setup)
+        return other
 
     def close(self) -> None:
         # The socket's fd stays open until its file objects are closed too.
@@ -438,83 +516,534 @@ class Options:
     replace: bool = False
     #: Default: - no prefix rule (an unconfined tenant, e.g. one on ``default``).
     tenant_prefix: bytes | None = None
+    #: Seconds between progress lines. Default: 5.
+    progress_seconds: float = 5.0
+
+    @property
+    def marker_key(self) -> bytes | None:
+        """The marker as a key name: never copied, verified or counted."""
+        return self.marker.encode() if self.marker else None
 
 
-def conflict_check(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> list[bytes]:
-    """The keys still to copy; CopyError(EXIT_CONFLICT) if any key exists in the target with another value."""
-    todo: list[bytes] = []
-    conflicts: list[bytes] = []
-    for batch in chunks(keys, o.batch):
-        exists = dst.pipeline([["EXISTS", k] for k in batch])
-        present = [k for k, e in zip(batch, exists, strict=True) if e == 1]
-        todo += [k for k, e in zip(batch, exists, strict=True) if e != 1]
-        if present:
-            for k, a, b in zip(present, states(src, present), states(dst, present), strict=True):
-                if a.kind == b"none" or compare(a, b, o.tolerance_ms) is None:
-                    s.already_present += 1
-                else:
-                    conflicts.append(k)
-    if conflicts:
-        raise CopyError(
-            EXIT_CONFLICT,
-            f"{len(conflicts)} key(s) already exist in {dst.address} with other values: {first_keys(conflicts)}; "
-            "nothing was written",
+def key_arg(key: bytes) -> bytes:
+    """``key`` as one RESP2 bulk-string argument: encoded once, reused in every command that names it."""
+    return b"$%d\r\n%b\r\n" % (len(key), key)
+
+
+# Commands as RESP2 prefixes: the key argument (and for RESTORE the TTL and the payload) follow.
+_EXISTS_ONE = b"*2\r\n$6\r\nEXISTS\r\n"
+_MEMORY_USAGE = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n"
+_PTTL = b"*2\r\n$4\r\nPTTL\r\n"
+_DUMP = b"*2\r\n$4\r\nDUMP\r\n"
+_RESTORE = b"*4\r\n$7\r\nRESTORE\r\n"
+_RESTORE_REPLACE = b"*5\r\n$7\r\nRESTORE\r\n"
+_REPLACE = b"$7\r\nREPLACE\r\n"
+_NO_TTL = b"$1\r\n0\r\n"
+#: A DUMP payload ends with the RDB version (2 bytes) and a CRC64 (8 bytes); the reply body adds CRLF. Two Redis
+#: versions serialize an equal value to equal bytes before that footer unless its encoding changed
+#: (src/cluster.c createDumpPayload).
+_FOOTER = 10 + 2
+
+
+#: RDB object types whose DUMP lists unordered elements in hash-table order (src/rdb.h): equal sets and hashes may
+#: serialize their elements in another order after a RESTORE.
+_RDB_SET, _RDB_HASH = 2, 4
+
+
+def _rdb_length(data: bytes, at: int) -> tuple[int, int, bool]:
+    """An RDB length at ``at``: (value, next offset, whether it is a special string encoding) (src/rdb.c
+    rdbLoadLenByRef)."""
+    first = data[at]
+    kind = first >> 6
+    if kind == 0:
+        return first & 0x3F, at + 1, False
+    if kind == 1:
+        return ((first & 0x3F) << 8) | data[at + 1], at + 2, False
+    if kind == 3:
+        return first & 0x3F, at + 1, True
+    if first == 0x80:
+        return int.from_bytes(data[at + 1 : at + 5], "big"), at + 5, False
+    if first == 0x81:
+        return int.from_bytes(data[at + 1 : at + 9], "big"), at + 9, False
+    raise ValueError(first)
+
+
+def _rdb_string(data: bytes, at: int) -> tuple[bytes, int]:
+    """An RDB string at ``at`` (plain or integer-encoded; an LZF-compressed one raises ValueError)."""
+    n, at, special = _rdb_length(data, at)
+    if not special:
+        return data[at : at + n], at + n
+    width = {0: 1, 1: 2, 2: 4}.get(n)
+    if width is None:
+        raise ValueError("lzf")
+    return b"%d" % int.from_bytes(data[at : at + width], "little", signed=True), at + width
+
+
+def unordered_elements(body: bytes) -> list[bytes] | None:
+    """The sorted elements (set) or field-value pairs (hash) of a DUMP reply body of a hash-table encoded set or
+    hash; None for any other type or encoding (the caller then compares logical values over the wire)."""
+    try:
+        if body[0] not in (_RDB_SET, _RDB_HASH):
+            return None
+        count, at, special = _rdb_length(body, 1)
+        if special:
+            return None
+        items: list[bytes] = []
+        for _ in range(count * (2 if body[0] == _RDB_HASH else 1)):
+            item, at = _rdb_string(body, at)
+            items.append(item)
+        if at != len(body) - _FOOTER:
+            return None
+    except (ValueError, IndexError):
+        return None
+    if body[0] == _RDB_HASH:
+        pairs = sorted(zip(items[::2], items[1::2], strict=True))
+        return [x for p in pairs for x in p]
+    return sorted(items)
+
+
+def scan_pages(conn: Connection, patterns: Sequence[str], count: int) -> Iterator[list[bytes]]:
+    """SCAN pages of keys matching each of ``patterns`` in turn: the copy's unit of work, so its memory is one page
+    however many keys there are. SCAN returns every key present throughout at least once; a key may come twice
+    (the source's table was resized meanwhile), or under two patterns (the copy makes a second one a no-op)."""
+    for pattern in patterns:
+        cursor = b"0"
+        while True:
+            conn.send(b"".join(encode(["SCAN", cursor, "MATCH", pattern, "COUNT", count])))
+            cursor, page = conn.read_scan()
+            if page:
+                yield page
+            if cursor == b"0":
+                break
+
+
+class Progress:
+    """A line every ``interval`` seconds: keys done of the total (estimated by DBSIZE, then counted by the
+    conflict check), megabytes, rate and ETA."""
+
+    def __init__(self, phase: str, total: int, interval: float) -> None:
+        self.phase, self.total, self.interval = phase, total, interval
+        self.start = self.last = time.monotonic()
+
+    def tick(self, done: int, nbytes: int = 0) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        total = max(self.total, done)
+        eta = f"{(total - done) / rate:.0f}s" if rate else "?"
+        size = f", {nbytes / 1e6:.1f} MB" if nbytes else ""
+        print(
+            f"{self.phase}: {done}/{total} keys ({100 * done // max(total, 1)}%){size}, {rate:.0f} keys/s, ETA {eta}",
+            flush=True,
         )
-    return todo
 
 
-def copy_keys(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> None:
-    replace = o.mode == "reverse" or o.replace
-    for batch in chunks(keys, o.batch):
-        sizes = src.pipeline([["MEMORY", "USAGE", k] for k in batch])
-        for group in by_size(batch, [n if isinstance(n, int) else 0 for n in sizes], o.batch_bytes):
-            dumped = src.pipeline(pairs(group, lambda k: ["PTTL", k], lambda k: ["DUMP", k]))
-            restores: list[list[Arg]] = []
-            for k, pttl, payload in zip(group, dumped[::2], dumped[1::2], strict=True):
-                if not isinstance(pttl, int) or pttl == -2 or not isinstance(payload, bytes):
-                    s.expired += 1
-                    continue
-                restores.append(["RESTORE", k, max(pttl, 0), payload, *(["REPLACE"] if replace else [])])
-                s.bytes += len(payload)
-            for cmd, reply in zip(restores, dst.pipeline(restores) if restores else [], strict=True):
-                if isinstance(reply, RespError):
-                    key = cmd[1]
-                    assert isinstance(key, bytes)
-                    if str(reply).startswith("BUSYKEY"):
-                        raise CopyError(EXIT_CONFLICT, f"key {show(key)} was created in {dst.address} during the copy")
-                    raise CopyError(1, f"RESTORE {show(key)} into {dst.address}: {reply}")
-                s.copied += 1
+class Bounded:
+    """The first :data:`SHOW_KEYS` of many (keys, or keys with a reason) and how many there were: what a failure
+    message names, in memory that does not grow with the key count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[bytes] = []
+
+    def add(self, item: bytes) -> None:
+        self.count += 1
+        if len(self.first) < SHOW_KEYS:
+            self.first.append(item)
+
+    def __str__(self) -> str:
+        more = f" and {self.count - SHOW_KEYS} more" if self.count > SHOW_KEYS else ""
+        return ", ".join(show(k) for k in self.first) + more
 
 
-def verify(src: Connection, dst: Connection, keys: Sequence[bytes], o: Options, s: Summary) -> None:
-    bad: list[tuple[bytes, str]] = []
-    for batch in chunks(keys, o.batch):
-        for k, a, b in zip(batch, states(src, batch), states(dst, batch), strict=True):
-            why = compare(a, b, o.tolerance_ms)
-            if why is not None:
-                bad.append((k, why))
-    s.differences = len(bad)
-    if bad:
-        shown = "; ".join(f"{show(k)}: {why}" for k, why in bad[:SHOW_KEYS])
-        raise CopyError(EXIT_DIFFERENT, f"verification found {len(bad)} difference(s): {shown}")
+@dataclasses.dataclass(slots=True)
+class Checked:
+    """What the conflict check found: the source's key count (counted if it walked the source, else DBSIZE), the
+    keys outside the tenant's prefix, the keys in conflict, how many are already present with an equal value, and
+    the incoming memory (restore mode)."""
+
+    keys: int
+    walked: str = ""
+    outside: Bounded = dataclasses.field(default_factory=Bounded)
+    conflicts: Bounded = dataclasses.field(default_factory=Bounded)
+    already_present: int = 0
+    incoming_bytes: int = 0
 
 
-def check_memory(src: Connection, dst: Connection, keys: Sequence[bytes] | None = None) -> None:
+def conflict_check(src: Connection, dst: Connection, o: Options, estimate: int) -> Checked:
+    """Pass 1, before anything is written: keys outside ``--tenant-prefix``, the incoming memory (restore mode),
+    and keys that exist in the target with another value (unless REPLACE).
+
+    A key in conflict is in both keyspaces, so the check walks the smaller one (DBSIZE) and asks the other side:
+    a copy into an empty redis-shared walks nothing. It walks the source whenever every source key must be seen:
+    the tenant-prefix rule, and a restore of some patterns (their memory). One multi-key ``EXISTS`` per page;
+    only a page with a hit is looked at key by key."""
+    c = Checked(keys=estimate)
+    prefix = o.tenant_prefix if o.mode == "copy" else None
+    conflicts = not (o.mode == "reverse" or o.replace)
+    sized = o.mode == "restore" and o.patterns != ("*",)
+    if o.mode == "restore" and not sized:
+        c.incoming_bytes = int(info_field(src, "memory", "used_memory_dataset") or 0)
+    if prefix is None and not sized:
+        if not conflicts:
+            return c
+        target_keys = dst.call("DBSIZE")
+        assert isinstance(target_keys, int)
+        if target_keys < estimate:
+            c.walked = f"{dst.address} ({target_keys} keys, fewer than the source's {estimate})"
+            walk(dst, src, o, c, estimate=target_keys, walked_is_source=False)
+            return c
+    c.keys = 0
+    c.walked = src.address
+    walk(src, dst, o, c, estimate=estimate, walked_is_source=True, prefix=prefix, sized=sized, conflicts=conflicts)
+    return c
+
+
+def walk(
+    walked: Connection,
+    other: Connection,
+    o: Options,
+    c: Checked,
+    *,
+    estimate: int,
+    walked_is_source: bool,
+    prefix: bytes | None = None,
+    sized: bool = False,
+    conflicts: bool = True,
+) -> None:
+    """SCAN ``walked`` for ``o.patterns`` and check each page against ``other`` (see :func:`conflict_check`)."""
+    progress = Progress("conflict check", estimate, o.progress_seconds)
+    done = 0
+    for page in scan_pages(walked, o.patterns, o.batch):
+        keys = [k for k in page if k != o.marker_key]
+        done += len(keys)
+        if walked_is_source:
+            c.keys += len(keys)
+        if prefix is not None:
+            for k in keys:
+                if not k.startswith(prefix):
+                    c.outside.add(k)
+        if sized:
+            walked.send(b"".join([_MEMORY_USAGE + key_arg(k) for k in keys]))
+            c.incoming_bytes += sum(n for n in (walked.read_int() for _ in keys) if isinstance(n, int))
+        if conflicts and keys and other.call("EXISTS", *keys) != 0:
+            found = other.pipeline([["EXISTS", k] for k in keys])
+            both = [k for k, e in zip(keys, found, strict=True) if e == 1]
+            src, dst = (walked, other) if walked_is_source else (other, walked)
+            for k, a, b in zip(both, states(src, both), states(dst, both), strict=True):
+                if a.kind == b"none" or compare(a, b, o.tolerance_ms) is None:
+                    c.already_present += 1
+                else:
+                    c.conflicts.add(k)
+        progress.tick(done)
+
+
+@dataclasses.dataclass(slots=True)
+class Sent:
+    """One key read from the source and sent to the target (``RESTORE``, then ``DUMP`` and ``PTTL`` to read it
+    back): what the target's replies are compared with."""
+
+    #: The key as a RESP argument (:func:`key_arg`).
+    arg: bytes
+    pttl: int
+    #: The source's DUMP reply body: the payload and CRLF (forwarded to RESTORE as it came).
+    body: bytes
+
+    @property
+    def key(self) -> bytes:
+        return self.arg[self.arg.index(b"\r\n") + 2 : -2]
+
+
+@dataclasses.dataclass(slots=True)
+class Group:
+    """Keys read from the source together (None: expired meanwhile), and their names as RESP arguments."""
+
+    sent: list[Sent | None]
+    args: list[bytes]
+
+
+#: Groups read from the source that may wait for the target: the copy's memory is about this many times
+#: :attr:`Copier.budget`, whatever the key count.
+QUEUED_GROUPS = 2
+
+
+def ttl_difference(src: int, dst: int | RespError, tolerance_ms: int) -> str | None:
+    """Why the target's PTTL ``dst`` is not the source's ``src`` (-1: none) within the tolerance; None if it is."""
+    if not isinstance(dst, int):
+        return f"PTTL: {dst}"
+    if (src < 0 or dst < 0) and src != dst:
+        return f"ttl {src} ms != {dst} ms"
+    if abs(src - dst) > tolerance_ms:
+        return f"ttl {src} ms vs {dst} ms (tolerance {tolerance_ms} ms)"
+    return None
+
+
+def same_value(a: bytes, b: bytes) -> bool:
+    """Whether two DUMP reply bodies hold the same value although their bytes differ: equal before the footer
+    (another RDB version), or a hash-table set or hash with its elements in another order."""
+    if len(a) == len(b) and memoryview(a)[:-_FOOTER] == memoryview(b)[:-_FOOTER]:
+        return True
+    elements = unordered_elements(a)
+    return elements is not None and elements == unordered_elements(b)
+
+
+class SourceReader:
+    """Reads the source for the copy, keeping it busy: while the program parses one reply the source already works
+    on the next request. Requests in flight, in order: SCAN pages (the next one asked as soon as the cursor is
+    known, while at most two pages of keys wait), MEMORY USAGE of each page's keys, then PTTL + DUMP groups of at
+    most ``budget`` estimated bytes, with at most ``budget`` bytes of DUMP replies outstanding (a larger key goes
+    alone): the source's output buffer and this program's memory stay bounded whatever the key count."""
+
+    def __init__(self, src: Connection, o: Options, budget: int, put: Callable[[Group], None], s: Summary) -> None:
+        self.src, self.o, self.budget, self.put, self.s = src, o, budget, put, s
+        self.expect: collections.deque[tuple[str, list[bytes], int]] = collections.deque()
+        #: Groups of keys (their RESP arguments) sized but not requested yet, with their estimated bytes.
+        self.ready: collections.deque[tuple[list[bytes], int]] = collections.deque()
+        self.waiting_keys = 0
+        self.outstanding = 0
+        self.patterns = list(o.patterns)
+        self.cursor: bytes | None = b"0"
+        self.scanning = False
+
+    def run(self) -> None:
+        self.pump()
+        while self.expect:
+            kind, args, size = self.expect.popleft()
+            if kind == "scan":
+                self.scanning = False
+                self.scanned()
+            elif kind == "size":
+                self.sized(args)
+            else:
+                self.outstanding -= size
+                self.waiting_keys -= len(args)
+                self.put(self.dumps(args))
+            self.pump()
+
+    def pump(self) -> None:
+        """Send every request the bounds allow now."""
+        if not self.scanning and self.cursor is not None and self.waiting_keys < 2 * self.o.batch:
+            self.src.send(b"".join(encode(["SCAN", self.cursor, "MATCH", self.patterns[0], "COUNT", self.o.batch])))
+            self.expect.append(("scan", [], 0))
+            self.scanning = True
+        while self.ready and (self.outstanding == 0 or self.outstanding + self.ready[0][1] <= self.budget):
+            args, size = self.ready.popleft()
+            self.src.send(b"".join([b for a in args for b in (_PTTL + a, _DUMP + a)]))
+            self.expect.append(("dump", args, size))
+            self.outstanding += size
+
+    def scanned(self) -> None:
+        cursor, page = self.src.read_scan()
+        if cursor != b"0":
+            self.cursor = cursor
+        elif len(self.patterns) > 1:
+            self.patterns.pop(0)
+            self.cursor = b"0"
+        else:
+            self.cursor = None
+        args = [key_arg(k) for k in page if k != self.o.marker_key]
+        if args:
+            self.src.send(b"".join([_MEMORY_USAGE + a for a in args]))
+            self.expect.append(("size", args, 0))
+            self.waiting_keys += len(args)
+
+    def sized(self, args: list[bytes]) -> None:
+        read_int = self.src.read_int
+        group: list[bytes] = []
+        total = 0
+        for arg in args:
+            size = read_int(nil=0)
+            if isinstance(size, RespError):
+                raise size
+            if group and total + size > self.budget:
+                self.ready.append((group, total))
+                group, total = [], 0
+            group.append(arg)
+            total += size
+        if group:
+            self.ready.append((group, total))
+
+    def dumps(self, args: list[bytes]) -> Group:
+        """The PTTL and DUMP replies of one group (None for a key that expired meanwhile)."""
+        read_int, read_bulk = self.src.read_int, self.src.read_bulk
+        sent: list[Sent | None] = []
+        for arg in args:
+            pttl = read_int()
+            body = read_bulk()
+            if pttl == -2 or body is None or not isinstance(pttl, int):
+                self.s.expired += 1
+                sent.append(None)
+            else:
+                sent.append(Sent(arg, pttl, body))
+        return Group(sent, args)
+
+
+class Copier:
+    """Pass 2: the copy streams page by page. A reader thread takes the source's pages (SCAN → MEMORY USAGE →
+    PTTL + DUMP in groups of at most :attr:`budget` bytes) while the main thread writes the groups before it into
+    the target (RESTORE, read back with DUMP and PTTL in the same pipeline): both servers and the program work at
+    once. At most :data:`QUEUED_GROUPS` groups wait between the two, so memory does not grow with the key count.
+
+    Each key is verified right after its RESTORE: the target's DUMP must equal the source's byte for byte (or
+    before the version footer, when the versions differ, or as sorted elements for a hash-table set or hash), its
+    TTL within the tolerance. A key whose bytes differ otherwise (another encoding of an equal value, e.g. an older
+    RDB version's ziplist) is compared by its logical value (:func:`states`, on connections of its own). A key the
+    target already holds (``BUSYKEY``: an earlier, interrupted run, or SCAN returning a key twice) counts as
+    already present if equal, and is a conflict otherwise (it was created during the copy: the conflict check
+    found none)."""
+
+    def __init__(self, src: Connection, dst: Connection, o: Options, s: Summary, total: int) -> None:
+        self.src, self.dst, self.o, self.s = src, dst, o, s
+        self.replace = o.mode == "reverse" or o.replace
+        # Two groups' read-back replies may wait in the target's output buffer: together under the budget.
+        self.budget = min(o.batch_bytes, READ_BUDGET_BYTES) // 2
+        self.queue: queue.Queue[Group | BaseException | None] = queue.Queue(QUEUED_GROUPS)
+        self.stop = threading.Event()
+        self.verifiers: tuple[Connection, Connection] | None = None
+        self.differences = Bounded()
+        self.reasons: list[str] = []
+        self.progress = Progress("copy", total, o.progress_seconds)
+
+    def run(self) -> None:
+        reader = threading.Thread(target=self.read_source, name="source", daemon=True)
+        reader.start()
+        try:
+            pending: Group | None = None
+            while (group := self.next_group()) is not None:
+                self.restore(group)
+                if pending is not None:
+                    self.finish(pending)
+                pending = group
+                self.progress.tick(self.s.copied + self.s.already_present + self.s.expired, self.s.bytes)
+            if pending is not None:
+                self.finish(pending)
+        finally:
+            self.stop.set()
+            reader.join()
+            if self.verifiers is not None:
+                for c in self.verifiers:
+                    c.close()
+        self.s.differences = self.differences.count
+        if self.differences.count:
+            shown = "; ".join(self.reasons)
+            raise CopyError(EXIT_DIFFERENT, f"verification found {self.differences.count} difference(s): {shown}")
+
+    def next_group(self) -> Group | None:
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def read_source(self) -> None:
+        """The reader thread: every group of the source's keys into the queue, then None (or the error)."""
+        try:
+            SourceReader(self.src, self.o, self.budget, self.put, self.s).run()
+            self.put(None)
+        except BaseException as e:
+            self.put(e)
+
+    def put(self, item: Group | BaseException | None) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def restore(self, group: Group) -> None:
+        """RESTORE each key read (never REPLACE unless told), then DUMP and PTTL it back, in one pipeline."""
+        head = _RESTORE_REPLACE if self.replace else _RESTORE
+        tail = _REPLACE if self.replace else b""
+        parts: list[bytes] = []
+        for item, arg in zip(group.sent, group.args, strict=True):
+            if item is None:
+                continue
+            # PTTL -1: no TTL (RESTORE's 0). A TTL of 0 ms still expires: 1, never 0.
+            ttl = _NO_TTL if item.pttl < 0 else b"$%d\r\n%d\r\n" % (len(b"%d" % max(item.pttl, 1)), max(item.pttl, 1))
+            parts += (head, arg, ttl, b"$%d\r\n" % (len(item.body) - 2), item.body, tail, _DUMP + arg, _PTTL + arg)
+        if parts:
+            self.dst.send(b"".join(parts))
+
+    def finish(self, group: Group) -> None:
+        """Read the target's replies for a group sent and verify each key against what was read from the source."""
+        slow: list[tuple[bytes, bool]] = []
+        for item in group.sent:
+            if item is None:
+                continue
+            restored = self.dst.read_status()
+            body = self.dst.read_bulk()
+            pttl = self.dst.read_int()
+            existed = False
+            if isinstance(restored, RespError):
+                if not str(restored).startswith("BUSYKEY") or self.replace:
+                    raise CopyError(1, f"RESTORE {show(item.key)} into {self.dst.address}: {restored}")
+                existed = True
+            else:
+                self.s.copied += 1
+                self.s.bytes += len(item.body) - 2
+            why = self.why_different(item, body, pttl)
+            if why is None:
+                if existed:
+                    self.s.already_present += 1
+            elif why == "":
+                slow.append((item.key, existed))
+            elif existed:
+                raise CopyError(
+                    EXIT_CONFLICT, f"key {show(item.key)} was created in {self.dst.address} during the copy"
+                )
+            else:
+                self.differ(item.key, why)
+        if slow:
+            self.compare_logically(slow)
+
+    def why_different(self, item: Sent, body: bytes | None, pttl: int | RespError) -> str | None:
+        """None if the target's DUMP and PTTL show a faithful copy of ``item``; a reason if not; ``""`` if the
+        bytes differ and only the logical values can tell."""
+        tolerance = self.o.tolerance_ms
+        if body is None or pttl == -2:
+            return None if 0 <= item.pttl <= tolerance else "missing"
+        why = ttl_difference(item.pttl, pttl, tolerance)
+        if why is not None:
+            return why
+        if body == item.body or same_value(body, item.body):
+            return None
+        return ""
+
+    def compare_logically(self, slow: Sequence[tuple[bytes, bool]]) -> None:
+        """Keys whose DUMP bytes differed (and whether the target held them before), compared by type, logical
+        value and TTL over connections of their own (the copy's are mid-pipeline)."""
+        if self.verifiers is None:
+            self.verifiers = (self.src.clone(), self.dst.clone())
+        src, dst = self.verifiers
+        keys = [k for k, _ in slow]
+        for (key, existed), a, b in zip(slow, states(src, keys), states(dst, keys), strict=True):
+            why = compare(a, b, self.o.tolerance_ms)
+            if why is None:
+                self.s.already_present += existed
+            elif existed:
+                raise CopyError(EXIT_CONFLICT, f"key {show(key)} was created in {self.dst.address} during the copy")
+            else:
+                self.differ(key, why)
+
+    def differ(self, key: bytes, why: str) -> None:
+        if self.differences.count < SHOW_KEYS:
+            self.reasons.append(f"{show(key)}: {why}")
+        self.differences.add(key)
+
+
+def check_memory(src: Connection, dst: Connection, incoming: int | None = None) -> None:
     """Refuse a copy that would push the target past its maxmemory (its eviction would hit other tenants).
 
-    ``keys``: count only these (MEMORY USAGE on the source); default: the source's whole dataset."""
+    ``incoming``: the bytes the copy adds (the matched keys' MEMORY USAGE on the source); default: the source's
+    whole dataset (INFO)."""
     maxmemory = int(info_field(dst, "memory", "maxmemory") or 0)
     if maxmemory == 0:
         return
     used = int(info_field(dst, "memory", "used_memory") or 0)
-    if keys is None:
+    if incoming is None:
         incoming = int(info_field(src, "memory", "used_memory_dataset") or 0)
-    else:
-        incoming = sum(
-            n if isinstance(n, int) else 0
-            for batch in chunks(keys, 1000)
-            for n in src.pipeline([["MEMORY", "USAGE", k] for k in batch])
-        )
     if used + incoming > maxmemory * 0.9:
         raise CopyError(
             EXIT_REFUSED,
@@ -547,32 +1076,36 @@ def run(src: Connection, dst: Connection, o: Options) -> Summary:
         check_memory(src, dst)
     elif o.mode == "reverse":
         wait_alone(dst, o.wait_seconds)
-    keys = scan(src, o.patterns)
-    if o.marker:
-        keys = [k for k in keys if k != o.marker.encode()]
-    s.keys = len(keys)
-    print(f"scanned {src.address}: {s.keys} keys")
-    if o.tenant_prefix is not None and o.mode == "copy":
-        outside = [k for k in keys if not k.startswith(o.tenant_prefix)]
-        if outside:
-            raise CopyError(
-                EXIT_REFUSED,
-                f"{len(outside)} key(s) of {src.address} lie outside the tenant's prefix "
-                f"{o.tenant_prefix.decode(errors='replace')!r}: {first_keys(outside)}; nothing was written "
-                "(rename them in the old Redis, or declare the tenant without key_prefix)",
-            )
+    estimate = src.call("DBSIZE")
+    assert isinstance(estimate, int)
+    c = conflict_check(src, dst, o, estimate)
+    walked = f"; walked {c.walked} in {time.monotonic() - start:.1f}s" if c.walked else ""
+    print(f"source {src.address}: {c.keys} keys{walked}", flush=True)
+    if c.outside.count:
+        raise CopyError(
+            EXIT_REFUSED,
+            f"{c.outside.count} key(s) of {src.address} lie outside the tenant's prefix "
+            f"{(o.tenant_prefix or b'').decode(errors='replace')!r}: {c.outside}; nothing was written "
+            "(rename them in the old Redis, or declare the tenant without key_prefix)",
+        )
     if o.mode == "restore":
-        check_memory(src, dst, keys)
+        check_memory(src, dst, c.incoming_bytes)
+    if c.conflicts.count:
+        raise CopyError(
+            EXIT_CONFLICT,
+            f"{c.conflicts.count} key(s) already exist in {dst.address} with other values: {c.conflicts}; "
+            "nothing was written",
+        )
     if o.mode == "reverse" or o.replace:
-        todo = keys
-        print(f"replacing: {len(todo)} keys matching {', '.join(o.patterns)}")
+        print(f"replacing: {c.keys} keys matching {', '.join(o.patterns)}", flush=True)
     else:
-        todo = conflict_check(src, dst, keys, o, s)
-        print(f"conflict check: none; {len(todo)} to copy, {s.already_present} already present")
-    copy_keys(src, dst, todo, o, s)
-    copied_at = time.monotonic()
-    print(f"copied {s.copied} keys ({s.bytes} bytes) in {copied_at - start:.1f}s; {s.expired} expired meanwhile")
-    verify(src, dst, keys, o, s)
+        print(
+            f"conflict check: none; {c.keys - c.already_present} to copy, {c.already_present} already present",
+            flush=True,
+        )
+    Copier(src, dst, o, s, c.keys).run()
+    s.keys = s.copied + s.already_present + s.expired
+    print(f"copied {s.copied} keys ({s.bytes} bytes) in {time.monotonic() - start:.1f}s; {s.expired} expired meanwhile")
     if o.mode == "copy":
         wait_alone(src, 0)
     seconds = time.monotonic() - start
@@ -616,6 +1149,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--ttl-tolerance-ms", type=int, default=2000)
     p.add_argument("--wait-clients-seconds", type=float, default=120.0)
     p.add_argument("--connect-seconds", type=float, default=60.0)
+    p.add_argument("--progress-seconds", type=float, default=5.0, help="seconds between progress lines")
     args = p.parse_args(argv)
     if args.mode == "copy" and not args.marker:
         p.error("copy needs --marker")
@@ -644,6 +1178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         patterns=tuple(args.match or ("*",)),
         replace=args.replace,
         tenant_prefix=args.tenant_prefix.encode() if args.tenant_prefix is not None else None,
+        progress_seconds=args.progress_seconds,
     )
     conns: dict[str, Connection] = {}
     try:
@@ -653,7 +1188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             conns[side] = c
             if getattr(args, f"{side}_password_file"):
                 c.auth(getattr(args, f"{side}_user"), getattr(args, f"{side}_password_file"))
-            c.call("CLIENT", "SETNAME", CLIENT_NAME)
+            c.set_name(CLIENT_NAME)
             if side == "target" and already_done(c, o):
                 return 0
         run(conns["source"], conns["target"], o)

@@ -1,0 +1,173 @@
+"""The streaming copy's own paths against real redis-servers (#23 part 4): where its fast checks end and what then.
+
+The copy verifies a key by comparing the target's ``DUMP`` with the source's. Equal values can serialize to other
+bytes: a hash-table set or hash lists its elements in table order, and a compressed member hides them. Those keys
+must still verify (by sorted elements, or by their logical values over connections of their own), and a real
+difference in them must still fail. The conflict check walks the smaller keyspace; both ways must refuse and write
+nothing. A key created in the target during the copy is a conflict; keys an earlier run left are already present.
+The program runs as a local process between two loopback redis-servers (tests/support/copy_servers.py).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from copy_servers import MARKER, Command, call, run_copy, servers, start_proxy
+
+from redis_constructs.migration.copy_program import Connection, same_value, unordered_elements
+
+pytestmark = pytest.mark.runtime
+
+__all__ = ["servers"]  # the fixture, used by name
+EXIT_CONFLICT, EXIT_DIFFERENT = 2, 4  # the program's documented exit codes
+Servers = tuple[int, int, Path]
+
+
+def connect(port: int) -> Connection:
+    conn = Connection("127.0.0.1", port)
+    conn.call("AUTH", "copy-Verify_0123456789")
+    return conn
+
+
+def load(port: int, commands: list[Command | list[str | bytes | int]]) -> None:
+    conn = connect(port)
+    replies = conn.pipeline(commands)
+    conn.close()
+    assert not [r for r in replies if isinstance(r, Exception)], replies[:3]
+
+
+def dump(port: int, key: bytes) -> bytes:
+    conn = connect(port)
+    body = conn.call("DUMP", key)
+    conn.close()
+    assert isinstance(body, bytes)
+    return body + b"\r\n"  # as the program holds it: the reply body with its CRLF
+
+
+def reordered_set_and_hash() -> list[Command | list[str | bytes | int]]:
+    """A set and a hash past the listpack limits (512 entries by default), so hash tables, grown and shrunk so
+    that a fresh table built from their DUMP lists the elements in another order."""
+    members = [b"member-%d" % i for i in range(600)]
+    return [
+        ["SADD", b"big:set", *members],
+        ["SREM", b"big:set", *members[::3]],
+        ["HSET", b"big:hash", *(x for i in range(1200) for x in (b"field-%d" % i, b"%d" % (i * 7)))],
+        ["HDEL", b"big:hash", *(b"field-%d" % i for i in range(0, 1200, 4))],
+    ]
+
+
+def compressible_set() -> list[Command | list[str | bytes | int]]:
+    """A hash-table set whose members RDB stores LZF-compressed (long, repetitive): no sorted-elements shortcut."""
+    return [
+        ["SADD", b"lzf:set", *(b"x" * 200 + b"%d" % i for i in range(300))],
+        ["SREM", b"lzf:set", b"x" * 200 + b"7"],
+    ]
+
+
+def test_sets_and_hashes_in_another_table_order_verify_by_their_elements(servers: Servers) -> None:
+    source, target, password_file = servers
+    load(source, [*reordered_set_and_hash(), ["SET", b"plain", b"v"]])
+    out = run_copy(source, target, password_file)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for key in (b"big:set", b"big:hash"):
+        a, b = dump(source, key), dump(target, key)
+        # The case this test is for: other bytes, the same value, recognised without a logical read.
+        assert a != b, f"{key!r} serialized identically; the test data no longer reorders"
+        assert unordered_elements(a) is not None and same_value(a, b)
+    assert call(target, "SCARD", "big:set") == b":400\r\n"
+    assert call(target, "HLEN", "big:hash") == b":900\r\n"
+
+
+def test_compressed_members_are_compared_by_their_logical_value(servers: Servers) -> None:
+    source, target, password_file = servers
+    load(source, compressible_set())
+    out = run_copy(source, target, password_file)
+    assert out.returncode == 0, out.stdout + out.stderr
+    a, b = dump(source, b"lzf:set"), dump(target, b"lzf:set")
+    assert unordered_elements(a) is None  # compressed: only the logical comparison can tell
+    assert a != b, "the set serialized identically; the test data no longer reorders"
+    assert call(target, "SCARD", "lzf:set") == b":299\r\n"
+
+
+def test_a_difference_in_a_compressed_set_still_fails(servers: Servers) -> None:
+    """The logical fallback is a verification, not a pass: a member added right after the RESTORE is found."""
+    source, target, password_file = servers
+    load(source, compressible_set())
+
+    def add_member(command: Command) -> list[Command]:
+        if command[:2] == [b"RESTORE", b"lzf:set"]:
+            return [command, [b"SADD", b"lzf:set", b"intruder"]]
+        return [command]
+
+    out = run_copy(source, start_proxy(target, add_member), password_file)
+    assert out.returncode == EXIT_DIFFERENT, out.stdout + out.stderr
+    assert "lzf:set" in out.stderr and "value differs" in out.stderr
+    assert call(target, "EXISTS", MARKER) == b":0\r\n"
+
+
+@pytest.mark.parametrize(
+    ("target_keys", "walked"),
+    [(3, "target"), (200, "source")],
+    ids=["target-smaller", "source-smaller"],
+)
+def test_a_conflict_is_found_walking_either_side_and_nothing_is_written(
+    servers: Servers, target_keys: int, walked: str
+) -> None:
+    source, target, password_file = servers
+    load(source, [["SET", f"app:{i}", f"value-{i}"] for i in range(100)])
+    load(target, [["SET", f"other:{i}", "x"] for i in range(target_keys - 1)] + [["SET", "app:42", "not the same"]])
+    out = run_copy(source, target, password_file)
+    assert out.returncode == EXIT_CONFLICT, out.stdout + out.stderr
+    assert "app:42" in out.stderr and "nothing was written" in out.stderr
+    port = {"target": target, "source": source}[walked]
+    assert f"walked 127.0.0.1:{port}" in out.stdout, out.stdout
+    assert call(target, "DBSIZE") == b":%d\r\n" % target_keys
+    assert call(target, "GET", "app:42") == b"$12\r\nnot the same\r\n"
+
+
+def test_a_key_created_in_the_target_during_the_copy_is_a_conflict(servers: Servers) -> None:
+    source, target, password_file = servers
+    load(source, [["SET", f"app:{i}", f"value-{i}"] for i in range(100)])
+
+    def write_first(command: Command) -> list[Command]:
+        if command[:2] == [b"RESTORE", b"app:7"]:
+            call(target, "SET", "app:7", "written by someone else")  # after the conflict check, before the RESTORE
+        return [command]
+
+    out = run_copy(source, start_proxy(target, write_first), password_file)
+    assert out.returncode == EXIT_CONFLICT, out.stdout + out.stderr
+    assert "app:7" in out.stderr and "during the copy" in out.stderr
+    assert call(target, "GET", "app:7") == b"$23\r\nwritten by someone else\r\n"
+    assert call(target, "EXISTS", MARKER) == b":0\r\n"
+
+
+def test_a_rerun_counts_what_an_earlier_run_left_and_reports_progress(servers: Servers) -> None:
+    source, target, password_file = servers
+    load(source, [["SET", f"app:{i}", f"value-{i}", "PX", 3_600_000] for i in range(3000)])
+    # An earlier run that stopped half-way: the first 1,500 keys are there, equal, TTLs within the tolerance.
+    load(target, [["SET", f"app:{i}", f"value-{i}", "PX", 3_600_000] for i in range(1500)])
+    out = run_copy(source, target, password_file, "--progress-seconds", "0", "--batch", "100")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "keys=3000 copied=1500 already_present=1500 expired=0" in out.stdout, out.stdout
+    progress = re.findall(r"^copy: (\d+)/3000 keys \(\d+%\), [\d.]+ MB, \d+ keys/s, ETA \d+s$", out.stdout, re.M)
+    assert progress and int(progress[-1]) >= 2900, out.stdout
+    # The target holds fewer keys: the conflict check walks its 1,500.
+    assert re.search(r"^conflict check: \d+/1500 keys", out.stdout, re.M), out.stdout
+    assert call(target, "DBSIZE") == b":3001\r\n"  # the keys and the marker
+
+
+def test_a_key_expiring_during_the_copy_is_skipped_not_restored_forever(servers: Servers) -> None:
+    """A TTL of 0 or 1 ms read from the source must not become RESTORE's 0 (no expiry) in the target."""
+    source, target, password_file = servers
+    load(source, [["SET", f"short:{i}", "x", "PX", 1 + i % 40] for i in range(2000)])
+    load(source, [["SET", f"long:{i}", "y"] for i in range(2000)])
+    out: subprocess.CompletedProcess[str] = run_copy(source, target, password_file)
+    assert out.returncode == 0, out.stdout + out.stderr
+    call(target, "PING")
+    conn = connect(target)
+    persistent = [k for k in (conn.call("KEYS", "short:*") or []) if conn.call("PTTL", k) == -1]  # type: ignore[union-attr]
+    conn.close()
+    assert persistent == []
