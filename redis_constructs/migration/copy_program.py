@@ -11,13 +11,24 @@ or the environment.
    syncs re-run the Job; they must not copy again over what the app has written since).
 2. Refuse if the source holds keys outside database 0, and wait (bounded) until no other client is connected
    to the source: the proof that no app pod writes while the copy runs.
-3. SCAN every key; conflict check before anything is written: a key that exists in the target with another
-   value is a conflict; any conflict fails with the first few names and changes nothing. A key that exists
-   with an equal value (an earlier, interrupted run) counts as already copied: a rerun completes.
-4. ``PTTL`` + ``DUMP`` from the source, ``RESTORE key ttl payload`` (never ``REPLACE``) into the target, in
-   pipelined batches. A key that expires meanwhile is skipped, not an error.
-5. Verify every key: type, a digest of its logical value (not the DUMP bytes: another Redis version encodes
-   the same value differently), and the remaining TTL within a tolerance. Any difference fails loudly.
+3. Conflict check before anything is written (pass 1): a key that exists in the target with another value is a
+   conflict; any conflict fails with the first few names and changes nothing. A key that exists with an equal
+   value (an earlier, interrupted run) counts as already copied: a rerun completes. A conflicting key is in both
+   keyspaces, so the check walks the smaller one (DBSIZE) with SCAN and asks the other with one multi-key
+   ``EXISTS`` per page (the source whenever every source key must be seen: ``--tenant-prefix``, a restore of
+   some patterns).
+4. The copy streams (pass 2): a second SCAN, page by page; ``MEMORY USAGE`` sizes each page into groups of at
+   most a few MiB; ``PTTL`` + ``DUMP`` from the source, ``RESTORE key ttl payload`` (never ``REPLACE``) into the
+   target. A reader thread keeps the source busy while the main thread writes into the target, and at most a
+   few groups are in memory: memory does not grow with the key count. A key that expires meanwhile is skipped,
+   not an error; a key read with 0 ms left is restored with 1 ms (RESTORE's 0 would mean no expiry).
+5. Verify every key right after its RESTORE, in the same pipeline: the target's ``DUMP`` equals the source's
+   byte for byte, or before the RDB version footer (another Redis version), or as sorted elements (a hash-table
+   set or hash lists them in table order); otherwise type and a digest of the logical value on both sides (not
+   the DUMP bytes: another Redis version may encode the same value differently). The remaining TTL must match
+   within a tolerance. Any difference fails loudly. A key the target already holds when its RESTORE arrives
+   (``BUSYKEY``) is already copied if equal, and a conflict (created during the copy) if not.
+   A progress line (keys done of the total, MB, keys/s, ETA) every ``--progress-seconds``.
 6. Check again that no other client connected to the source, then SET the marker and print the summary.
 
 With ``--tenant-prefix P`` (a key-confined tenant, ``Tenant.key_prefix``) every source key must start with ``P``:
@@ -34,9 +45,11 @@ are refused as in ``copy`` (an equal value counts as already restored); ``--repl
 ``*``) restores the matched keys with ``RESTORE ... REPLACE`` instead. The memory check counts the matched keys
 only. Keys the snapshot doesn't hold are left alone: a restore deletes nothing. The marker makes a rerun exit 0.
 
-The source is only read (SCAN, TYPE, PTTL, DUMP and read commands; CLIENT LIST/SETNAME on the connection):
-nothing there is deleted or changed. Exit codes: 0 done, 2 conflict, 3 other clients connected, 4 verification
-found differences, 5 refused (databases, memory), 1 anything else (connection, protocol).
+The source is only read (SCAN, DBSIZE, EXISTS, MEMORY USAGE, TYPE, PTTL, DUMP and read commands; CLIENT
+LIST/SETNAME on the connection): nothing there is deleted or changed. The source is read at copy time: in ``copy``
+mode no other client is connected to it from start to end (checked at both), so it holds then what it held when
+read. Exit codes: 0 done, 2 conflict, 3 other clients connected, 4 verification found differences, 5 refused
+(databases, memory), 1 anything else (connection, protocol).
 """
 
 from __future__ import annotations

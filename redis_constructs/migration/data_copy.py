@@ -101,12 +101,12 @@ class DataCopyJobRun(JobRun):
     ttl_tolerance_ms: int = 2000
     #: Default: 120; how long the copy waits for the last other client to leave the source Redis.
     wait_clients_seconds: int = 120
-    #: Default: 500 keys per pipelined round trip.
+    #: Default: 500 keys per SCAN page (the copy's unit of work) and per conflict-check round trip.
     batch: int = 500
     #: Default: ``("100m", "1")`` CPU request and limit.
     cpu: tuple[str, str] = ("100m", "1")
-    #: Default: ``("128Mi", "512Mi")``; the key list and up to ~32 MiB of payloads (and one value of any size) are in
-    #: memory at a time.
+    #: Default: ``("128Mi", "512Mi")``; the copy streams: a few groups of at most 4 MiB of payloads (and one value of
+    #: any size) are in memory at a time, whatever the key count (a million keys peak at about 13 MiB).
     memory: tuple[str, str] = ("128Mi", "512Mi")
 
     def validate(self, prop: str) -> None:

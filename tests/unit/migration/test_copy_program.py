@@ -10,17 +10,27 @@ import io
 import pytest
 
 from redis_constructs.migration.copy_program import (
+    SHOW_KEYS,
+    Bounded,
+    Copier,
+    Group,
     KeyState,
+    Progress,
     ProtocolError,
     RespError,
+    Sent,
     by_size,
     compare,
     digest,
     encode,
     first_keys,
+    key_arg,
     parse_args,
     read_reply,
+    same_value,
     show,
+    ttl_difference,
+    unordered_elements,
     value_commands,
 )
 
@@ -140,3 +150,114 @@ def test_restore_arguments_source_without_password_and_replace_needs_patterns(
     with pytest.raises(SystemExit):
         parse_args(["restore", "--source-host=a", "--target-host=b", "--marker=m"])
     assert "--target-password-file" in capsys.readouterr().err
+
+
+# -- the streaming copy's pure parts -----------------------------------------------------------------------------
+FOOTER = b"\x0a\x00" + b"\x11" * 8  # RDB version 10 and a CRC64 (not checked here: Redis checks it on RESTORE)
+
+
+def body(payload: bytes, footer: bytes = FOOTER) -> bytes:
+    """A DUMP reply body as the program holds it: payload, version, CRC, CRLF."""
+    return payload + footer + b"\r\n"
+
+
+def test_key_arg_is_one_resp_bulk_string() -> None:
+    assert key_arg(b"a\r\nb") == b"$4\r\na\r\nb\r\n"
+    assert key_arg(b"") == b"$0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("payload", "elements"),
+    [
+        # RDB_TYPE_SET (2): a length, then each member: plain (6-bit length), int8 (0xC0), int16 (0xC1), int32 (0xC2).
+        (b"\x02\x04\x01b\x01a\xc0\x05\xc1\x00\x01", [b"256", b"5", b"a", b"b"]),
+        (b"\x02\x01\xc2\xff\xff\xff\xff", [b"-1"]),
+        # RDB_TYPE_HASH (4): field, value pairs, sorted by field.
+        (b"\x04\x02\x01g\x012\x01f\x011", [b"f", b"1", b"g", b"2"]),
+        # A 14-bit length (0x40 | high bits, low byte).
+        (b"\x02\x01\x40\x03xyz", [b"xyz"]),
+    ],
+)
+def test_unordered_elements_reads_hash_table_sets_and_hashes(payload: bytes, elements: list[bytes]) -> None:
+    assert unordered_elements(body(payload)) == elements
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x00\x01a",  # a string
+        b"\x02\x01\xc3\x03\x05\x00abc",  # an LZF-compressed member: only a logical read can tell
+        b"\x02\x02\x01a",  # fewer members than its length says
+        b"\x02\x01\x01a\x01b",  # more bytes than its members
+        b"\x12\x01",  # another encoding (listpack set, 7.2+): its bytes compare as they are
+        b"",
+    ],
+)
+def test_unordered_elements_declines_anything_else(payload: bytes) -> None:
+    assert unordered_elements(body(payload)) is None
+
+
+def test_same_value_ignores_the_version_footer_and_hash_table_order_only() -> None:
+    a = body(b"\x02\x02\x01a\x01b")
+    assert same_value(a, body(b"\x02\x02\x01b\x01a"))  # another order
+    assert same_value(a, body(b"\x02\x02\x01a\x01b", b"\x0c\x00" + b"\x22" * 8))  # another RDB version
+    assert not same_value(a, body(b"\x02\x02\x01a\x01c"))
+    assert not same_value(body(b"\x00\x01a"), body(b"\x00\x01b", b"\x0c\x00" + b"\x22" * 8))
+    assert not same_value(a, body(b"\x02\x03\x01a\x01b\x01c"))
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "why"),
+    [
+        (-1, -1, None),
+        (10_000, 8_001, None),
+        (10_000, 7_999, "ttl 10000 ms vs 7999 ms (tolerance 2000 ms)"),
+        (-1, 5_000, "ttl -1 ms != 5000 ms"),
+        (5_000, -1, "ttl 5000 ms != -1 ms"),
+        (5_000, RespError("NOPERM"), "PTTL: NOPERM"),
+    ],
+)
+def test_ttl_difference(src: int, dst: int | RespError, why: str | None) -> None:
+    assert ttl_difference(src, dst, 2000) == why
+
+
+def test_bounded_keeps_the_first_few_and_counts_the_rest() -> None:
+    b = Bounded()
+    for i in range(8):
+        b.add(b"k%d" % i)
+    assert b.count == 8 and len(b.first) == SHOW_KEYS
+    assert str(b) == "'k0', 'k1', 'k2', 'k3', 'k4' and 3 more"
+
+
+def test_progress_prints_done_total_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    p = Progress("copy", 1000, 0.0)
+    p.start -= 2.0  # two seconds in
+    p.tick(400, 8_000_000)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("copy: 400/1000 keys (40%), 8.0 MB, ")
+    rate = int(line.split(", ")[2].split()[0])
+    assert 150 <= rate <= 200  # 400 keys in a little over 2 s
+    assert line.endswith(f"ETA {600 / rate:.0f}s")
+    quiet = Progress("copy", 1000, 60.0)
+    quiet.tick(10)
+    assert capsys.readouterr().out == ""  # not before the interval
+
+
+def test_a_ttl_of_zero_is_restored_as_one_millisecond() -> None:
+    """RESTORE's TTL 0 means no expiry: a key read with 0 ms left must not live forever in the target."""
+    sent: list[bytes] = []
+
+    class Target:
+        address = "t"
+
+        def send(self, data: bytes) -> None:
+            sent.append(data)
+
+    copier = object.__new__(Copier)
+    copier.replace = False
+    copier.dst = Target()  # type: ignore[assignment]
+    copier.restore(
+        Group([Sent(key_arg(b"k"), 0, b"P\r\n"), Sent(key_arg(b"p"), -1, b"Q\r\n")], [key_arg(b"k"), key_arg(b"p")])
+    )
+    assert b"*4\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$1\r\n1\r\n$1\r\nP\r\n" in sent[0]
+    assert b"*4\r\n$7\r\nRESTORE\r\n$1\r\np\r\n$1\r\n0\r\n$1\r\nQ\r\n" in sent[0]
