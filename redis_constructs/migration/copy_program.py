@@ -802,6 +802,10 @@ def same_value(a: bytes, b: bytes) -> bool:
     return elements is not None and elements == unordered_elements(b)
 
 
+class ReaderStoppedError(Exception):
+    """The main thread stopped the copy: the reader thread ends without reading further."""
+
+
 class SourceReader:
     """Reads the source for the copy, keeping it busy: while the program parses one reply the source already works
     on the next request. Requests in flight, in order: SCAN pages (the next one asked as soon as the cursor is
@@ -885,7 +889,9 @@ class SourceReader:
         for arg in args:
             pttl = read_int()
             body = read_bulk()
-            if pttl == -2 or body is None or not isinstance(pttl, int):
+            if isinstance(pttl, RespError):
+                raise pttl
+            if pttl == -2 or body is None:
                 self.s.expired += 1
                 sent.append(None)
             else:
@@ -934,7 +940,8 @@ class Copier:
                 self.finish(pending)
         finally:
             self.stop.set()
-            reader.join()
+            # The reader stops at its next group; a source that stopped answering is given up on (daemon thread).
+            reader.join(timeout=10)
             if self.verifiers is not None:
                 for c in self.verifiers:
                     c.close()
@@ -954,16 +961,22 @@ class Copier:
         try:
             SourceReader(self.src, self.o, self.budget, self.put, self.s).run()
             self.put(None)
+        except ReaderStoppedError:
+            return
         except BaseException as e:
-            self.put(e)
+            with contextlib.suppress(ReaderStoppedError):
+                self.put(e)
 
     def put(self, item: Group | BaseException | None) -> None:
+        """Hand ``item`` to the main thread; :class:`ReaderStoppedError` once the main thread has stopped (an error there):
+        the reader then reads no further."""
         while not self.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.5)
                 return
             except queue.Full:
                 continue
+        raise ReaderStoppedError
 
     def restore(self, group: Group) -> None:
         """RESTORE each key read (never REPLACE unless told), then DUMP and PTTL it back, in one pipeline."""

@@ -175,3 +175,22 @@ def test_a_key_expiring_during_the_copy_is_skipped_not_restored_forever(servers:
     persistent = [k for k in left if isinstance(k, bytes) and conn.call("PTTL", k) == -1]
     conn.close()
     assert persistent == []
+
+
+def test_a_failure_stops_the_reader_at_once(servers: Servers) -> None:
+    """A conflict found by the main thread ends the copy: the reader thread reads no further into the source."""
+    source, target, password_file = servers
+    load(source, [["SET", f"app:{i}", f"value-{i}"] for i in range(20_000)])
+    first: list[bytes] = []
+
+    def conflict_on_first(command: Command) -> list[Command]:
+        if command[:1] == [b"RESTORE"] and not first:
+            first.append(command[1])
+            call(target, "SET", command[1].decode(), "written by someone else")
+        return [command]
+
+    out = run_copy(source, start_proxy(target, conflict_on_first), password_file)
+    assert out.returncode == EXIT_CONFLICT, out.stdout + out.stderr
+    dumps = re.search(rb"cmdstat_dump:calls=(\d+)", call(source, "INFO", "commandstats"))
+    # A few groups ahead at most (two queued, one outstanding, one being read: ~2,000 keys), not all 20,000.
+    assert dumps and int(dumps.group(1)) <= 5000, dumps
