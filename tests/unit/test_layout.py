@@ -167,7 +167,7 @@ def test_the_site_imports_only_the_package_root() -> None:
     assert set(modules) == {"redis_constructs"}
 
 
-@pytest.mark.parametrize(("old", "new"), sorted(MOVED_MODULES.items()))
+@pytest.mark.parametrize(("old", "new"), sorted((o, n) for o, n in MOVED_MODULES.items() if isinstance(n, str)))
 def test_a_moved_module_still_imports_with_a_warning_naming_its_new_path(old: str, new: str) -> None:
     sys.modules.pop(f"redis_constructs.{old}", None)
     with pytest.warns(DeprecationWarning, match=rf"redis_constructs\.{old} moved to redis_constructs\.{new};"):
