@@ -5,7 +5,8 @@ this 2-core machine it would compete for CPU, which it does not on the cluster),
 apps/beersystem/redis.yaml and the copy Job's pod, with redis-shared's memory limit raised to 4 GiB so that
 1 GB fits under its maxmemory. Two data sets, each into an empty redis-shared:
 
-1. 100,000 keys of every kind (tests/support/copy_data.py, ~70 MB with one 30 MB value);
+1. 100,000 keys of every kind (tests/support/copy_data.py: strings, hashes, lists, sets, sorted sets, streams with
+   consumer groups, HyperLogLogs, every tenth with a TTL; ~5 MB of DUMP payloads);
 2. 1,000,000 small strings (the most keys redis-shared's maxmemory holds is a few million of these);
 3. 1 GiB in 1,024 random 1 MiB strings.
 
