@@ -20,7 +20,14 @@ from ..credentials.replicated_secret import ReplicatedSecret
 from ..credentials.tenant_credentials import TenantCredentials
 from .lan_proxy import LanProxy
 from .names import REDIS_PORT
-from .redis_conf import ACL_USERS, AclUser, EvictionPolicy, TenantCommands, derive_maxmemory
+from .redis_conf import (
+    ACL_USERS,
+    SHUTDOWN_FSYNC_MARGIN_SECONDS,
+    AclUser,
+    EvictionPolicy,
+    TenantCommands,
+    derive_maxmemory,
+)
 from .roles import primary_statefulset
 from .tenants import Tenant, validate_tenants
 from .tls import Tls
@@ -185,8 +192,12 @@ class RedisSharedProps:
     resources: Resources = field(default_factory=Resources)
     #: Default: ``EvictionPolicy.ALLKEYS_LRU``: this is a cache, the least recently used keys go first.
     eviction_policy: EvictionPolicy = EvictionPolicy.ALLKEYS_LRU
-    #: Default: 30; must exceed ``shutdown_timeout_seconds`` by 10 s for the final AOF fsync.
-    termination_grace_period_seconds: int = 30
+    #: How long the kubelet waits for a deleted Redis pod before SIGKILL; at least ``shutdown_timeout_seconds``
+    #: + 10 (the final AOF fsync). It should also cover a replica's first AOF rewrite after a full sync, which
+    #: refuses SIGTERM until it ends (docs/resilience.md#shutdown-and-the-grace-period). Default: -
+    #: ``derive_grace_period``: a full ``maxmemory`` rewritten at 32 MiB/s + ``shutdown_timeout_seconds`` + 10
+    #: (36 s at the default 1Gi memory limit).
+    termination_grace_period_seconds: int | None = None
     #: Redis ``shutdown-timeout``: how long SIGTERM waits for replicas to catch up. Default: 10.
     shutdown_timeout_seconds: int = _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     #: Default: - no LoadBalancer; Redis is reachable only inside the cluster.
@@ -264,13 +275,14 @@ class RedisSharedProps:
         self._validate_resources()
         EvictionPolicy.parse("eviction_policy", self.eviction_policy)
         v.int_in_range("shutdown_timeout_seconds", self.shutdown_timeout_seconds, 1, 300)
-        self._check_shutdown_fits_grace_period()
-        v.int_in_range(
-            "termination_grace_period_seconds",
-            self.termination_grace_period_seconds,
-            self.shutdown_timeout_seconds + 10,
-            3600,
-        )
+        if self.termination_grace_period_seconds is not None:
+            self._check_shutdown_fits_grace_period()
+            v.int_in_range(
+                "termination_grace_period_seconds",
+                self.termination_grace_period_seconds,
+                self.shutdown_timeout_seconds + SHUTDOWN_FSYNC_MARGIN_SECONDS,
+                3600,
+            )
         v.dns_label("monitoring_namespace", self.monitoring_namespace)
         v.dns_label("dns_namespace", self.dns_namespace)
         v.label_pairs("dns_pod_labels", self.dns_pod_labels)
@@ -301,19 +313,21 @@ class RedisSharedProps:
         return (*self.tenants, *(Tenant(namespace=ns, commands=self.tenant_commands) for ns in self.client_namespaces))
 
     def _check_shutdown_fits_grace_period(self) -> None:
-        """A raised ``shutdown_timeout_seconds`` beyond the grace period names itself and the relation, not the
-        grace period the user left at its default (the grace period's own range is checked after)."""
+        """A raised ``shutdown_timeout_seconds`` beyond a set grace period names itself and the relation, not the
+        grace period (whose own range is checked after; an unset one is derived from the shutdown timeout)."""
         shutdown, grace = self.shutdown_timeout_seconds, self.termination_grace_period_seconds
         if shutdown == _DEFAULT_SHUTDOWN_TIMEOUT_SECONDS or isinstance(grace, bool) or not isinstance(grace, int):
             return
-        if grace >= shutdown + 10 or grace - 10 < 1:
+        margin = SHUTDOWN_FSYNC_MARGIN_SECONDS
+        if grace >= shutdown + margin or grace - margin < 1:
             return
         raise PropError(
             "shutdown_timeout_seconds",
             shutdown,
-            f"at most termination_grace_period_seconds - 10 ({grace - 10}): the kubelet kills Redis "
-            f"termination_grace_period_seconds ({grace}) after SIGTERM and the final AOF fsync needs 10 s after the "
-            f"shutdown timeout; raise termination_grace_period_seconds to at least {shutdown + 10} too",
+            f"at most termination_grace_period_seconds - {margin} ({grace - margin}): the kubelet kills Redis "
+            f"termination_grace_period_seconds ({grace}) after SIGTERM and the final AOF fsync needs {margin} s after "
+            f"the shutdown timeout; raise termination_grace_period_seconds to at least {shutdown + margin} too, or "
+            "leave it unset (derived from the shutdown timeout)",
         )
 
     def _validate_records(self) -> None:

@@ -51,6 +51,7 @@ from .redis_conf import (
     Role,
     ServerSettings,
     derive_client_limits,
+    derive_grace_period,
     derive_maxmemory,
 )
 from .roles import primary_statefulset
@@ -94,6 +95,13 @@ class RedisShared(constructs.Construct):
         #: Per-client and all-client memory bounds and maxclients, derived from the memory limit.
         self.client_limits = derive_client_limits(memory_limit)
         self.eviction_policy = EvictionPolicy.parse("eviction_policy", p.eviction_policy)
+        #: The pods' ``terminationGracePeriodSeconds``: the prop, or derived from ``maxmemory`` and the shutdown
+        #: timeout (:func:`~redis_constructs.server.redis_conf.derive_grace_period`).
+        self.termination_grace_period_seconds = (
+            p.termination_grace_period_seconds
+            if p.termination_grace_period_seconds is not None
+            else derive_grace_period(self.maxmemory_bytes, p.shutdown_timeout_seconds)
+        )
         #: The cluster DNS pods every pod of this Redis (and a client's validation Job) may query.
         self.dns_namespace = p.dns_namespace
         self.dns_pod_labels = v.label_pairs("dns_pod_labels", p.dns_pod_labels)
@@ -241,7 +249,7 @@ class RedisShared(constructs.Construct):
             and p.exporter_image_digest is not None
             and (p.load_balancer is None or p.lan_proxy.image_digest is not None),
             resources=p.resources,
-            termination_grace_period_seconds=p.termination_grace_period_seconds,
+            termination_grace_period_seconds=self.termination_grace_period_seconds,
             storage_class=p.storage_class,
             storage_size=p.storage_size,
             credentials=self.credentials,

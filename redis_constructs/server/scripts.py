@@ -46,6 +46,11 @@ STARTED_WITH_DATA_FLAG = "/tmp/redis-shared-started-with-data"
 AOF_WRITE_FAILED_FLAG = "/tmp/redis-shared-aof-write-failed"
 #: Holds ``aof_rewrites`` as of probe.sh's BGREWRITEAOF: the repair is done once the counter moved past it.
 AOF_REWRITE_ASKED_FLAG = "/tmp/redis-shared-aof-rewrite-asked"
+#: The incr file Redis 7 writes only during its initial AOF rewrite (``AOF_WAIT_REWRITE``: after a full sync, or
+#: ``CONFIG SET appendonly yes``): ``temp-`` + appendfilename + ``.incr`` in appenddirname, renamed into the
+#: manifest when the rewrite succeeds, deleted when it fails (src/aof.c ``openNewIncrAofForAppend``,
+#: ``backgroundRewriteDoneHandler``, 7.0 and 7.4). Ordinary rewrites open a numbered incr file instead.
+INITIAL_REWRITE_INCR_FILE = f"{DATA_DIR}/appendonlydir/temp-appendonly.aof.incr"
 #: What redis-cli prints when Redis refuses a connection at ``maxclients`` (every listener and the unix socket
 #: alike): the event loop wrote it, so Redis is alive, only full.
 FULL_REPLY = "max number of clients reached"
@@ -239,8 +244,10 @@ def _start_flags() -> str:
 rm -f "{STARTED_WITH_DATA_FLAG}" "{FENCED_FLAG}"
 # Sync leftovers: a temp-<time>.<pid>.rdb orphaned by a disk-based sync that died mid-transfer (Redis unlinks
 # only its own), and dump.rdb, which a full sync leaves beside the AOF and Redis never loads while the AOF is
-# on. dump.rdb goes only when the AOF manifest exists, so has_files answers as before.
-rm -f "{DATA_DIR}"/temp-*.rdb
+# on. dump.rdb goes only when the AOF manifest exists, so has_files answers as before. A rewrite killed with
+# Redis (SIGKILL) leaves its temp-rewriteaof-*.aof (up to the dataset's size) and, an initial one, the temp incr
+# file pre-stop.sh looks for; no manifest names a temp- file, and Redis does not run yet.
+rm -f "{DATA_DIR}"/temp-*.rdb "{DATA_DIR}"/temp-rewriteaof-*.aof "{DATA_DIR}"/appendonlydir/temp-*
 if ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1; then rm -f "{DATA_DIR}/dump.rdb"; fi
 if has_data; then : > "{STARTED_WITH_DATA_FLAG}"; fi
 """
@@ -459,6 +466,30 @@ exit 1
 """
 
 
+def _pre_stop_script() -> str:
+    t = PROBE_CALL_TIMEOUT_SECONDS
+    return f"""\
+#!/bin/sh
+# pre-stop.sh GRACE_SECONDS: the redis container's preStop hook (docs/resilience.md "Shutdown and the grace
+# period"). After a full sync Redis rewrites its AOF from memory, and until that first rewrite has ended it
+# refuses a SIGTERM ("Writing initial AOF, can't exit", src/server.c finishShutdown, 7.0 and 7.4) and drops it:
+# the pod would be SIGKILLed at the end of the grace period, its volume still on the AOF from before the sync.
+# So wait while that rewrite runs (a rewrite child, and the temp incr file only an initial rewrite writes), at
+# most GRACE_SECONDS; the kubelet's SIGTERM then shuts Redis down. Any other time (an ordinary rewrite
+# included: SIGTERM ends it, the AOF it replaces is complete) this returns at once.
+set -u
+deadline=$(( $(date +%s) + ${{1:?usage: pre-stop.sh GRACE_SECONDS}} ))
+initial_rewrite() {{
+  [ -e "{INITIAL_REWRITE_INCR_FILE}" ] || return 1
+  REDISCLI_AUTH=$(cat "{SECRETS_DIR}/exporter-password") timeout {t} \\
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --user {EXPORTER_USERNAME} --no-auth-warning INFO persistence 2>/dev/null \\
+    | grep -q '^aof_rewrite_in_progress:1'
+}}
+while initial_rewrite && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.5; done
+exit 0
+"""
+
+
 def render_scripts(*, users: Sequence[AclUser] = ACL_USERS) -> dict[str, str]:
     """ConfigMap data for the scripts, keyed by file name; ``users``: the ACL users whose passwords the pod
     reads (default: every user of :data:`ACL_USERS`)."""
@@ -466,5 +497,6 @@ def render_scripts(*, users: Sequence[AclUser] = ACL_USERS) -> dict[str, str]:
         "render-config.sh": _render_config_script(users),
         "start.sh": _start_script(),
         "probe.sh": _probe_script(),
+        "pre-stop.sh": _pre_stop_script(),
         "acl-reload.sh": render_acl_reload_script(),
     }

@@ -4,7 +4,8 @@ Both StatefulSets share one pod template, rendered for the role their pods have 
 it): an init container renders redis.conf and the ACL file from the ConfigMaps and the mounted passwords, the
 ``redis`` container runs start.sh with startup/liveness/readiness probes on the local Redis, the ``metrics``
 redis_exporter sidecar serves 9121 and, with TLS, the ``tls-reload`` sidecar makes Redis load a renewed
-certificate. Each pod gets a ``data`` PVC (retained when the StatefulSet is deleted or scaled down) and its own
+certificate; a preStop hook on ``redis`` waits out the first AOF rewrite after a full sync (pre-stop.sh). Each
+pod gets a ``data`` PVC (retained when the StatefulSet is deleted or scaled down) and its own
 node (required anti-affinity).
 """
 
@@ -249,6 +250,15 @@ class RedisWorkload(constructs.Construct):
             startup_probe=_probe("startup", period=10, failures=90),
             liveness_probe=_probe("liveness", period=10, failures=3),
             readiness_probe=_probe("readiness", period=5, failures=2),
+            # Waits out the first AOF rewrite after a full sync, during which Redis drops a SIGTERM (pre-stop.sh);
+            # bounded by the grace period it is part of.
+            lifecycle=k8s.Lifecycle(
+                pre_stop=k8s.LifecycleHandler(
+                    exec=k8s.ExecAction(
+                        command=["sh", f"{SCRIPTS_DIR}/pre-stop.sh", str(props.termination_grace_period_seconds)]
+                    )
+                )
+            ),
         )
         exporter = self._exporter(props)
         volumes = [

@@ -18,6 +18,7 @@ from redis_constructs.server.redis_conf import (
     Role,
     ServerSettings,
     TenantCommands,
+    derive_grace_period,
     derive_maxmemory,
     render_acl_template,
     render_common_conf,
@@ -45,6 +46,17 @@ def test_maxmemory_is_half_the_limit_in_whole_mib(limit: int, expected: int) -> 
 def test_fails_maxmemory_below_the_minimum() -> None:
     with pytest.raises(PropError, match=r"memory_limit: got '63Mi'; expected at least 64Mi"):
         derive_maxmemory(63 * MiB)
+
+
+@pytest.mark.parametrize(
+    ("maxmemory", "shutdown", "expected"),
+    # A full maxmemory rewritten at 32 MiB/s (whole seconds, rounded up), the shutdown timeout, 10 s for the fsync.
+    [(512 * MiB, 10, 16 + 10 + 10), (512 * MiB, 300, 16 + 300 + 10), (2048 * MiB, 10, 64 + 20), (33 * MiB, 1, 2 + 11)],
+)
+def test_the_grace_period_covers_a_full_initial_rewrite_then_the_shutdown(
+    maxmemory: int, shutdown: int, expected: int
+) -> None:
+    assert derive_grace_period(maxmemory, shutdown) == expected
 
 
 def test_eviction_policy_parses_redis_spelling_only() -> None:

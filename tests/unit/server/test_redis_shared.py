@@ -335,6 +335,34 @@ def test_fails_bad_input_with_one_clear_error(props: Callable[[], RedisSharedPro
     assert str(info.value).startswith(info.value.prop + ": got ")
 
 
+def grace_periods(objects: list[Obj]) -> set[tuple[int, str]]:
+    """Each StatefulSet's ``terminationGracePeriodSeconds`` and the bound its redis preStop hook is given."""
+    return {
+        (
+            sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+            containers(sts)["redis"]["lifecycle"]["preStop"]["exec"]["command"][-1],
+        )
+        for sts in objects
+        if sts["kind"] == "StatefulSet"
+    }
+
+
+@pytest.mark.parametrize(
+    ("props", "grace"),
+    [
+        (RedisSharedProps(), 36),  # maxmemory 512 MiB: 16 s of rewrite, 10 s shutdown timeout, 10 s fsync
+        (RedisSharedProps(resources=Resources(memory_limit="4Gi")), 64 + 10 + 10),
+        # Issue 23: the shutdown timeout raised alone was refused, naming the grace period the user never set.
+        (RedisSharedProps(shutdown_timeout_seconds=300), 16 + 300 + 10),
+        (RedisSharedProps(termination_grace_period_seconds=25), 25),  # set: as is (a shorter rewrite budget)
+    ],
+)
+def test_an_unset_grace_period_follows_the_shutdown_timeout_and_maxmemory(props: RedisSharedProps, grace: int) -> None:
+    redis, objects = render(props)
+    assert redis.termination_grace_period_seconds == grace
+    assert grace_periods(objects) == {(grace, str(grace))}
+
+
 def test_allow_any_source_is_an_explicit_opt_out() -> None:
     props = RedisSharedProps(
         load_balancer=LoadBalancer(ip="10.1.2.3", source_ranges=("0.0.0.0/0",), allow_any_source=True)

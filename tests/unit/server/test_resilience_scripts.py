@@ -1,4 +1,5 @@
-"""probe.sh tells "full" from "dead" and repairs the AOF; tls-reload.sh's check; the #23 redis.conf lines.
+"""probe.sh tells "full" from "dead" and repairs the AOF; pre-stop.sh waits out an initial AOF rewrite;
+tls-reload.sh's check; the #23 redis.conf lines.
 
 The scripts run for real under /bin/sh against a fake ``redis-cli`` (and ``date``) on PATH that answers what a
 real Redis 7.0 answers in each state (transcripts in docs/resilience.md); the flag and heartbeat paths are
@@ -14,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from redis_constructs.core.errors import PropError
-from redis_constructs.server.redis_conf import SECRETS_DIR, EvictionPolicy, ServerSettings, render_common_conf
-from redis_constructs.server.scripts import AOF_REWRITE_ASKED_FLAG, AOF_WRITE_FAILED_FLAG, render_scripts
+from redis_constructs.server.redis_conf import DATA_DIR, SECRETS_DIR, EvictionPolicy, ServerSettings, render_common_conf
+from redis_constructs.server.scripts import (
+    AOF_REWRITE_ASKED_FLAG,
+    AOF_WRITE_FAILED_FLAG,
+    FENCED_FLAG,
+    INITIAL_REWRITE_INCR_FILE,
+    STARTED_WITH_DATA_FLAG,
+    render_scripts,
+)
 from redis_constructs.server.tls import RELOAD_RUN_DIR, ExistingTlsSecret, Tls, render_reload_script
 
 FULL = "AUTH failed: ERR max number of clients reached"
@@ -99,6 +107,81 @@ def test_a_failed_rewrite_is_asked_again(tmp_path: Path) -> None:
     failed = "role:master\naof_rewrite_in_progress:0\naof_last_bgrewrite_status:err\naof_rewrites:3"
     assert probe(tmp_path, "readiness", {"PING": "PONG", "INFO": failed}).returncode == 1
     assert not (tmp_path / Path(AOF_REWRITE_ASKED_FLAG).name).exists()
+
+
+def pre_stop(tmp_path: Path, *, rewriting_for: int, grace: int = 20) -> subprocess.CompletedProcess[str]:
+    """pre-stop.sh GRACE against a Redis whose INFO says a rewrite is in progress for its first ``rewriting_for``
+    answers (then done); each INFO call is recorded in ``calls``."""
+    script = render_scripts()["pre-stop.sh"]
+    script = script.replace(INITIAL_REWRITE_INCR_FILE, str(tmp_path / "temp-appendonly.aof.incr"))
+    script = script.replace(f"{SECRETS_DIR}/exporter-password", str(tmp_path / "exporter-password"))
+    (tmp_path / "exporter-password").write_text("pw")
+    (tmp_path / "pre-stop.sh").write_text(script)
+    bin_dir = fake_bin(
+        tmp_path,
+        "redis-cli",
+        f"""echo "$*" >> "{tmp_path}/calls"
+n=$(wc -l < "{tmp_path}/calls")
+if [ "$n" -le {rewriting_for} ]; then busy=1; else busy=0; fi
+printf 'aof_enabled:1\r\naof_rewrite_in_progress:%s\r\naof_rewrite_scheduled:0\r\n' "$busy"
+""",
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "REDIS_PORT": "6379"}
+    return subprocess.run(
+        ["sh", str(tmp_path / "pre-stop.sh"), str(grace)], capture_output=True, text=True, env=env, timeout=30
+    )
+
+
+def info_calls(tmp_path: Path) -> int:
+    calls = tmp_path / "calls"
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+def test_pre_stop_returns_at_once_without_an_initial_rewrite(tmp_path: Path) -> None:
+    # An ordinary rewrite (no temp incr file) ends with the SIGTERM: no need to ask Redis.
+    assert pre_stop(tmp_path, rewriting_for=100).returncode == 0
+    assert info_calls(tmp_path) == 0
+
+
+def test_pre_stop_waits_until_the_initial_rewrite_has_ended(tmp_path: Path) -> None:
+    (tmp_path / "temp-appendonly.aof.incr").touch()
+    run = pre_stop(tmp_path, rewriting_for=3)
+    assert run.returncode == 0, run.stderr
+    assert info_calls(tmp_path) == 4  # three answers "in progress", the fourth "done"
+    assert all(c.endswith("INFO persistence") for c in (tmp_path / "calls").read_text().splitlines())
+
+
+def test_pre_stop_gives_up_at_the_grace_period(tmp_path: Path) -> None:
+    (tmp_path / "temp-appendonly.aof.incr").touch()
+    run = pre_stop(tmp_path, rewriting_for=10_000, grace=1)
+    assert run.returncode == 0, run.stderr
+    assert 1 <= info_calls(tmp_path) < 10_000  # stopped asking while the rewrite still ran
+
+
+def test_start_removes_what_a_killed_rewrite_or_sync_left_and_keeps_the_aof(tmp_path: Path) -> None:
+    """start.sh as a replica (data dir and flags moved into tmp_path; redis-server a fake that only records)."""
+    data = tmp_path / "data"
+    aof = data / "appendonlydir"
+    aof.mkdir(parents=True)
+    kept = ["appendonlydir/appendonly.aof.2.base.rdb", "appendonlydir/appendonly.aof.2.incr.aof"]
+    kept += ["appendonlydir/appendonly.aof.manifest", "redis-shared-dataset"]
+    # A rewrite SIGKILLed with Redis: its child's file and, an initial rewrite, the temp incr file; a disk-based
+    # sync's orphan and its dump.rdb.
+    leftovers = ["temp-rewriteaof-4242.aof", "temp-rewriteaof-bg-4241.aof", "appendonlydir/temp-appendonly.aof.incr"]
+    leftovers += ["temp-1700000000.12.rdb", "dump.rdb"]
+    for name in kept + leftovers:
+        (data / name).write_text("x")
+    script = render_scripts()["start.sh"].replace(f'"{DATA_DIR}', f'"{data}')
+    for flag in (STARTED_WITH_DATA_FLAG, FENCED_FLAG):
+        script = script.replace(flag, str(tmp_path / Path(flag).name))
+    (tmp_path / "start.sh").write_text(script)
+    bin_dir = fake_bin(tmp_path, "redis-server", f'echo "$*" > "{tmp_path}/server"\n')
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "REDIS_ROLE": "replica"}
+    run = subprocess.run(["sh", str(tmp_path / "start.sh")], capture_output=True, text=True, env=env, timeout=20)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "server").read_text().strip().endswith("/replica.conf")
+    assert sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()) == sorted(kept)
+    assert (tmp_path / Path(STARTED_WITH_DATA_FLAG).name).exists()
 
 
 def test_the_conf_keeps_a_replica_alive_on_disk_errors_and_syncs_at_once() -> None:
