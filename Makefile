@@ -116,6 +116,7 @@ bench: setup ## benchmarks (figures, not a test)
 	$(PY) -m benchmarks.copy_bench
 	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m
 	$(PY) -m benchmarks.backup_bench --delay 0 --only 1m --tls
+	$(PY) -m benchmarks.restore_bench
 
 clean: ## remove the venvs, node_modules and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

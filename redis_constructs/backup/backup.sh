@@ -20,7 +20,7 @@
 #    BACKUP_KEEP_WEEKLY ISO weeks (restic's --keep-daily/--keep-weekly rule); delete the rest.
 #
 # 6. Report (when BACKUP_REPORT_HOST is set, the primary): SET redis-shared:backup:last-bytes / last-keys /
-#    last-success-time (redis_exporter can export them with --check-single-keys); a failed report
+#    last-success-time (RedisMonitoring's backup-report scrape exports the first two); a failed report
 #    is a warning, not a failed backup (the snapshot is stored; the age alert reads kube-state-metrics).
 #
 # Exit codes: 0 done; 1 source unreachable/refused; 2 transfer failed; 3 redis-check-rdb failed;

@@ -71,11 +71,16 @@ from ``LATENCY HISTOGRAM`` (oliver006/redis_exporter v1.88.0 ``exporter/latency.
 and ``RedisLatencyHigh`` (:mod:`.check_alerts`), proven there by ``promtool test rules``."""
 
 SCRAPE_METRICS: Final[tuple[str, ...]] = ("up",)
+"""Series Prometheus itself writes for every scrape target (not exported by redis_exporter)."""
 KEY_COUNT_ENDPOINT: Final[str] = "key-counts"
 """``endpoint`` label of the ServiceMonitor's tenant key-count scrape (``/scrape`` with ``count-keys``). It scrapes
 the same pods and port, so without its own ``endpoint`` its ``up`` would be the same series as the metrics
 scrape's; the availability rules leave it out (a slow SCAN is not Redis down)."""
-"""Series Prometheus itself writes for every scrape target (not exported by redis_exporter)."""
+BACKUP_REPORT_ENDPOINT: Final[str] = "backup-report"
+"""``endpoint`` label of the ServiceMonitor's backup-report scrape (``/scrape`` with ``check-single-keys`` on the
+backup's report keys; :mod:`.backup_alerts`). Left out of the availability rules like :data:`KEY_COUNT_ENDPOINT`."""
+SIDE_ENDPOINTS: Final[tuple[str, ...]] = (KEY_COUNT_ENDPOINT, BACKUP_REPORT_ENDPOINT)
+"""The ``/scrape`` endpoints beside the metrics scrape: their ``up`` never means Redis is down."""
 
 PRIMARY_ROLE: Final[str] = "master"
 """Value of the Redis-reported role label on ``redis_instance_info`` for a primary."""
@@ -236,7 +241,7 @@ class _AlertSettings:
 def _availability_alerts(c: _AlertSettings) -> tuple[_Alert, ...]:
     """RedisDown, RedisMissingPrimary: is there a Redis to talk to at all."""
     s = c.selector
-    up = f'{s},endpoint!="{KEY_COUNT_ENDPOINT}"'
+    up = f'{s},endpoint!~"{"|".join(SIDE_ENDPOINTS)}"'
     return (
         _Alert(
             name="RedisDown",

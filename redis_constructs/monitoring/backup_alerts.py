@@ -10,7 +10,17 @@ Series (kube-state-metrics, ``docs/metrics/workload/cronjob-metrics.md`` and ``j
 so a Job whose first pod failed and whose retry succeeded would look failed.
 
 The backup Job also writes its last run's size and key count to ``redis-shared:backup:last-*`` on the primary
-(docs/backups.md); exporting them needs the exporter's ``--check-single-keys`` (not rendered yet).
+(:data:`redis_constructs.server.redis_conf.REPORT_KEYS`). :class:`RedisMonitoring` scrapes them on the replica
+(:meth:`BackupMonitoring.check_single_keys`, a ``/scrape`` parameter of the ServiceMonitor) as
+``redis_key_value{db="db0",key=...}``, and :meth:`BackupMonitoring.report_group` records them as
+``redis_backup:last_size:bytes`` and ``redis_backup:last_keys:count`` for the dashboard.
+
+Which exporter series holds a string key's number, checked in oliver006/redis_exporter ``exporter/keys.go``:
+``key_value`` is the value of GET when it parses as a float (``strconv.ParseFloat``), in 1.45 (``getKeyInfo`` /
+``extractCheckKeyMetrics``) and v1.88 (``getKeyInfoPipelined``, unless ``--disable-exporting-key-values``, which
+is not set); a value that does not parse goes to ``key_value_as_string{val}`` instead (the ServiceMonitor drops
+that series). ``key_size`` is STRLEN, the number of digits: not the size. A missing key: 1.45 exports
+``key_size 0`` and no ``key_value``, v1.88 nothing.
 
 Example::
 
@@ -23,6 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import validation as v
+from ..server.redis_conf import REPORT_KEYS
+from .alerts import validate_selector
+
+#: The report keys the dashboard shows: (key, recording rule) — the snapshot's size in bytes and its key count.
+REPORT_RECORDS: tuple[tuple[str, str], ...] = (
+    (REPORT_KEYS[0], "redis_backup:last_size:bytes"),
+    (REPORT_KEYS[1], "redis_backup:last_keys:count"),
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -53,6 +71,37 @@ class BackupMonitoring:
             f'time() - kube_cronjob_status_last_successful_time{{namespace="{self.namespace}",'
             f'cronjob="{self.cronjob}"}}'
         )
+
+    def check_single_keys(self) -> str:
+        """The exporter's ``check-single-keys`` value: the report keys the dashboard shows, in db 0 (backup.sh's
+        redis-cli selects no other). Exact names, no pattern: the exporter reads three keys, it never SCANs."""
+        return ",".join(f"db0={key}" for key, _ in REPORT_RECORDS)
+
+    def report_group(self, selector: str) -> dict[str, Any]:
+        """Recording rules ``redis_backup:last_size:bytes`` and ``redis_backup:last_keys:count``: the last run's
+        report as the exporter scraped it, one series per Redis (``max``: every replica reports the same keys).
+
+        :param selector: the exporter's series (``RedisMonitoring.selector``).
+        """
+        s = validate_selector(selector)
+        return {
+            "name": "redis-shared-backup.records",
+            "rules": [
+                {
+                    "record": record,
+                    "expr": f'max by (namespace, service) (redis_key_value{{{s},db="db0",key="{key}"}})',
+                }
+                for key, record in REPORT_RECORDS
+            ],
+        }
+
+    def size_expr(self, selector: str) -> str:
+        """The last snapshot's size in bytes (the dashboard's "Last backup size")."""
+        return f"{REPORT_RECORDS[0][1]}{{{validate_selector(selector)}}}"
+
+    def keys_expr(self, selector: str) -> str:
+        """The last snapshot's key count (the dashboard's "Last backup keys")."""
+        return f"{REPORT_RECORDS[1][1]}{{{validate_selector(selector)}}}"
 
     def alert_group(self) -> dict[str, Any]:
         """The rule group for this CronJob (:func:`render_backup_alert_group`)."""

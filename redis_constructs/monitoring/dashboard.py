@@ -31,6 +31,7 @@ from ..core.errors import PropError
 from ..core.suggest import prometheus_label_name_fix
 from ..server.tenants import Tenant
 from .alerts import validate_selector
+from .backup_alerts import BackupMonitoring
 from .check_alerts import LATENCY_PANEL_QUERIES
 from .panels import LEGEND, _build_panel, _Kind, _Mapping, _PanelSpec, _Query
 from .tenant_dashboard import add_tenant_rows
@@ -197,7 +198,7 @@ def render_dashboard(
     refresh: str = "15s",
     title: str = "Redis shared",
     redis_role_label: str = "exported_role",
-    backup_age_expr: str | None = None,
+    backup: BackupMonitoring | None = None,
     tenants: Sequence[Tenant] = (),
 ) -> str:
     """Return the dashboard as deterministic JSON text (sorted keys, 2-space indent, trailing newline).
@@ -217,8 +218,9 @@ def render_dashboard(
         (:func:`dashboard_uid`), so a rename gives Grafana a new dashboard.
     :param redis_role_label: Default: ``"exported_role"`` — label carrying the role Redis reports on
         ``redis_instance_info`` (see :func:`redis_constructs.monitoring.alerts.render_alert_groups`).
-    :param backup_age_expr: Default: - no backup panel; else a last stat panel "Last backup age" with this query
-        (:meth:`redis_constructs.monitoring.backup_alerts.BackupMonitoring.age_expr`).
+    :param backup: Default: - no backup panels; else three last stat panels: "Last backup age" (kube-state-metrics,
+        :meth:`~redis_constructs.monitoring.backup_alerts.BackupMonitoring.age_expr`), "Last backup size" and
+        "Last backup keys" (the backup's report, :meth:`~.BackupMonitoring.report_group`'s recording rules).
     :param tenants: Default: - no tenant rows. With tenants: a "Tenants" row and one collapsed row per tenant
         after the panels above (:mod:`.tenant_dashboard`), ids going on from the last panel's.
     """
@@ -248,14 +250,33 @@ def render_dashboard(
         )
     )
     specs = _panel_specs(s, redis_role_label)
-    if backup_age_expr is not None:
+    if backup is not None:
         specs += (
             _PanelSpec(
                 title="Last backup age",
                 description="Time since the backup CronJob last succeeded (kube-state-metrics); alerts past its limit.",
                 kind=_Kind.STAT,
-                queries=(_Query(expr=backup_age_expr, legend="{{cronjob}}"),),
+                queries=(_Query(expr=backup.age_expr(), legend="{{cronjob}}"),),
                 unit="s",
+            ),
+            _PanelSpec(
+                title="Last backup size",
+                description=(
+                    "Size of the last verified snapshot (the RDB file), as the backup Job reported it to"
+                    " redis-shared:backup:last-bytes; scraped once a minute on the replica."
+                ),
+                kind=_Kind.STAT,
+                queries=(_Query(expr=backup.size_expr(s), legend=backup.cronjob),),
+                unit="bytes",
+            ),
+            _PanelSpec(
+                title="Last backup keys",
+                description=(
+                    "Keys in the last verified snapshot (redis-shared:backup:last-keys): a sudden drop means the"
+                    " data shrank before the backup, and the older snapshots age out of retention."
+                ),
+                kind=_Kind.STAT,
+                queries=(_Query(expr=backup.keys_expr(s), legend=backup.cronjob),),
             ),
         )
     for panel_id, spec in enumerate(specs, start=1):

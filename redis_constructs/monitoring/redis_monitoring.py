@@ -15,7 +15,7 @@ from ..server.redis_conf import EXPORTER_USERNAME
 from ..server.redis_shared import RedisShared
 from ..server.tenants import count_keys_param
 from ..server.workload import exporter_uri
-from .alerts import KEY_COUNT_ENDPOINT, render_alert_groups
+from .alerts import BACKUP_REPORT_ENDPOINT, KEY_COUNT_ENDPOINT, render_alert_groups
 from .backup_alerts import BackupMonitoring
 from .check_alerts import render_check_alert_group
 from .dashboard import render_dashboard
@@ -27,6 +27,8 @@ from .tenant_rules import render_tenant_groups
 #: metrics, with room for a slow SCAN.
 KEY_COUNT_INTERVAL = "60s"
 KEY_COUNT_SCRAPE_TIMEOUT = "30s"
+#: The backup's report changes once a night: a scrape a minute is plenty, and well inside Prometheus's 5 m staleness.
+BACKUP_REPORT_INTERVAL = "60s"
 
 
 def _seconds(prop: str, value: str) -> float:
@@ -58,8 +60,9 @@ class RedisMonitoringProps:
     memory_threshold: float = 0.9
     #: RedisTooManyClients fires above this many connections per instance. Default: 1000.
     max_clients: int = 1000
-    #: The backup CronJob to alert on (too old, last run failed) and show on the dashboard.
-    #: Default: - no backup alerts or panel.
+    #: The backup CronJob to alert on (too old, last run failed) and show on the dashboard (age, size, keys; the
+    #: size and keys through a ServiceMonitor endpoint that reads the backup's report keys on the replica).
+    #: Default: - no backup alerts, endpoint or panels.
     backup: BackupMonitoring | None = None
     #: The scheduled check's CronJob (``RedisChecks.cronjob_name``): alerts ``RedisCheckFailed`` and
     #: ``RedisCheckStale`` watch it (docs/checks.md). Default: - no check alerts.
@@ -143,7 +146,7 @@ class RedisMonitoring(constructs.Construct):
                 f"{redis.name}.json": render_dashboard(
                     selector=self.selector,
                     refresh=p.interval,
-                    backup_age_expr=p.backup.age_expr() if p.backup else None,
+                    backup=p.backup,
                     tenants=redis.tenants,
                 )
             },
@@ -165,8 +168,8 @@ class RedisMonitoring(constructs.Construct):
         ]
 
     def _service_monitor_spec(self) -> prom.ServiceMonitorSpec:
-        """The metrics endpoint, the LAN proxy's exporter (with a LoadBalancer), and the tenants' key-count endpoint
-        when a tenant is confined to a prefix."""
+        """The metrics endpoint, the LAN proxy's exporter (with a LoadBalancer), the tenants' key-count endpoint
+        when a tenant is confined to a prefix, and the backup-report endpoint when backups are monitored."""
         p = self._props
         redis = p.redis
         endpoints = [
@@ -191,22 +194,53 @@ class RedisMonitoring(constructs.Construct):
             )
         count_keys = count_keys_param(redis.tenants)
         if count_keys is not None:
-            endpoints.append(self._key_count_endpoint(count_keys))
+            # One SCAN per confined tenant's prefix (redis_keys_count{db,key}), far less often than the metrics.
+            endpoints.append(
+                self._scrape_endpoint(
+                    params={"count-keys": [count_keys]},
+                    endpoint=KEY_COUNT_ENDPOINT,
+                    keep="redis_keys_count",
+                    interval=KEY_COUNT_INTERVAL,
+                    scrape_timeout=KEY_COUNT_SCRAPE_TIMEOUT,
+                )
+            )
+        if p.backup is not None:
+            # The backup's report keys (redis_key_value{db,key}): a GET per key, no SCAN. check-single-keys puts string
+            # values into labels (key_value_as_string), so never for session data: these keys hold the numbers
+            # backup.sh writes, only the `backup` user may write them, and only key_value is kept.
+            endpoints.append(
+                self._scrape_endpoint(
+                    params={"check-single-keys": [p.backup.check_single_keys()]},
+                    endpoint=BACKUP_REPORT_ENDPOINT,
+                    keep="redis_key_value",
+                    interval=BACKUP_REPORT_INTERVAL,
+                    scrape_timeout=p.scrape_timeout,
+                )
+            )
         return prom.ServiceMonitorSpec(
             selector=prom.ServiceMonitorSpecSelector(match_labels=redis.metrics_service_labels),
             namespace_selector=prom.ServiceMonitorSpecNamespaceSelector(match_names=[redis.namespace]),
             endpoints=endpoints,
         )
 
-    def _key_count_endpoint(self, count_keys: str) -> prom.ServiceMonitorSpecEndpoints:
+    def _scrape_endpoint(
+        self,
+        *,
+        params: dict[str, list[str]],
+        endpoint: str,
+        keep: str,
+        interval: str,
+        scrape_timeout: str,
+    ) -> prom.ServiceMonitorSpecEndpoints:
         """redis_exporter's ``/scrape`` with ``target`` (its own Redis, as its exporter user: the password comes
-        from its password file) and ``count-keys``: ``redis_keys_count{db,key}`` per tenant prefix, by SCAN.
+        from its password file) and ``params`` (``count-keys``, ``check-single-keys``; oliver006/redis_exporter
+        exporter/http.go ``scrapeHandler`` reads both, 1.45 and v1.88).
 
-        A query parameter, not the exporter's ``--count-keys``: adding a tenant changes this object, never the pod.
+        Query parameters, not the exporter's flags: adding a tenant or a backup changes this object, never the pod.
         On the replicas only (the `keep`; the exporter's REDIS_EXPORTER_SKIP_CHECKKEYS_FOR_ROLE_MASTER covers the
         moments a failover's new role and the pod label disagree), unless there is no replica. ``endpoint`` gets
         its own value, or this scrape's ``up`` would be the metrics scrape's series (same pod, port and job).
-        Only ``redis_keys_count`` is kept: the rest of this scrape repeats the metrics endpoint's series.
+        Only the ``keep`` metric is kept: the rest of this scrape repeats the metrics endpoint's series.
         """
         redis = self._props.redis
         relabel = prom.ServiceMonitorSpecEndpointsRelabelings
@@ -225,21 +259,18 @@ class RedisMonitoring(constructs.Construct):
         return prom.ServiceMonitorSpecEndpoints(
             port="metrics",
             path="/scrape",
-            params={
-                "target": [exporter_uri(redis.tls_port, user=EXPORTER_USERNAME)],
-                "count-keys": [count_keys],
-            },
-            interval=KEY_COUNT_INTERVAL,
-            scrape_timeout=KEY_COUNT_SCRAPE_TIMEOUT,
+            params={"target": [exporter_uri(redis.tls_port, user=EXPORTER_USERNAME)], **params},
+            interval=interval,
+            scrape_timeout=scrape_timeout,
             relabelings=[
                 *replicas_only,
                 *self._relabelings(),
-                relabel(target_label="endpoint", replacement=KEY_COUNT_ENDPOINT, action=action.REPLACE),
+                relabel(target_label="endpoint", replacement=endpoint, action=action.REPLACE),
             ],
             metric_relabelings=[
                 prom.ServiceMonitorSpecEndpointsMetricRelabelings(
                     source_labels=["__name__"],
-                    regex="redis_keys_count",
+                    regex=keep,
                     action=prom.ServiceMonitorSpecEndpointsMetricRelabelingsAction.KEEP,
                 )
             ],
@@ -273,7 +304,7 @@ class RedisMonitoring(constructs.Construct):
             )
         )
         if p.backup is not None:
-            groups.append(p.backup.alert_group())
+            groups += [p.backup.alert_group(), p.backup.report_group(self.selector)]
         # The scheduled check's and the latency alerts (kube-state-metrics series: not under the exporter selector).
         groups.append(
             render_check_alert_group(

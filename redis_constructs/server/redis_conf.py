@@ -275,7 +275,8 @@ REPLICATION_COMMANDS = ("psync", "replconf", "ping")
 # What redis_exporter runs by default (INFO ALL, PING, SELECT, SLOWLOG, LATENCY); CONFIG GET is left out
 # because it returns masterauth in clear text, and the exporter is told to skip it. Per tenant: CLIENT LIST for
 # --export-client-list (connections and client memory by user; it shows addresses, names, users and last command
-# names, no arguments) and SCAN for the tenants' key counts (count-keys, on the replica only).
+# names, no arguments) and SCAN for the tenants' key counts (count-keys, on the replica only). Its only key
+# pattern is %R~ on the backup's report keys (below).
 EXPORTER_COMMANDS = (
     "ping",
     "info",
@@ -288,6 +289,16 @@ EXPORTER_COMMANDS = (
     "scan",
     # probe.sh's repair of an AOF damaged by a short write on a full volume (docs/resilience.md).
     "bgrewriteaof",
+    # The backup's report keys (REPORT_KEYS), read by the ServiceMonitor's backup-report scrape (check-single-keys):
+    # oliver006/redis_exporter exporter/keys.go sends, per key, TYPE, PFCOUNT, STRLEN and GET (1.45 getKeyInfo;
+    # v1.88 getKeyInfoPipelined, after a pipelined TYPE + MEMORY USAGE). Each is granted, or every scrape would count
+    # in acl_access_denied_* (RedisAclDenied). PFCOUNT's key spec is RW + ACCESS, which ACLSelectorCheckKey
+    # (src/acl.c) maps to read permission only, so %R~ admits it; on these plain strings it answers WRONGTYPE.
+    "type",
+    "pfcount",
+    "strlen",
+    "get",
+    "memory|usage",
 )
 
 # What the data-copy Job (redis_constructs.migration.copy_program) runs on redis-shared: read and compare every key, RESTORE,
@@ -304,6 +315,9 @@ MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname
 BACKUP_COMMANDS = ("sync", "replconf", "info")
 #: The keys the backup Job reports its last run to (size, key count, time).
 REPORT_KEY_PREFIX = "redis-shared:backup:"
+#: backup.sh's report: the snapshot's size in bytes, its key count, the run's end (Unix seconds); each a decimal
+#: string. RedisMonitoring exports the first two (docs/backups.md, "Watching it").
+REPORT_KEYS = tuple(REPORT_KEY_PREFIX + name for name in ("last-bytes", "last-keys", "last-success-time"))
 #: What the check Job (redis_constructs.checks.check_program) runs, on its own keys only
 #: (:data:`CHECK_KEY_PREFIX`): PING, INFO for roles, replication, persistence and key counts, SET/GET/DEL for the
 #: replication and load checks, and naming its connection. No other key, no channel, nothing administrative.
@@ -346,7 +360,8 @@ ACL_USERS = (
     AclUser(
         name=EXPORTER_USERNAME,
         secret_file="exporter-password",
-        rules="resetchannels -@all " + " ".join("+" + c for c in EXPORTER_COMMANDS),
+        # Read access to the backup's report keys only: numbers the backup Job writes, never a tenant's data.
+        rules="resetchannels -@all " + " ".join("+" + c for c in EXPORTER_COMMANDS) + f" %R~{REPORT_KEY_PREFIX}*",
     ),
     AclUser(name=ADMIN_USERNAME, secret_file="admin-password", rules="~* &* +@all"),
     AclUser(

@@ -378,7 +378,8 @@ class RedisWorkload(constructs.Construct):
                 k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{METRICS_PORT}"),
                 # CLIENT LIST per scrape: connections and client memory per tenant (redis_connected_client_info
                 # carries `user`). Never --check-keys/--check-single-keys (key values into labels) nor
-                # --check-key-groups (Lua on every scrape).
+                # --check-key-groups (Lua on every scrape); the backup's report keys (numbers, not a tenant's data)
+                # are read through a ServiceMonitor parameter instead (RedisMonitoring, docs/backups.md).
                 k8s.EnvVar(name="REDIS_EXPORTER_EXPORT_CLIENT_LIST", value="true"),
                 # The tenants' key counts (count-keys, a /scrape parameter of the ServiceMonitor) SCAN every key:
                 # on the replicas only, whichever pod a failover made the primary (v1.71+).

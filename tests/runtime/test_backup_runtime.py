@@ -2,7 +2,9 @@
 site renders them): real redis-server/redis-cli/redis-check-rdb 7.0, 100,000+ keys of every type, some with TTLs.
 
 What each test shows: a run stores a verified snapshot (sha256, metadata, the key count of the source) taken
-from the replica over TLS, and keeps the Redis data dirs untouched; retention keeps restic's set; a truncated
+from the replica over TLS, and keeps the Redis data dirs untouched; its size and key count reach the replica's
+exporter (Debian's redis_exporter 1.45) as the ServiceMonitor's backup-report endpoint scrapes it, with nothing
+denied to the exporter user; retention keeps restic's set; a truncated
 snapshot (a fake source on the bridge, the only change to the rendered Job being its host) fails with the reason
 and stores nothing; with the replica stopped it falls back to the primary with a warning.
 """
@@ -13,6 +15,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -34,13 +37,18 @@ from redis_pods import (
     REPLICA,
     aof_settled,
     connect,
+    kept_pods,
+    kept_series,
     link_up,
     out_of_band_secrets,
+    scrape,
+    scrape_endpoint,
     start_primary_first,
     wait_for,
 )
 
 from redis_constructs.migration.copy_program import Connection
+from redis_constructs.server.redis_conf import REPORT_KEYS
 
 pytestmark = pytest.mark.runtime
 
@@ -106,8 +114,27 @@ def data_files(c: Cluster) -> dict[str, str]:
     return out
 
 
+def backup_report(c: Cluster, objects: list[Obj]) -> dict[str, float]:
+    """What Prometheus would store from the ServiceMonitor's backup-report scrape, by key: ``redis_key_value``."""
+    endpoint = scrape_endpoint(objects, "backup-report")
+    assert [p.name for p in kept_pods(endpoint, objects, c)] == [REPLICA]
+    out = {}
+    for series, value in kept_series(scrape(c.pod(REPLICA), endpoint), endpoint).items():
+        assert series.startswith('redis_key_value{db="db0",key="'), series
+        key = re.search(r'key="([^"]*)"', series)
+        assert key, series
+        out[key.group(1)] = value
+    return out
+
+
 def test_a_run_stores_a_verified_snapshot_from_the_replica(world: tuple[Cluster, list[Obj]]) -> None:
     c, objects = world
+    with connect(c.pod(PRIMARY), ADMIN_USER, ADMIN_PW) as admin:
+        admin.delete(*REPORT_KEYS)  # no report yet, whichever test ran first
+    with connect(c.pod(REPLICA), ADMIN_USER, ADMIN_PW) as replica:
+        wait_for("the replica to drop the report", lambda: not replica.exists(*REPORT_KEYS), 15)
+        replica.acl_log_reset()
+    assert backup_report(c, objects) == {}
     before = data_files(c)
     pod, codes = c.run_job(cronjob(objects), timeout=120)
     log = pod.logs("snapshot")
@@ -131,6 +158,13 @@ def test_a_run_stores_a_verified_snapshot_from_the_replica(world: tuple[Cluster,
     with connect(c.pod(PRIMARY), ADMIN_USER, ADMIN_PW) as admin:
         assert admin.get("redis-shared:backup:last-keys") == str(KEYS)
         assert admin.get("redis-shared:backup:last-bytes") == str(meta["bytes"])
+    # The size and key count, as the replica's exporter reports them to Prometheus (docs/backups.md, "Watching it");
+    # the exporter user was denied nothing on the way (ACL LOG: a denied command or key would be an entry).
+    with connect(c.pod(REPLICA), ADMIN_USER, ADMIN_PW) as replica:
+        wait_for("the report on the replica", lambda: replica.get(REPORT_KEYS[0]) == str(meta["bytes"]), 15)
+        assert backup_report(c, objects) == {REPORT_KEYS[0]: meta["bytes"], REPORT_KEYS[1]: KEYS}
+        assert [e for e in replica.acl_log() if e.get("username") == "exporter"] == []
+    assert "NOPERM" not in c.pod(REPLICA).logs("metrics")
 
 
 def expected_retention(stamps: list[str], daily: int, weekly: int) -> set[str]:

@@ -70,7 +70,7 @@ def scrape_config(objects: list[Obj], cluster: Cluster, port_name: str = "metric
     """The scrape job the Prometheus Operator would generate from the rendered ServiceMonitor's endpoint on
     ``port_name`` (``metrics``: redis_exporter; ``lan-metrics``: the LAN proxy's HAProxy exporter)."""
     monitor = _one(objects, "ServiceMonitor")
-    (endpoint,) = [e for e in monitor["spec"]["endpoints"] if e["port"] == port_name]
+    (endpoint,) = [e for e in monitor["spec"]["endpoints"] if e["port"] == port_name and e["path"] == "/metrics"]
     services = [
         s
         for s in objects

@@ -239,6 +239,12 @@ def test_replication_and_exporter_users_can_do_their_job_and_nothing_else(primar
         exp.execute_command("SCAN", "0", "MATCH", "shop:*")
         exp_denied: list[tuple[str, ...]] = [("GET", "k"), ("SET", "k", "v"), ("CONFIG", "GET", "requirepass")]
         exp_denied += [("KEYS", "*"), ("CLIENT", "KILL", "ID", "1"), ("CLIENT", "SETNAME", "x"), ("ACL", "LIST")]
+        # The backup's report keys (the ServiceMonitor's backup-report scrape): read with every command the exporter
+        # sends per key (v1.88's MEMORY USAGE too, which the tests' 1.45 does not send), never written.
+        report = "redis-shared:backup:last-bytes"
+        for command in (("TYPE",), ("MEMORY", "USAGE"), ("PFCOUNT",), ("STRLEN",), ("GET",)):
+            exp.execute_command(*command, report)
+        exp_denied += [("SET", report, "1"), ("DEL", report), ("MEMORY", "USAGE", "k"), ("STRLEN", "k")]
         for command in exp_denied:
             with pytest.raises(NoPermissionError):
                 exp.execute_command(*command)

@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from podrunner import Cluster, Pod
-from podrunner.k8s import selector_matches
+from podrunner import Cluster
 from redis_pods import (
     CLIENT_PW,
     CLIENT_USER,
-    METRICS_PORT,
     PASSWORDS_BY_FILE,
     PRIMARY,
     REPLICA,
     connect,
+    kept_pods,
     metrics,
     out_of_band_secrets,
+    scrape,
+    scrape_endpoint,
     start_primary_first,
     wait_for,
 )
@@ -64,33 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Obj],
 
 
 def key_count_endpoint(objects: list[Obj]) -> Obj:
-    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
-    (endpoint,) = [e for e in monitor["spec"]["endpoints"] if e["path"] == "/scrape"]
-    return dict(endpoint)
-
-
-def kept_pods(endpoint: Obj, objects: list[Obj], cluster: Cluster) -> list[Pod]:
-    """The pods of the metrics Service that the endpoint's ``keep`` relabelings leave (Prometheus semantics:
-    the regex is anchored and matched against the source label's value; a pod label missing reads as "")."""
-    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "redis-shared-metrics"]
-    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
-    assert selector_matches(monitor["spec"]["selector"], service["metadata"].get("labels", {}))
-    kept = []
-    for pod in cluster.service_pods(service):
-        meta = {f"__meta_kubernetes_pod_label_{re.sub(r'[^a-zA-Z0-9_]', '_', k)}": v for k, v in pod.labels.items()}
-        keeps = [r for r in endpoint["relabelings"] if r.get("action") == "keep"]
-        if all(re.fullmatch(r["regex"], ";".join(meta.get(s, "") for s in r["sourceLabels"])) for r in keeps):
-            kept.append(pod)
-    return kept
-
-
-def scrape(pod: Pod, endpoint: Obj) -> str:
-    """GET the endpoint's path with its params, as Prometheus sends them (url.Values.Encode: sorted, escaped)."""
-    query = urllib.parse.urlencode(sorted(endpoint["params"].items()), doseq=True)
-    url = f"http://127.0.0.1:{METRICS_PORT}{endpoint['path']}?{query}"
-    proc = pod.netns_exec(["curl", "-sS", "--noproxy", "*", "--max-time", "10", url], timeout=15)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return scrape_endpoint(objects, "key-counts")
 
 
 def test_key_count_scrape_counts_the_tenant_prefix_on_the_replica(world: tuple[list[Obj], Cluster]) -> None:

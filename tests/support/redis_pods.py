@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from podrunner import Cluster, Pod
+from podrunner.k8s import selector_matches
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -105,6 +108,55 @@ def metrics(pod: Pod) -> dict[str, list[tuple[str, float]]]:
         series, _, value = line.rpartition(" ")
         name, _, labels = series.partition("{")
         out.setdefault(name, []).append(("{" + labels if labels else "", float(value)))
+    return out
+
+
+def scrape_endpoint(objects: Sequence[Mapping[str, Any]], endpoint: str) -> dict[str, Any]:
+    """The rendered ServiceMonitor's ``/scrape`` endpoint whose targets get ``endpoint=<endpoint>``."""
+    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    (found,) = [
+        e
+        for e in monitor["spec"]["endpoints"]
+        if any(r.get("targetLabel") == "endpoint" and r.get("replacement") == endpoint for r in e["relabelings"])
+    ]
+    return dict(found)
+
+
+def kept_pods(endpoint: Mapping[str, Any], objects: Sequence[Mapping[str, Any]], cluster: Cluster) -> list[Pod]:
+    """The pods of the metrics Service that the endpoint's ``keep`` relabelings leave (Prometheus semantics:
+    the regex is anchored and matched against the source label's value; a pod label missing reads as "")."""
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "redis-shared-metrics"]
+    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    assert selector_matches(monitor["spec"]["selector"], service["metadata"].get("labels", {}))
+    kept = []
+    for pod in cluster.service_pods(dict(service)):
+        meta = {f"__meta_kubernetes_pod_label_{re.sub(r'[^a-zA-Z0-9_]', '_', k)}": v for k, v in pod.labels.items()}
+        keeps = [r for r in endpoint["relabelings"] if r.get("action") == "keep"]
+        if all(re.fullmatch(r["regex"], ";".join(meta.get(s, "") for s in r["sourceLabels"])) for r in keeps):
+            kept.append(pod)
+    return kept
+
+
+def scrape(pod: Pod, endpoint: Mapping[str, Any]) -> str:
+    """GET the endpoint's path with its params, as Prometheus sends them (url.Values.Encode: sorted, escaped)."""
+    query = urllib.parse.urlencode(sorted(endpoint["params"].items()), doseq=True)
+    url = f"http://127.0.0.1:{METRICS_PORT}{endpoint['path']}?{query}"
+    proc = pod.netns_exec(["curl", "-sS", "--noproxy", "*", "--max-time", "10", url], timeout=15)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def kept_series(text: str, endpoint: Mapping[str, Any]) -> dict[str, float]:
+    """The series of a scrape's text that the endpoint's metricRelabelings keep, by name and labels."""
+    keeps = [r for r in endpoint.get("metricRelabelings", []) if r.get("action") == "keep"]
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        name = series.partition("{")[0]
+        if all(r["sourceLabels"] == ["__name__"] and re.fullmatch(r["regex"], name) for r in keeps):
+            out[series] = float(value)
     return out
 
 

@@ -13,7 +13,7 @@ import main
 from redis_constructs import PropError, RedisShared, RedisSharedProps
 from redis_constructs.gitops.manifest_checks import _matches
 from redis_constructs.monitoring.alerts import render_alert_groups
-from redis_constructs.monitoring.backup_alerts import render_backup_alert_group
+from redis_constructs.monitoring.backup_alerts import BackupMonitoring, render_backup_alert_group
 from redis_constructs.monitoring.check_alerts import render_check_alert_group
 from redis_constructs.monitoring.redis_monitoring import RedisMonitoring, RedisMonitoringProps
 from redis_constructs.monitoring.tenant_rules import render_tenant_groups
@@ -25,9 +25,11 @@ Obj = dict[str, Any]
 def test_service_monitor_scrapes_both_instances_every_15s(site_objects: list[Obj]) -> None:
     monitor = find(site_objects, "ServiceMonitor", "redis-shared", "redis")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    endpoint, lan_endpoint = monitor["spec"]["endpoints"]
+    endpoint, lan_endpoint, backup_report = monitor["spec"]["endpoints"]
     # The LAN proxy's exporter (docs/resilience.md), with the same target labels.
     assert (lan_endpoint["port"], lan_endpoint["relabelings"]) == ("lan-metrics", endpoint["relabelings"])
+    # The site backs up: its report keys, read on the replica (tests/unit/monitoring/test_backup_alerts.py).
+    assert backup_report["path"] == "/scrape" and "check-single-keys" in backup_report["params"]
     assert endpoint["interval"] == "15s"
     assert int(endpoint["scrapeTimeout"].removesuffix("s")) < 15
     assert endpoint["port"] == "metrics"
@@ -60,16 +62,22 @@ def test_prometheus_rule_holds_the_tested_alerts(site_objects: list[Obj]) -> Non
         maxmemory_clients_bytes=limits.maxmemory_clients_bytes,
     )
     assert [g["name"] for g in tenant_groups] == ["redis.tenants.records", "redis.tenants"]
-    # The site backs up and runs scheduled checks (main.py): the backup CronJob's group, then the checks' and the
-    # latency alert.
+    # The site backs up and runs scheduled checks (main.py): the backup CronJob's group and the records of its
+    # report, then the checks' and the latency alert.
     backup = render_backup_alert_group(namespace="redis", cronjob="redis-shared-backup", max_age_seconds=26 * 3600)
+    report = BackupMonitoring(namespace="redis", cronjob="redis-shared-backup").report_group(selector)
     checks = render_check_alert_group(
         namespace="redis", cronjob="redis-shared-check-scheduled", redis_selector=selector
     )
     groups = rule["spec"]["groups"]
     assert groups[: len(expected) + 2] == [*expected, *tenant_groups]
-    assert [g["name"] for g in groups[len(expected) + 2 :]] == ["redis.resilience", backup["name"], checks["name"]]
-    assert groups[-2:] == [backup, checks]
+    assert [g["name"] for g in groups[len(expected) + 2 :]] == [
+        "redis.resilience",
+        backup["name"],
+        report["name"],
+        checks["name"],
+    ]
+    assert groups[-3:] == [backup, report, checks]
     alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
     assert {"RedisDown", "RedisMissingPrimary", "RedisReplicaLinkDown", "RedisMemoryNearMax"} <= alerts
     # The site has a LoadBalancer and cert-manager TLS: every resilience alert is there.

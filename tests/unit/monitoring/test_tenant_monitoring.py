@@ -65,17 +65,20 @@ def test_exporter_exports_the_client_list_and_counts_keys_on_replicas_only() -> 
 
 
 def test_exporter_never_exports_key_values_or_runs_lua() -> None:
+    """No tenant's key values (the backup's report keys are the one check-single-keys: test_backup_alerts.py)."""
     text = json.dumps(objects())
     for flag in ("CHECK_KEYS", "CHECK_SINGLE_KEYS", "CHECK_KEY_GROUPS", "check-keys", "check-single-keys"):
         assert flag not in text.replace("SKIP_CHECKKEYS", ""), flag
 
 
-def test_exporter_user_may_list_clients_and_scan_and_nothing_more() -> None:
+def test_exporter_user_may_list_clients_and_scan_and_read_only_the_backup_report() -> None:
     (line,) = [u for u in render_acl_template().splitlines() if u.startswith(f"user {EXPORTER_USERNAME} ")]
     rules = line.split()
     assert "+client|list" in rules and "+scan" in rules
     assert "resetchannels" in rules and "-@all" in rules
-    assert not [r for r in rules if r.startswith("~")]  # no key pattern: SCAN lists names, reads no value
+    # One key pattern, read-only: the backup's report keys. SCAN lists names; GET reads those keys and no other.
+    assert [r for r in rules if "~" in r] == ["%R~redis-shared:backup:*"]
+    assert not [r for r in rules if r.startswith("+@") or r == "+set"]
 
 
 # -- key counts: the ServiceMonitor's second endpoint --------------------------------------------------------------
@@ -160,7 +163,7 @@ def test_tenant_rules_follow_the_server_limits() -> None:
 def test_redis_down_ignores_the_key_count_scrape() -> None:
     groups = find(objects(), "PrometheusRule", "redis-shared")["spec"]["groups"]
     (down,) = [r for g in groups for r in g["rules"] if r.get("alert") == "RedisDown"]
-    assert down["expr"].count('endpoint!="key-counts"') == 2
+    assert down["expr"].count('endpoint!~"key-counts|backup-report"') == 2
 
 
 # -- dashboard --------------------------------------------------------------------------------------------------
