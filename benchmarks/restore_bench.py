@@ -75,7 +75,7 @@ class CopyFigures:
 def copy_figures(log: str) -> CopyFigures:
     """The copy program's own figures from its log (copy_program.run's lines; a line it no longer prints reads as
     ``None``, never as a failure: the program is rewritten independently of this benchmark)."""
-    scanned = re.search(r"scanned \S+: (\d+) keys", log)
+    scanned = re.search(r"source \S+: (\d+) keys", log)
     copied = re.search(r"copied (\d+) keys \((\d+) bytes\) in ([\d.]+)s", log)
     verified = re.search(r"verified: .*\bseconds=([\d.]+)", log)
     return CopyFigures(
@@ -301,7 +301,6 @@ def main_() -> int:
     print(f"{'':46} {'best s':>8} {'worst s':>8} {'keys/s':>9} {'MB/s':>7}   (runs)")
     print(in_job.row("restore Job (pod start to exit)", rdb_mb))
     print(in_job.row("  its copy program (scan, check, copy, verify)", rdb_mb, "total"))
-    print(in_job.row("  its copy program until copied (no verify)", rdb_mb, "copy"))
     print(alone.row("copy program alone, plain servers (wall)", rdb_mb))
     print(alone.row("  as it logs itself", rdb_mb, "total"))
     print(f"snapshot-server: sha256sum -c, then redis-server loaded the RDB in {', '.join(loads)} s")
