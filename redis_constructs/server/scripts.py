@@ -417,7 +417,12 @@ case "$1" in
       linked=false
       if printf '%s\\n' "$info" | grep -q '^master_link_status:up'; then
         linked=true
-        mark_dataset
+        # The volume holds the synced dataset once the AOF rewrite that follows a full sync has ended: until
+        # then the manifest names the pre-sync files, and a restart (a kill during that rewrite: pre-stop.sh)
+        # would load those (docs/resilience.md "Shutdown and the grace period").
+        if ! printf '%s\\n' "$info" | grep -q '^aof_rewrite_in_progress:1\\|^aof_rewrite_scheduled:1'; then
+          mark_dataset
+        fi
         # A disk-based full sync leaves its RDB as dump.rdb; with the AOF on, Redis never reads it again (it
         # rewrote the AOF from memory after loading). Best effort, like start.sh's cleanup.
         if ls "{DATA_DIR}"/appendonlydir/*.manifest >/dev/null 2>&1; then rm -f "{DATA_DIR}/dump.rdb" 2>/dev/null; fi

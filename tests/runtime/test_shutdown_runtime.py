@@ -70,6 +70,14 @@ def in_initial_rewrite(replica: Pod) -> bool:
     return running and (replica.pvc_path("data") / TEMP_INCR).exists()
 
 
+def answers(pod: Pod) -> bool:
+    try:
+        info(pod, "server")
+    except redis.RedisError:
+        return False
+    return True
+
+
 def test_replica_deleted_right_after_a_full_sync_exits_within_the_grace_period(cluster: Cluster) -> None:
     primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
     wait_for("the replica's AOF after its first (empty) sync", lambda: aof_settled(replica), timeout=15)
@@ -95,3 +103,28 @@ def test_replica_deleted_right_after_a_full_sync_exits_within_the_grace_period(c
     replica.wait_ready(30)
     assert info(replica, "replication")["master_link_status"] == "down"
     assert missing_keys(replica, keys) == []
+
+
+def test_a_replica_killed_during_that_rewrite_is_not_ready_until_it_has_synced_again(cluster: Cluster) -> None:
+    """What it costs when the rewrite outlasts the grace period: the replica restarts on its pre-sync AOF (here an
+    empty volume). Its probe must not have counted the volume as synced while the rewrite ran, or it would be
+    Ready at once on the restart, serving no keys; instead it waits for the primary and syncs again."""
+    primary, replica = cluster.pod(PRIMARY), cluster.pod(REPLICA)
+    primary.start()
+    primary.wait_ready(30)
+    replica.stop()
+    replica.wipe_pvc("data")  # a fresh volume: its first sync brings all KEYS keys
+    replica.start()
+    wait_for("the first full sync and the rewrite after it", lambda: in_initial_rewrite(replica), timeout=20)
+    replica.probe("redis", "readiness")  # the kubelet probes while the rewrite runs (the link is up)
+    codes = replica.stop(grace=1)  # a grace period the rewrite outlasts: the kubelet's SIGKILL
+    assert codes["redis"] == 137, codes
+
+    primary.stop()
+    replica.start()
+    wait_for("Redis to answer on the restarted replica", lambda: answers(replica), timeout=20)
+    assert info(replica, "keyspace") == {}  # the pre-sync AOF: nothing
+    assert not replica.probe("redis", "readiness")  # not Ready on an empty volume...
+    primary.start()
+    replica.wait_ready(60)  # ...until it has synced again
+    assert missing_keys(replica, [f"sync:{i}" for i in range(KEYS)]) == []

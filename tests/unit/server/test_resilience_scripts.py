@@ -19,6 +19,7 @@ from redis_constructs.server.redis_conf import DATA_DIR, SECRETS_DIR, EvictionPo
 from redis_constructs.server.scripts import (
     AOF_REWRITE_ASKED_FLAG,
     AOF_WRITE_FAILED_FLAG,
+    DATASET_MARKER,
     FENCED_FLAG,
     INITIAL_REWRITE_INCR_FILE,
     STARTED_WITH_DATA_FLAG,
@@ -43,7 +44,7 @@ def fake_bin(tmp_path: Path, name: str, body: str) -> Path:
 def probe(tmp_path: Path, mode: str, replies: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """probe.sh MODE with redis-cli answering ``replies[first argument]``; BGREWRITEAOF calls are recorded."""
     script = render_scripts()["probe.sh"]
-    for flag in (AOF_WRITE_FAILED_FLAG, AOF_REWRITE_ASKED_FLAG):
+    for flag in (AOF_WRITE_FAILED_FLAG, AOF_REWRITE_ASKED_FLAG, f"{DATA_DIR}/{DATASET_MARKER}"):
         script = script.replace(flag, str(tmp_path / Path(flag).name))
     script = script.replace(f"{SECRETS_DIR}/exporter-password", str(tmp_path / "exporter-password"))
     (tmp_path / "exporter-password").write_text("pw")
@@ -78,6 +79,23 @@ def test_a_replica_that_cannot_persist_stays_ready_and_alive(tmp_path: Path) -> 
     assert (tmp_path / Path(AOF_WRITE_FAILED_FLAG).name).exists()
     primary = probe(tmp_path, "readiness", {"PING": MISCONF, "INFO": "role:master"})
     assert primary.returncode == 1 and "refuses writes" in primary.stdout
+
+
+def test_a_replica_marks_its_volume_synced_only_once_the_rewrite_after_the_sync_has_ended(tmp_path: Path) -> None:
+    """Until the AOF rewrite that follows a full sync ends, the manifest names the pre-sync files: a replica killed
+    then restarts on those, so its volume must not count as holding the synced dataset yet (an empty replica
+    with the marker is Ready at once on a restart, serving nothing)."""
+    marker = tmp_path / DATASET_MARKER
+    linked = "role:slave\nmaster_link_status:up\nmaster_link_down_since_seconds:0"
+    for busy in (
+        "aof_rewrite_in_progress:1\naof_rewrite_scheduled:0",
+        "aof_rewrite_in_progress:0\naof_rewrite_scheduled:1",
+    ):
+        assert probe(tmp_path, "readiness", {"PING": "PONG", "INFO": f"{linked}\n{busy}"}).returncode == 0
+        assert not marker.exists()
+    done = "aof_rewrite_in_progress:0\naof_rewrite_scheduled:0"
+    assert probe(tmp_path, "readiness", {"PING": "PONG", "INFO": f"{linked}\n{done}"}).returncode == 0
+    assert marker.exists()
 
 
 def test_after_a_failed_write_one_rewrite_is_asked_and_the_flag_cleared_once_it_completed(tmp_path: Path) -> None:
