@@ -37,6 +37,7 @@ from ..core.rendering import (
 )
 from ..gitops.sync_annotations import argocd_hook
 from ..migration.data_copy import COPY_UID, PROGRAM, PROGRAM_FILE, require_migration_user
+from ..server.redis_conf import SYSTEM_KEY_PREFIX
 from ..server.redis_shared import RedisShared
 from ..server.workload import REDIS_UID
 from .backup import BACKUP_DIR, OFFSITE_KEYS, OFFSITE_SECRETS_DIR, RedisBackup, offsite_egress_rule
@@ -49,7 +50,7 @@ SECRETS_DIR = "/var/run/secrets/redis-shared-restore"
 RESTORE_DIR = "/restore"
 #: The throwaway server's port, on the pod's loopback only.
 SNAPSHOT_PORT = 6390
-MARKER_PREFIX = "redis-shared:restore:"
+MARKER_PREFIX = SYSTEM_KEY_PREFIX + "restore:"
 #: Exit codes of the copy program a retry cannot fix (conflict, differences, refused).
 FINAL_EXIT_CODES = (2, 4, 5)
 
@@ -241,6 +242,10 @@ class RedisRestore(constructs.Construct):
             self.marker,
             *[a for pattern in p.match for a in ("--match", pattern)],
             *(["--replace"] if p.replace else []),
+            # The snapshot's redis-shared:* keys (an older backup report, check keys, markers) are not restored:
+            # the running system's own are current, and differ (a full restore would refuse on them).
+            "--skip-prefix",
+            SYSTEM_KEY_PREFIX,
             "--batch",
             str(p.job.batch),
             "--ttl-tolerance-ms",

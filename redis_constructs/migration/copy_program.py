@@ -44,6 +44,9 @@ every key). Database 0 only (refused otherwise). No waiting for clients: other t
 are refused as in ``copy`` (an equal value counts as already restored); ``--replace`` (which needs patterns, not
 ``*``) restores the matched keys with ``RESTORE ... REPLACE`` instead. The memory check counts the matched keys
 only. Keys the snapshot doesn't hold are left alone: a restore deletes nothing. The marker makes a rerun exit 0.
+``--skip-prefix P`` (any mode; RedisRestore passes ``redis-shared:``) leaves keys under ``P`` out of every pass:
+the snapshot's copies of the running system's own keys (the backup's report, the checks' keys, markers) are
+older than the live ones and would refuse a full restore as conflicts.
 
 The source is only read (SCAN, DBSIZE, EXISTS, MEMORY USAGE, TYPE, PTTL, DUMP and read commands; CLIENT
 LIST/SETNAME on the connection): nothing there is deleted or changed. The source is read at copy time: in ``copy``
@@ -509,6 +512,8 @@ class Summary:
     expired: int = 0
     bytes: int = 0
     differences: int = 0
+    #: Keys under ``--skip-prefix`` (and the marker) the copy left alone.
+    skipped: int = 0
 
     def line(self, seconds: float) -> str:
         return (
@@ -531,11 +536,19 @@ class Options:
     tenant_prefix: bytes | None = None
     #: Seconds between progress lines. Default: 5.
     progress_seconds: float = 5.0
+    #: Keys under these prefixes are neither checked nor copied (the restore's ``redis-shared:``: the running
+    #: system's own keys). Default: none.
+    skip_prefixes: tuple[bytes, ...] = ()
 
     @property
     def marker_key(self) -> bytes | None:
         """The marker as a key name: never copied, verified or counted."""
         return self.marker.encode() if self.marker else None
+
+    def wanted(self, keys: Sequence[bytes]) -> list[bytes]:
+        """``keys`` without the marker and the keys under :attr:`skip_prefixes`."""
+        marker, skip = self.marker_key, self.skip_prefixes
+        return [k for k in keys if k != marker and not (skip and k.startswith(skip))]
 
 
 def key_arg(key: bytes) -> bytes:
@@ -730,7 +743,7 @@ def walk(
     progress = Progress("conflict check", estimate, o.progress_seconds)
     done = 0
     for page in scan_pages(walked, o.patterns, o.batch):
-        keys = [k for k in page if k != o.marker_key]
+        keys = o.wanted(page)
         done += len(keys)
         if walked_is_source:
             c.keys += len(keys)
@@ -860,7 +873,9 @@ class SourceReader:
             self.cursor = b"0"
         else:
             self.cursor = None
-        args = [key_arg(k) for k in page if k != self.o.marker_key]
+        keys = self.o.wanted(page)
+        self.s.skipped += len(page) - len(keys)
+        args = [key_arg(k) for k in keys]
         if args:
             self.src.send(b"".join([_MEMORY_USAGE + a for a in args]))
             self.expect.append(("size", args, 0))
@@ -1132,6 +1147,9 @@ def run(src: Connection, dst: Connection, o: Options) -> Summary:
     Copier(src, dst, o, s, c.keys).run()
     s.keys = s.copied + s.already_present + s.expired
     print(f"copied {s.copied} keys ({s.bytes} bytes) in {time.monotonic() - start:.1f}s; {s.expired} expired meanwhile")
+    if o.skip_prefixes:
+        shown = ", ".join(p.decode(errors="replace") for p in o.skip_prefixes)
+        print(f"left alone: {s.skipped} source key(s) under {shown} (and the marker)", flush=True)
     if o.mode == "copy":
         wait_alone(src, 0)
     seconds = time.monotonic() - start
@@ -1170,6 +1188,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--match", action="append", default=None, help="SCAN MATCH pattern (repeatable)")
     p.add_argument("--replace", action="store_true", help="restore: RESTORE ... REPLACE the matched keys")
     p.add_argument("--tenant-prefix", default=None, help="refuse (exit 5) if a source key lies outside this prefix")
+    p.add_argument(
+        "--skip-prefix",
+        action="append",
+        default=None,
+        help="neither check nor copy keys under this prefix (repeatable)",
+    )
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--batch-bytes", type=int, default=32 << 20)
     p.add_argument("--ttl-tolerance-ms", type=int, default=2000)
@@ -1205,6 +1229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         replace=args.replace,
         tenant_prefix=args.tenant_prefix.encode() if args.tenant_prefix is not None else None,
         progress_seconds=args.progress_seconds,
+        skip_prefixes=tuple(p.encode() for p in args.skip_prefix or ()),
     )
     conns: dict[str, Connection] = {}
     try:

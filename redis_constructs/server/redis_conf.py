@@ -313,8 +313,11 @@ MIGRATION_COMMANDS = ("@read", "restore", "set", "ping", "info", "client|setname
 # (``%W~`` write access to REPORT_KEY_PREFIX, nothing else). It cannot read a key: SYNC carries the whole dataset,
 # which is what a backup is. Not the replication user: that one has PSYNC, and every replica holds its password.
 BACKUP_COMMANDS = ("sync", "replconf", "info")
+#: Keys redis-shared's own Jobs write (the backup's report, the checks' keys, the restores' markers): they describe
+#: the running system, not a tenant's data, so a restore leaves them as they are (RedisRestore's --skip-prefix).
+SYSTEM_KEY_PREFIX = "redis-shared:"
 #: The keys the backup Job reports its last run to (size, key count, time).
-REPORT_KEY_PREFIX = "redis-shared:backup:"
+REPORT_KEY_PREFIX = SYSTEM_KEY_PREFIX + "backup:"
 #: backup.sh's report: the snapshot's size in bytes, its key count, the run's end (Unix seconds); each a decimal
 #: string. RedisMonitoring exports the first two (docs/backups.md, "Watching it").
 REPORT_KEYS = tuple(REPORT_KEY_PREFIX + name for name in ("last-bytes", "last-keys", "last-success-time"))
@@ -322,7 +325,7 @@ REPORT_KEYS = tuple(REPORT_KEY_PREFIX + name for name in ("last-bytes", "last-ke
 #: (:data:`CHECK_KEY_PREFIX`): PING, INFO for roles, replication, persistence and key counts, SET/GET/DEL for the
 #: replication and load checks, and naming its connection. No other key, no channel, nothing administrative.
 CHECK_COMMANDS = ("ping", "info", "set", "get", "del", "client|setname")
-CHECK_KEY_PREFIX = "redis-shared:check:"
+CHECK_KEY_PREFIX = SYSTEM_KEY_PREFIX + "check:"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -194,3 +194,22 @@ def test_a_failure_stops_the_reader_at_once(servers: Servers) -> None:
     dumps = re.search(rb"cmdstat_dump:calls=(\d+)", call(source, "INFO", "commandstats"))
     # A few groups ahead at most (two queued, one outstanding, one being read: ~2,000 keys), not all 20,000.
     assert dumps and int(dumps.group(1)) <= 5000, dumps
+
+
+def test_a_full_restore_leaves_the_systems_own_keys_alone(servers: Servers) -> None:
+    """A snapshot holds the backup report of the run before it; the live one differs. Restoring everything must not
+    refuse on it (nor overwrite it): RedisRestore passes --skip-prefix redis-shared:."""
+    source, target, password_file = servers
+    load(
+        source,
+        [["SET", f"app:{i}", f"value-{i}"] for i in range(50)] + [["SET", "redis-shared:backup:last-keys", "50"]],
+    )
+    load(target, [["SET", "redis-shared:backup:last-keys", "51"]])
+    refused = run_copy(source, target, password_file, mode="restore")
+    assert refused.returncode == EXIT_CONFLICT and "redis-shared:backup:last-keys" in refused.stderr, refused.stderr
+    out = run_copy(source, target, password_file, "--skip-prefix", "redis-shared:", mode="restore")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "left alone: 1 source key(s) under redis-shared:" in out.stdout
+    assert "keys=50 copied=50" in out.stdout
+    assert call(target, "GET", "redis-shared:backup:last-keys") == b"$2\r\n51\r\n"
+    assert call(target, "GET", "app:49") == b"$8\r\nvalue-49\r\n"
