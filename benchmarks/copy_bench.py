@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 sys.path.insert(0, str(ROOT))
 
-from copy_data import as_statefulset, hooks, keyspace, load, odd_commands  # noqa: E402
+from copy_data import copy_world, cutover_secrets, keyspace, load, odd_commands  # noqa: E402
 from podrunner import Cluster  # noqa: E402
 from redis_pods import tls_secrets  # noqa: E402
 
@@ -48,14 +48,7 @@ from redis_constructs.server.props import Resources  # noqa: E402
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 OLD_PW = "bench-Old_0123456789abc"
 SYSTEM = {key: f"bench-{key}-0123456789" for key in main.SYSTEM_KEYS}
-SECRETS = {
-    # The tenants' Secret in Redis's namespace: beersystem's password under its tenant key.
-    ("redis", "redis-shared-client"): {"beersystem.password": "bench-Client_0123456789"},
-    ("redis", "redis-shared-system"): SYSTEM,
-    ("beersystem", "redis-shared-client"): {"password": "bench-Client_0123456789"},
-    ("beersystem", "beersystem-redis"): {"password": OLD_PW},
-    ("redis", "beersystem-redis"): {"password": OLD_PW},
-}
+SECRETS = cutover_secrets(OLD_PW, "bench-Client_0123456789", SYSTEM)
 PRIMARY, OLD = "redis-shared-master-0", "beersystem-redis-0"
 MIB = 1 << 20
 Obj = dict[str, Any]
@@ -164,13 +157,6 @@ def without_cpu_limits(obj: Obj) -> Obj:
     return obj
 
 
-def with_memory(obj: Obj, limit: str) -> Obj:
-    obj = copy.deepcopy(obj)
-    for c in obj["spec"]["template"]["spec"]["containers"]:
-        c["resources"]["limits"]["memory"] = c["resources"]["requests"]["memory"] = limit
-    return obj
-
-
 def one_gib() -> list[Command]:
     return [["SET", b"blob:%d" % n, os.urandom(MIB)] for n in range(1024)]
 
@@ -179,15 +165,8 @@ def main_() -> int:
     props = dataclasses.replace(main.REDIS, resources=Resources(memory_limit="4Gi"))
     charts = chart_objects(main.build_app(props, phase=MigrationPhase.CUTOVER, cutover_time=T0, now=lambda: T0))
     scaled = chart_objects(main.build_app(props, phase=MigrationPhase.SCALED_DOWN, cutover_time=T0, now=lambda: T0))
-    old_redis = next(
-        o for o in scaled["beersystem"] if o["kind"] == "Deployment" and o["metadata"]["name"] == "beersystem-redis"
-    )
-    job = hooks([o for objs in charts.values() for o in objs], "PreSync")[-1]
-    objects = [o for o in charts["redis-shared"] if o["kind"] != "Job"]
-    objects += [o for o in charts["beersystem"] if o["kind"] in ("Service",)]
-    objects += [o for o in charts["beersystem-migration"] if o["kind"] != "Job"]
     # The old Redis must hold 1 GiB (its own limit is 128Mi): raised; the copy Job keeps its rendered limit.
-    objects += [as_statefulset(with_memory(old_redis, "3Gi"), "beersystem-redis"), as_statefulset(job, "copy")]
+    objects, _ = copy_world(charts, scaled, old_memory="3Gi")
     objects = [without_cpu_limits(o) for o in objects]
     results: list[Result] = []
     # The site serves TLS too: cert-manager's Secret, issued here by a throwaway CA.

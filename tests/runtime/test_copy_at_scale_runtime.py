@@ -10,7 +10,6 @@ streams, so its memory does not grow with the key count. Time is a benchmark's b
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 import socket
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from copy_data import as_statefulset, hooks
+from copy_data import copy_world, cutover_secrets
 from podrunner import Cluster
 from podrunner.k8s import memory_bytes
 from redis_pods import tls_secrets
@@ -37,13 +36,7 @@ WITH_TTL = 500
 OLD_PW = "scale-Old_0123456789abc"
 CLIENT_PW = "scale-Client_0123456789"
 SYSTEM = {key: f"scale-{key}-0123456789" for key in main.SYSTEM_KEYS}
-SECRETS = {
-    ("redis", "redis-shared-client"): {"beersystem.password": CLIENT_PW},
-    ("redis", "redis-shared-system"): SYSTEM,
-    ("beersystem", "redis-shared-client"): {"password": CLIENT_PW},
-    ("beersystem", "beersystem-redis"): {"password": OLD_PW},
-    ("redis", "beersystem-redis"): {"password": OLD_PW},
-}
+SECRETS = cutover_secrets(OLD_PW, CLIENT_PW, SYSTEM)
 PRIMARY, OLD, JOB = "redis-shared-master-0", "beersystem-redis-0", "copy-0"
 #: What the streaming copy may use at most, whatever the key count: the interpreter (~10 MiB), the socket buffers
 #: (4 x 1 MiB) and a few groups of at most 4 MiB (one being read, one outstanding, two queued, one being
@@ -51,25 +44,11 @@ PRIMARY, OLD, JOB = "redis-shared-master-0", "beersystem-redis-0", "copy-0"
 STREAMING_BOUND = 32 << 20
 
 
-def with_memory(obj: Obj, limit: str) -> Obj:
-    obj = copy.deepcopy(obj)
-    for c in obj["spec"]["template"]["spec"]["containers"]:
-        c["resources"]["limits"]["memory"] = c["resources"]["requests"]["memory"] = limit
-    return obj
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Obj]]:
     charts = chart_objects(main.build_app(phase=MigrationPhase.CUTOVER, cutover_time=T0, now=lambda: T0))
     scaled = chart_objects(main.build_app(phase=MigrationPhase.SCALED_DOWN, cutover_time=T0, now=lambda: T0))
-    old = next(
-        o for o in scaled["beersystem"] if o["kind"] == "Deployment" and o["metadata"]["name"] == "beersystem-redis"
-    )
-    job = hooks([o for objs in charts.values() for o in objs], "PreSync")[-1]
-    objects = [o for o in charts["redis-shared"] if o["kind"] != "Job"]
-    objects += [o for o in charts["beersystem"] if o["kind"] in ("Service",)]
-    objects += [o for o in charts["beersystem-migration"] if o["kind"] != "Job"]
-    objects += [as_statefulset(with_memory(old, "512Mi"), "beersystem-redis"), as_statefulset(job, "copy")]
+    objects, job = copy_world(charts, scaled, old_memory="512Mi")
     secrets = SECRETS | tls_secrets(charts["redis-shared"])
     with Cluster(objects, tmp_path_factory.mktemp("copy-scale"), secrets=secrets, cgroup_limits=True) as c:
         c.start([PRIMARY, OLD], wait_ready=True, timeout=120)

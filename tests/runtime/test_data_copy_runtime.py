@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from binding_world import World
-from copy_data import as_statefulset, big_commands, hooks, keyspace, load, odd_commands
+from copy_data import as_statefulset, big_commands, cutover_secrets, hooks, keyspace, load, odd_commands
 from podrunner import Cluster
 from redis_pods import start_primary_first, tls_secrets
 
@@ -40,13 +40,7 @@ KEYS = 100_000
 OLD_PW = "old-Beersystem_0123456789"
 SYSTEM = {key: f"{key}-Copy_0123456789" for key in main.SYSTEM_KEYS}
 CLIENT_PW = "client-Copy_0123456789ab"
-SECRETS = {
-    ("redis", "redis-shared-client"): {"beersystem.password": CLIENT_PW},
-    ("redis", "redis-shared-system"): SYSTEM,
-    ("beersystem", "redis-shared-client"): {"password": CLIENT_PW},
-    ("beersystem", "beersystem-redis"): {"password": OLD_PW},
-    ("redis", "beersystem-redis"): {"password": OLD_PW},
-}
+SECRETS = cutover_secrets(OLD_PW, CLIENT_PW, SYSTEM)
 ALL_PASSWORDS = (OLD_PW, CLIENT_PW, *SYSTEM.values())
 OLD_POD = "beersystem-redis-0"
 OTHER_TENANT = 1000

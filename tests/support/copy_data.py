@@ -116,3 +116,46 @@ def hooks(objects: list[Obj], phase: str) -> list[Obj]:
             o["metadata"]["name"],
         ),
     )
+
+
+def cutover_secrets(
+    old_password: str, client_password: str, system: dict[str, str]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """The Secrets the cutover's pods mount, given out of band: the tenants' Secret in Redis's namespace (beersystem's
+    password under its tenant key) and in beersystem's, the system passwords, and the old Redis's password in both
+    namespaces (the copy Job reads it in ``redis``)."""
+    return {
+        ("redis", "redis-shared-client"): {"beersystem.password": client_password},
+        ("redis", "redis-shared-system"): system,
+        ("beersystem", "redis-shared-client"): {"password": client_password},
+        ("beersystem", "beersystem-redis"): {"password": old_password},
+        ("redis", "beersystem-redis"): {"password": old_password},
+    }
+
+
+def with_memory(obj: Obj, limit: str) -> Obj:
+    """``obj`` with every container's memory request and limit set to ``limit``."""
+    obj = copy.deepcopy(obj)
+    for c in obj["spec"]["template"]["spec"]["containers"]:
+        c["resources"]["limits"]["memory"] = c["resources"]["requests"]["memory"] = limit
+    return obj
+
+
+def copy_world(
+    cutover: dict[str, list[Obj]], scaled_down: dict[str, list[Obj]], old_memory: str
+) -> tuple[list[Obj], Obj]:
+    """What the cutover's copy Job runs among, for the pod runner: redis-shared (its Jobs left out), beersystem's
+    Services and the migration chart's other objects from the CUTOVER render, the old Redis from the SCALED_DOWN one
+    with its memory limit set to ``old_memory`` (to hold a test's data), and the copy Job's pod as StatefulSet
+    ``copy``; and the Job itself."""
+    old = next(
+        o
+        for o in scaled_down["beersystem"]
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "beersystem-redis"
+    )
+    job = hooks([o for objs in cutover.values() for o in objs], "PreSync")[-1]
+    objects = [o for o in cutover["redis-shared"] if o["kind"] != "Job"]
+    objects += [o for o in cutover["beersystem"] if o["kind"] == "Service"]
+    objects += [o for o in cutover["beersystem-migration"] if o["kind"] != "Job"]
+    objects += [as_statefulset(with_memory(old, old_memory), "beersystem-redis"), as_statefulset(job, "copy")]
+    return objects, job
