@@ -365,10 +365,15 @@ def test_primary_evicts_at_maxmemory_inside_its_memory_limit_and_is_never_oom_ki
             assert all(r is True for r in pipe.execute())
             assert time.monotonic() - started < 60
     evicted = info(primary, "stats")["evicted_keys"]
-    used = info(primary, "memory")["used_memory"]
+    memory = info(primary, "memory")
+    # What Redis holds under maxmemory: used_memory less the replicas' share of the replication buffer beyond the
+    # backlog and the AOF buffer (evict.c, getMaxmemoryState / freeMemoryGetNotCountedMemory, 7.0.15; INFO's
+    # mem_not_counted_for_evict). A replica slowed down by a busy machine grows that share; the RSS check below
+    # bounds the whole process.
+    counted = memory["used_memory"] - memory["mem_not_counted_for_evict"]
     stats = primary.memory_stats("redis")
     assert evicted > 0
-    assert used <= maxmemory * 1.05
+    assert counted <= maxmemory * 1.05
     assert primary.running("redis")
     assert stats.oom_kills == 0
     # Usage may touch the limit through the AOF's page cache (reclaimable); the process memory must not.
