@@ -2,7 +2,7 @@
 
 The objects are dist/redis-shared/manifests.yaml exactly as committed (kept fresh by test_synth). The two
 Secrets the cluster gets out of band are supplied here. Every client talks to pod IPs on the runner's private
-bridge (198.18.0.0/24); every loop is bounded in count and time. Tests run in file order on one cluster: the
+bridge (198.18.<slot>.0/24); every loop is bounded in count and time. Tests run in file order on one cluster: the
 last one deliberately leaves the primary down.
 """
 
@@ -51,7 +51,8 @@ from redis_pods import (
     write_keys,
 )
 
-pytestmark = pytest.mark.runtime
+# host_exclusive: the decoy dirs (the cluster fixture) need no other runner on the host meanwhile.
+pytestmark = [pytest.mark.runtime, pytest.mark.host_exclusive]
 
 
 @pytest.fixture(scope="module")
