@@ -93,21 +93,20 @@ def _acquire(*, exclusive: bool, timeout: float) -> list[int]:
     """The host lock, exclusive or shared with the other slots (then also this slot's own lock); fds, main first."""
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    fds: list[int] = []
+    slot: list[int] = []
     try:
-        slot = None if exclusive else _flock(SLOT_LOCK_PATH, fcntl.LOCK_EX, deadline, timeout)
+        if not exclusive:
+            slot.append(_flock(SLOT_LOCK_PATH, fcntl.LOCK_EX, deadline, timeout))
         gate = _flock(TURNSTILE_PATH, fcntl.LOCK_EX, deadline, timeout)
         try:
-            fds.append(_flock(LOCK_PATH, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, timeout))
+            main = _flock(LOCK_PATH, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, timeout)
         finally:
             os.close(gate)
-        if slot is not None:
-            fds.append(slot)
     except BaseException:
-        for fd in fds:
+        for fd in slot:
             os.close(fd)
         raise
-    return fds
+    return [main, *slot]
 
 
 def _release(fds: list[int], *, shared: bool) -> None:
