@@ -27,7 +27,7 @@ SYNTH_PY    := $(RUN_PY) -O
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: help setup synth imports test lint typecheck pytest pytest-other pytest-runtime $(RUNTIME_SETS) checkov docs docs-serve bench clean preflight plan
+.PHONY: help setup synth imports test lint typecheck pytest pytest-other pytest-runtime checkov docs docs-serve bench clean preflight plan
 
 help: ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,6 +86,7 @@ preflight: setup ## name the first missing test prerequisite and how to install 
 # output is printed together when it ends. PYTEST_ARGS reach all (e.g. PYTEST_ARGS='-x --durations=20').
 RUNTIME_SETS := pytest-runtime-0 pytest-runtime-1
 PYTEST_SETS  := $(RUNTIME_SETS) pytest-other
+.PHONY: $(RUNTIME_SETS)
 # $(call sharing,COMMAND): COMMAND with RUNTIME_SHARE_DIR, an empty dir of its own for the runtime processes' claims
 # (only they get it, as RUNTIME_SHARE; pytest-runtime-N alone runs every runtime module).
 sharing = share=$$(mktemp -d) && trap 'rm -rf "$$share"' EXIT && RUNTIME_SHARE_DIR="$$share" $(1)
