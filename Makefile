@@ -79,19 +79,36 @@ typecheck: setup ## mypy --strict
 preflight: setup ## name the first missing test prerequisite and how to install it
 	@$(PY) tests/support/preflight.py
 
-# The runtime tests (marker runtime: rendered pods run as processes, one cluster at a time under the host lock) mostly
-# wait for pods; the others mostly compute. So the two sets run side by side, each in a pytest process of its own,
-# each set's output printed together when it ends. PYTEST_ARGS reach both (e.g. PYTEST_ARGS='-x --durations=20').
-pytest: setup preflight ## the runtime tests and the others side by side
-	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-other pytest-runtime
+# The runtime tests (marker runtime: rendered pods run as processes) mostly wait for pods; the others mostly compute.
+# So they run side by side: the runtime tests in two pytest processes, each with a pod runner slot of its own
+# (PODRUNNER_SLOT: its own bridge, subnet and names; tests/support/podrunner/host.py) that take the test modules one
+# at a time from one list (RUNTIME_SHARE, tests/support/runtime_share.py), the others in a third. Each process's
+# output is printed together when it ends. PYTEST_ARGS reach all (e.g. PYTEST_ARGS='-x --durations=20').
+RUNTIME_SETS := pytest-runtime-0 pytest-runtime-1
+PYTEST_SETS  := $(RUNTIME_SETS) pytest-other
+.PHONY: $(RUNTIME_SETS)
+# $(call sharing,COMMAND): COMMAND with RUNTIME_SHARE_DIR, an empty dir of its own for the runtime processes' claims
+# (only they get it, as RUNTIME_SHARE; pytest-runtime-N alone runs every runtime module).
+sharing = share=$$(mktemp -d) && trap 'rm -rf "$$share"' EXIT && RUNTIME_SHARE_DIR="$$share" $(1)
+
+pytest: setup preflight ## the runtime tests (two processes) and the others side by side
+	@$(call sharing,$(MAKE) --no-print-directory -j3 --output-sync=target -o preflight $(PYTEST_SETS))
 
 pytest-other: setup preflight
 	$(RUN_PY) -m pytest -q -m 'not runtime' $(PYTEST_ARGS)
 
-pytest-runtime: setup preflight
-	$(RUN_PY) -m pytest -q -m runtime $(PYTEST_ARGS)
+pytest-runtime: setup preflight ## the runtime tests alone (two processes)
+	@$(call sharing,$(MAKE) --no-print-directory -j2 --output-sync=target -o preflight $(RUNTIME_SETS))
 
-test: preflight lint typecheck checkov docs pytest ## the gate (CI runs this); `sudo .ci/run` on a fresh machine
+$(RUNTIME_SETS): setup preflight
+	PODRUNNER_SLOT=$(@:pytest-runtime-%=%) RUNTIME_SHARE="$$RUNTIME_SHARE_DIR" $(RUN_PY) -m pytest -q -m runtime $(PYTEST_ARGS)
+
+# The gate: preflight first (one line naming what is missing), then every step side by side: the three pytest
+# processes and, in a fourth job slot one after another, lint, mypy, checkov and the docs build. Each step's output
+# is printed together when it ends (--output-sync); -k lets the others finish after a failure, so one run names
+# every failing step (make prints `*** [<step>] Error`) and exits non-zero. Each step also runs alone (make lint).
+test: preflight ## the gate (CI runs this); `sudo .ci/run` on a fresh machine
+	@$(call sharing,$(MAKE) --no-print-directory -j4 -k --output-sync=target -o preflight $(PYTEST_SETS) lint typecheck checkov docs)
 
 # The docs site, built offline and strictly: a broken link, anchor or ::: reference fails the gate.
 docs: $(VENV)/.installed ## mkdocs build --strict into site/

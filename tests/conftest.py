@@ -14,6 +14,7 @@ from typing import Any
 import cdk8s
 import preflight
 import pytest
+import runtime_share
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
@@ -38,6 +39,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     missing = preflight.problems(runtime=runtime)
     if missing and session.items:
         pytest.exit(preflight.message(missing), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "host_exclusive: a runtime module that needs the host to itself (no other pod runner meanwhile)"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """With RUNTIME_SHARE set (make test), the runtime modules this process claims (tests/support/runtime_share.py)."""
+    return runtime_share.runtestloop(session)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    runtime_share.summary(terminalreporter)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _host_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked host_exclusive has the host to itself (podrunner.host.exclusive_host) around all its fixtures:
+    no Cluster of another pod runner slot or process runs meanwhile."""
+    if request.node.get_closest_marker("host_exclusive") is None:
+        yield
+        return
+    from podrunner.host import exclusive_host
+
+    with exclusive_host():
+        yield
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ from redis_constructs.server.tls import ExistingTlsSecret, Tls
 pytestmark = pytest.mark.runtime
 
 LAN_CAP, PER_SOURCE, HELLO_SECONDS = 24, 8, 2
-LAN_NETNS = "rshlan"
+#: Named like the runner's own (its slot's prefix): removed with them after a crash, no clash with another slot.
+LAN_NETNS = f"{host.PREFIX}lan"
 LAN_ADDRESSES = [f"{host.SUBNET}.{n}" for n in range(100, 106)]
 PROXY_PORT, PROXY_METRICS_PORT = 6381, 9101
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +18,11 @@ from typing import Any
 
 import pytest
 from podrunner import HOST_IP, PREFIX, Cluster, ManifestError, PodError, b64, memory_bytes, parse_quantity
-from podrunner.host import decoy_dirs, host_lock, list_cgroups, list_links, list_netns
+from podrunner.host import SUBNET, decoy_dirs, host_lock, list_cgroups, list_links, list_netns
 from podrunner.k8s import expand, selector_matches
 
-pytestmark = pytest.mark.runtime
+# host_exclusive: the decoy dirs and the look at what is left on the host need no other runner meanwhile.
+pytestmark = [pytest.mark.runtime, pytest.mark.host_exclusive]
 
 NS = "rt"
 PASSWORD = "s3cret-pw"
@@ -210,12 +213,14 @@ class TestRunningPods:
 
     def test_pods_run_in_their_own_netns_with_pod_ips(self, cluster: Cluster) -> None:
         ips = {name: p.ip for name, p in cluster.pods.items()}
-        assert ips == {"demo-0": "198.18.0.1", "demo-1": "198.18.0.2"}
+        assert ips == {"demo-0": f"{SUBNET}.1", "demo-1": f"{SUBNET}.2"}
         code, out = run(cluster, "demo-0", "cat", "/proc/net/route")
         assert code == 0
         routes = [line.split() for line in out.splitlines()[1:] if line.strip()]
-        # Only the pod subnet: no default route, so nothing can leave the test bridge.
-        assert [(r[0], r[1]) for r in routes] == [("eth0", "000012C6")]
+        # Only the pod subnet: no default route, so nothing can leave the test bridge (/proc/net/route shows the
+        # destination as a number in host byte order).
+        subnet = f"{struct.unpack('=I', socket.inet_aton(f'{SUBNET}.0'))[0]:08X}"
+        assert [(r[0], r[1]) for r in routes] == [("eth0", subnet)]
         assert run(cluster, "demo-1", "hostname") == (0, "demo-1\n")
 
     def test_container_runs_as_the_rendered_uid_gid_and_fsgroup(self, cluster: Cluster) -> None:
@@ -237,7 +242,7 @@ class TestRunningPods:
         assert env["REDIS_PASSWORD"] == PASSWORD
         assert env["TOKEN"] == "extra-token"
         assert env["POD_NAME"] == "demo-1"
-        assert env["POD_IP"] == "198.18.0.2"
+        assert env["POD_IP"] == f"{SUBNET}.2"
         assert env["GREETING"] == "hello-demo-1-$(POD_NAME)"
         assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
         assert "PYTEST_CURRENT_TEST" not in env
@@ -277,8 +282,8 @@ class TestRunningPods:
             cluster, "demo-1", "redis-cli", "-h", "demo-0.demo-headless.rt.svc", "--no-auth-warning", "PING"
         )
         assert "NOAUTH" in out
-        assert cluster.resolve("demo-1.demo-headless.rt.svc.cluster.local") == "198.18.0.2"
-        assert cluster.resolve("demo", NS) == "198.18.0.1"
+        assert cluster.resolve("demo-1.demo-headless.rt.svc.cluster.local") == f"{SUBNET}.2"
+        assert cluster.resolve("demo", NS) == f"{SUBNET}.1"
         with pytest.raises(KeyError):
             cluster.resolve("nonexistent.rt.svc.cluster.local")
 
@@ -338,7 +343,7 @@ class TestRunningPods:
         assert pod.running("sidecar")  # other containers keep running, as in Kubernetes
         pod.restart()
         pod.wait_ready(15)
-        assert pod.ip == "198.18.0.2"
+        assert pod.ip == f"{SUBNET}.2"
         assert run(cluster, "demo-1", "cat", "/data/marker") == (0, "kept\n")
         assert run(cluster, "demo-1", "cat", "/scratch/marker")[0] != 0  # a recreated pod gets fresh emptyDirs
         assert "Ready to accept connections" in pod.logs("redis", previous=True)

@@ -2,7 +2,7 @@
 
 The objects are dist/redis-shared/manifests.yaml exactly as committed (kept fresh by test_synth). The two
 Secrets the cluster gets out of band are supplied here. Every client talks to pod IPs on the runner's private
-bridge (198.18.0.0/24); every loop is bounded in count and time. Tests run in file order on one cluster: the
+bridge (198.18.<slot>.0/24); every loop is bounded in count and time. Tests run in file order on one cluster: the
 last one deliberately leaves the primary down.
 """
 
@@ -51,7 +51,8 @@ from redis_pods import (
     write_keys,
 )
 
-pytestmark = pytest.mark.runtime
+# host_exclusive: the decoy dirs (the cluster fixture) need no other runner on the host meanwhile.
+pytestmark = [pytest.mark.runtime, pytest.mark.host_exclusive]
 
 
 @pytest.fixture(scope="module")
@@ -371,10 +372,15 @@ def test_primary_evicts_at_maxmemory_inside_its_memory_limit_and_is_never_oom_ki
             assert all(r is True for r in pipe.execute())
             assert time.monotonic() - started < 60
     evicted = info(primary, "stats")["evicted_keys"]
-    used = info(primary, "memory")["used_memory"]
+    memory = info(primary, "memory")
+    # What Redis holds under maxmemory: used_memory less the replicas' share of the replication buffer beyond the
+    # backlog and the AOF buffer (evict.c, getMaxmemoryState / freeMemoryGetNotCountedMemory, 7.0.15; INFO's
+    # mem_not_counted_for_evict). A replica slowed down by a busy machine grows that share; the RSS check below
+    # bounds the whole process.
+    counted = memory["used_memory"] - memory["mem_not_counted_for_evict"]
     stats = primary.memory_stats("redis")
     assert evicted > 0
-    assert used <= maxmemory * 1.05
+    assert counted <= maxmemory * 1.05
     assert primary.running("redis")
     assert stats.oom_kills == 0
     # Usage may touch the limit through the AOF's page cache (reclaimable); the process memory must not.

@@ -17,8 +17,10 @@ API (see ``runner.py`` for what is and is not emulated)::
         c.apply(objects2); c.roll("pod-0")          # a sync: changed pods recreated from the new template
         c.lose_node("pod-1")                        # its node unreachable: out of its Services' endpoints
 
-One Cluster per host at a time (a lock; a second one in the same process is an error). Everything it makes
-is named ``rsh-*`` and removed on exit, also after a failure or a crashed earlier run.
+One Cluster per host at a time (a lock; a second one in the same process is an error), or with
+``PODRUNNER_SLOT=<n>`` one per slot, side by side on bridges and subnets of their own (``host.py``). Everything
+it makes is named ``rsh-*`` (``rsh<n>-*``) and removed on exit, also after a failure or a crashed earlier run (the
+host dirs made as mount points once no other slot runs).
 """
 
 from __future__ import annotations

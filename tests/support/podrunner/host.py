@@ -3,6 +3,14 @@
 Every object made here carries the ``rsh-`` prefix so a crashed earlier run can be cleaned up by name.
 Pods live on 198.18.0.0/24 (RFC 2544 benchmarking range) on a bridge with no uplink: pods get no default
 route, so they can reach each other and the host's bridge address and nothing else.
+
+Runners side by side: by default a Cluster has the host to itself (the lock below). A process started with
+``PODRUNNER_SLOT=<n>`` (one digit; ``make test`` runs its runtime tests as two such processes) shares the host
+with the other slots instead: names of its own (prefix ``rsh<n>-``, ``rsh-`` for slot 0), its own bridge and
+subnet 198.18.<n>.0/24, one Cluster per slot at a time. What the slots share stays as it is while another slot
+may use it, and only a runner with the host to itself touches it: the host dirs made as mount points (removing one
+detaches the mounts on it in every other mount namespace, Linux >= 3.18), decoy dirs, other slots' leftovers.
+:func:`exclusive_host` takes the host for a block (in the tests: a module marked ``host_exclusive``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,20 +28,42 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-PREFIX = "rsh-"
-BRIDGE = "rsh-br"
-SUBNET = "198.18.0"
-HOST_IP = f"{SUBNET}.254"
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-STATE_DIR = Path("/run/rsh-podrunner")
-LOCK_PATH = Path("/run/rsh-podrunner.lock")
-CREATED_DIRS = STATE_DIR / "created-dirs"
-DECOY_DIRS = STATE_DIR / "decoy-dirs"
-_HELD = False
-
 
 class HostError(RuntimeError):
     """A host command (ip, mount, cgroup write) failed."""
+
+
+def _slot() -> int | None:
+    value = os.environ.get("PODRUNNER_SLOT")
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]", value):
+        raise HostError(f"PODRUNNER_SLOT: got {value!r}; expected one digit (0-9), or unset for the host to itself")
+    return int(value)
+
+
+#: This process's slot, or None: every Cluster then has the host to itself.
+SLOT = _slot()
+SHARED = SLOT is not None
+PREFIX = "rsh-" if not SLOT else f"rsh{SLOT}-"
+BRIDGE = f"{PREFIX}br"
+SUBNET = f"198.18.{SLOT or 0}"
+HOST_IP = f"{SUBNET}.254"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+STATE_DIR = Path("/run/rsh-podrunner")
+#: Shared by the slots' Clusters, exclusive for a runner with the host to itself (also a runner of before the slots).
+LOCK_PATH = Path("/run/rsh-podrunner.lock")
+#: Held while waiting for LOCK_PATH: a runner waiting for the host to itself lets no new shared holder in meanwhile.
+TURNSTILE_PATH = Path("/run/rsh-podrunner.turnstile")
+SLOT_LOCK_PATH = Path(f"/run/rsh-podrunner.slot{SLOT or 0}.lock")
+CREATED_DIRS = STATE_DIR / "created-dirs"
+DECOY_DIRS = STATE_DIR / "decoy-dirs"
+_ANY_SLOT = re.compile(r"rsh[0-9]?-")
+_HELD = False
+#: The lock this process holds: "exclusive", "shared", or None.
+_HOLDS: str | None = None
+#: exclusive_host() is open in this process: its Clusters take no lock of their own.
+_RESERVED = False
 
 
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
@@ -42,29 +73,93 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> su
     return proc
 
 
-@contextlib.contextmanager
-def host_lock(timeout: float = 180.0) -> Iterator[None]:
-    """One runner per host at a time: leftovers are cleaned by prefix, so two runs would fight."""
-    global _HELD  # noqa: PLW0603 - one flag per process
-    if _HELD:
-        raise HostError("a Cluster is already open in this process; close it before opening another")
-    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+def _flock(path: Path, mode: int, deadline: float, timeout: float) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return fd
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise HostError(f"another pod runner holds {LOCK_PATH} (waited {timeout:.0f} s)") from exc
+                    raise HostError(f"another pod runner holds {path} (waited {timeout:.0f} s)") from exc
                 time.sleep(0.2)
-        _HELD = True
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _acquire(*, exclusive: bool, timeout: float) -> list[int]:
+    """The host lock, exclusive or shared with the other slots (then also this slot's own lock); fds, main first."""
+    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    slot: list[int] = []
+    try:
+        if not exclusive:
+            slot.append(_flock(SLOT_LOCK_PATH, fcntl.LOCK_EX, deadline, timeout))
+        gate = _flock(TURNSTILE_PATH, fcntl.LOCK_EX, deadline, timeout)
+        try:
+            main = _flock(LOCK_PATH, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, timeout)
+        finally:
+            os.close(gate)
+    except BaseException:
+        for fd in slot:
+            os.close(fd)
+        raise
+    return [main, *slot]
+
+
+def _release(fds: list[int], *, shared: bool) -> None:
+    """Close the lock; a shared holder that finds itself alone (nothing else holds the lock) removes the host dirs
+    the slots made as mount points meanwhile."""
+    try:
+        if shared and fds:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fds[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                remove_created_dirs()
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def host_lock(timeout: float = 180.0) -> Iterator[None]:
+    """One Cluster per process; one per host without ``PODRUNNER_SLOT``, else one per slot (leftovers are cleaned by
+    prefix, so two runs with the same names would fight). Within :func:`exclusive_host` it takes no lock."""
+    global _HELD, _HOLDS
+    if _HELD:
+        raise HostError("a Cluster is already open in this process; close it before opening another")
+    exclusive = not SHARED or _RESERVED
+    fds = [] if _RESERVED else _acquire(exclusive=exclusive, timeout=timeout)
+    _HELD, _HOLDS = True, "exclusive" if exclusive else "shared"
+    try:
         yield
     finally:
-        _HELD = False
-        os.close(fd)
+        _HELD, _HOLDS = False, "exclusive" if _RESERVED else None
+        _release(fds, shared=not exclusive)
+
+
+def holds_host() -> bool:
+    """This process has the host to itself now (no Cluster of another slot or process runs)."""
+    return _HOLDS == "exclusive"
+
+
+@contextlib.contextmanager
+def exclusive_host(timeout: float = 300.0) -> Iterator[None]:
+    """The host to this process alone for a block: no Cluster of another slot or process runs meanwhile, and the
+    Clusters opened inside take no lock of their own. For decoy dirs and checks of what is left on the host.
+    Leftovers of earlier runs (every slot's) are removed first."""
+    global _RESERVED, _HOLDS
+    if _RESERVED or _HELD:
+        raise HostError("exclusive_host: this process already holds the host lock")
+    fds = _acquire(exclusive=True, timeout=timeout)
+    _RESERVED, _HOLDS = True, "exclusive"
+    try:
+        cleanup_leftovers()
+        yield
+    finally:
+        _RESERVED, _HOLDS = False, None
+        _release(fds, shared=False)
 
 
 def kill_pids(pids: Sequence[int]) -> None:
@@ -93,23 +188,30 @@ def list_links() -> list[str]:
     return names
 
 
-def list_cgroups() -> list[Path]:
+def list_cgroups(*, everything: bool = False) -> list[Path]:
+    """This slot's cgroups (``everything``: every slot's)."""
     out: list[Path] = []
     for ctrl in ("cpu", "memory"):
         base = CGROUP_ROOT / ctrl
         if base.is_dir():
-            out += sorted(base.glob(PREFIX + "*"))
+            out += sorted(p for p in base.glob("rsh*") if _ours(p.name, everything))
     return out
 
 
-def record_created_dir(path: Path) -> None:
+def make_host_dir(path: Path, mode: int = 0o755) -> None:
+    """A dir on the host (a mount point for the containers) unless one is there; recorded for the cleanup."""
+    try:
+        path.mkdir(mode=mode)
+    except FileExistsError:
+        return
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with CREATED_DIRS.open("a") as fh:
+    with CREATED_DIRS.open("a") as fh:  # one short append: whole lines also with other slots appending
         fh.write(f"{path}\n")
 
 
 def remove_created_dirs() -> None:
-    """Remove host mount-point dirs made for a container (only if still empty; deepest first)."""
+    """Remove host mount-point dirs made for a container (only if still empty; deepest first). Only with the host
+    to oneself: another slot's containers may have mounts on them."""
     if not CREATED_DIRS.exists():
         return
     paths = {Path(p) for p in CREATED_DIRS.read_text().splitlines() if p.strip()}
@@ -138,32 +240,43 @@ def remove_cgroup(path: Path, timeout: float = 5.0) -> None:
             time.sleep(0.05)
 
 
+def _ours(name: str, everything: bool) -> bool:
+    return bool(_ANY_SLOT.match(name)) if everything else name.startswith(PREFIX)
+
+
 def cleanup_leftovers() -> None:
-    """Remove everything a previous (crashed) run left: processes, netns, links, cgroups, dirs."""
+    """Remove what a previous (crashed) run left: processes, netns, links, cgroups. With the host to itself (every
+    Cluster without ``PODRUNNER_SLOT``), every slot's and the host dirs made as mount points and the decoys too;
+    shared with other slots, only this slot's."""
+    everything = holds_host()
     for ns in list_netns():
-        if ns.startswith(PREFIX):
+        if _ours(ns, everything):
             kill_pids(netns_pids(ns))
-    for cg in list_cgroups():
+    for cg in list_cgroups(everything=everything):
         remove_cgroup(cg)
     for ns in list_netns():
-        if ns.startswith(PREFIX):
+        if _ours(ns, everything):
             run(["ip", "netns", "del", ns], check=False)
     for link in list_links():
-        if link.startswith(PREFIX):
+        if _ours(link, everything):
             run(["ip", "link", "del", link], check=False)
-    remove_created_dirs()
-    remove_decoy_dirs()
+    if everything:
+        remove_created_dirs()
+        remove_decoy_dirs()
 
 
 @contextlib.contextmanager
 def decoy_dirs(paths: Sequence[Path]) -> Iterator[None]:
     """For hermeticity tests: a dir holding a file ``decoy`` at each of ``paths`` the host lacks, removed after.
 
-    Only under the host lock, so no other runner on the host ever sees them; recorded so that
+    Only with the host to oneself, so no other runner on the host ever sees them; recorded so that
     :func:`cleanup_leftovers` removes them after a crash. Paths the host already has are left alone.
     """
-    if not _HELD:
-        raise HostError("decoy dirs need the host lock: open a Cluster first")
+    if not (_HELD and holds_host()):
+        raise HostError(
+            "decoy dirs need the host to this process alone: open a Cluster first, without PODRUNNER_SLOT or within "
+            "exclusive_host() (in the tests: mark the module host_exclusive)"
+        )
     try:
         for path in paths:
             if path.exists():

@@ -258,14 +258,10 @@ class Container:
             planner.read_only_root(keep_writable=set())
         plan = planner.plan
         for d in plan.host_mkdirs:
-            if not d.exists():
-                d.mkdir(mode=0o755)
-                host.record_created_dir(d)
+            host.make_host_dir(d)
         uses_claims = bool(pod.claim_volumes)
         for mount_point in (SRC_MOUNT, *([CLAIMS_MOUNT] if uses_claims else [])):
-            if not mount_point.exists():
-                mount_point.mkdir(mode=0o700)
-                host.record_created_dir(mount_point)
+            host.make_host_dir(mount_point, 0o700)
         claims = [f"mount --rbind {shlex.quote(str(claims_root))} {CLAIMS_MOUNT}"] if uses_claims else []
         lines = [
             "set -eu",
