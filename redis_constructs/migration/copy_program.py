@@ -36,7 +36,9 @@ one that does not refuses the copy (exit 5) before anything is written, naming t
 start with ``P`` too (the tenant's keyspace is all the copy may touch).
 
 ``reverse`` (the opt-in rollback copy): redis-shared -> old Redis, only keys matching ``--match`` patterns,
-``RESTORE ... REPLACE`` (the old values are stale by design), then the same verification.
+``RESTORE ... REPLACE`` (the old values are stale by design), then the same verification. An older Redis (the
+site's old 6.2) refuses a newer version's payloads: each such key is replaced with commands instead (MULTI, DEL,
+SET/HSET/RPUSH/SADD/ZADD, PEXPIRE) and verified by its logical value; a stream refuses (exit 1).
 
 ``restore`` (a backup back into redis-shared): the source is a throwaway redis-server that loaded the snapshot
 (inside the restore Job's pod, no password), the target redis-shared; only keys matching ``--match`` (default
@@ -795,6 +797,28 @@ class Group:
 QUEUED_GROUPS = 2
 
 
+#: How a Redis refuses a DUMP payload of a newer RDB version than its own (src/cluster.c verifyDumpPayload, 6.2 and
+#: 7.x): what an older target answers to RESTORE.
+OLDER_TARGET = "ERR DUMP payload version or checksum are wrong"
+#: Elements per write command when a value is written logically (HSET/RPUSH/SADD/ZADD arguments).
+LOGICAL_CHUNK = 1000
+
+
+def logical_writes(kind: bytes, key: bytes, value: Reply) -> list[Command]:
+    """The commands that recreate ``key``'s value (the reply of its :func:`value_commands` read) in an empty key:
+    SET for a string (a HyperLogLog is one), HSET, RPUSH, SADD or ZADD (score first) in chunks."""
+    if kind == b"string":
+        assert isinstance(value, bytes)
+        return [["SET", key, value]]
+    assert isinstance(value, list)
+    items = cast("list[bytes]", value)
+    if kind == b"zset":
+        items = [x for member, score in zip(items[::2], items[1::2], strict=True) for x in (score, member)]
+    verb, width = {b"hash": ("HSET", 2), b"list": ("RPUSH", 1), b"set": ("SADD", 1), b"zset": ("ZADD", 2)}[kind]
+    step = LOGICAL_CHUNK * width
+    return [[verb, key, *items[i : i + step]] for i in range(0, len(items), step)]
+
+
 def ttl_difference(src: int, dst: int | RespError, tolerance_ms: int) -> str | None:
     """Why the target's PTTL ``dst`` is not the source's ``src`` (-1: none) within the tolerance; None if it is."""
     if not isinstance(dst, int):
@@ -1010,6 +1034,7 @@ class Copier:
     def finish(self, group: Group) -> None:
         """Read the target's replies for a group sent and verify each key against what was read from the source."""
         slow: list[tuple[bytes, bool]] = []
+        rewrite: list[bytes] = []
         for item in group.sent:
             if item is None:
                 continue
@@ -1018,6 +1043,9 @@ class Copier:
             pttl = self.dst.read_int()
             existed = False
             if isinstance(restored, RespError):
+                if self.replace and str(restored).startswith(OLDER_TARGET):
+                    rewrite.append(item.key)  # an older Redis: written logically below, then compared logically
+                    continue
                 if not str(restored).startswith("BUSYKEY") or self.replace:
                     raise CopyError(1, f"RESTORE {show(item.key)} into {self.dst.address}: {restored}")
                 existed = True
@@ -1036,8 +1064,49 @@ class Copier:
                 )
             else:
                 self.differ(item.key, why)
+        if rewrite:
+            slow += [(key, False) for key in self.write_logically(rewrite)]
         if slow:
             self.compare_logically(slow)
+
+    def write_logically(self, keys: Sequence[bytes]) -> list[bytes]:
+        """Replace ``keys`` in the target with commands instead of RESTORE (the target refused the payloads: an
+        older Redis, e.g. the rollback copy into a 6.2 old Redis, whose RESTORE takes no newer RDB version): per
+        key one MULTI of DEL, the type's own writes and PEXPIRE, over connections of their own. The keys written
+        (one gone from the source meanwhile counts as expired); a stream refuses (its consumer groups and pending
+        entries have no faithful logical copy)."""
+        if self.verifiers is None:
+            self.verifiers = (self.src.clone(), self.dst.clone())
+        src, dst = self.verifiers
+        reads: list[Command] = []
+        for k in keys:
+            reads += [["TYPE", k], ["PTTL", k]]
+        head = src.pipeline(reads)
+        commands: list[Command] = []
+        written: list[bytes] = []
+        for key, kind, pttl in zip(keys, head[::2], head[1::2], strict=True):
+            assert isinstance(kind, bytes) and isinstance(pttl, int)
+            if kind == b"none" or pttl == -2:
+                self.s.expired += 1
+                continue
+            if kind == b"stream":
+                raise CopyError(
+                    1,
+                    f"key {show(key)}: {self.dst.address} refuses this Redis's DUMP payloads (an older version) and a "
+                    "stream has no logical copy here (its consumer groups and pending entries); copy it by hand",
+                )
+            values = src.pipeline(value_commands(kind, key))
+            writes = logical_writes(kind, key, values[0])
+            expire: list[Command] = [["PEXPIRE", key, pttl]] if pttl > 0 else []
+            commands += [["MULTI"], ["DEL", key], *writes, *expire, ["EXEC"]]
+            written.append(key)
+        for reply in dst.pipeline(commands):
+            if isinstance(reply, RespError) or (
+                isinstance(reply, list) and any(isinstance(r, RespError) for r in reply)
+            ):
+                raise CopyError(1, f"writing into {self.dst.address} without RESTORE: {reply}")
+        self.s.copied += len(written)
+        return written
 
     def why_different(self, item: Sent, body: bytes | None, pttl: int | RespError) -> str | None:
         """None if the target's DUMP and PTTL show a faithful copy of ``item``; a reason if not; ``""`` if the

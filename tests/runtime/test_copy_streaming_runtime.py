@@ -213,3 +213,53 @@ def test_a_full_restore_leaves_the_systems_own_keys_alone(servers: Servers) -> N
     assert "keys=50 copied=50" in out.stdout
     assert call(target, "GET", "redis-shared:backup:last-keys") == b"$2\r\n51\r\n"
     assert call(target, "GET", "app:49") == b"$8\r\nvalue-49\r\n"
+
+
+def older_redis(command: Command) -> list[Command] | bytes:
+    """What Redis 6.2 answers to RESTORE of a 7.x payload (src/cluster.c verifyDumpPayload: RDB version 12 > 9): the
+    rollback's target is the old redis:6.2.14 (apps/beersystem/redis.yaml); every other command passes."""
+    if command[:1] == [b"RESTORE"]:
+        return b"-ERR DUMP payload version or checksum are wrong\r\n"
+    return [command]
+
+
+def test_the_reverse_copy_into_an_older_redis_writes_each_type_with_its_own_commands(servers: Servers) -> None:
+    """The reverse copy (redis-shared 7.4 -> the old 6.2) cannot RESTORE: it replaces each key with DEL and the
+    type's writes in a MULTI, with its TTL, and verifies it by logical value. Old values are replaced."""
+    source, target, password_file = servers
+    members = [b"m%d" % i for i in range(2500)]  # more than one write command's chunk
+    load(
+        source,
+        [
+            ["SET", b"beer:s", b"\x00bin\xff", "PX", 600_000],
+            ["HSET", b"beer:h", b"f", b"1", b"g", b"\x00"],
+            ["RPUSH", b"beer:l", b"b", b"a", b"b"],
+            ["SADD", b"beer:set", *members],
+            ["ZADD", b"beer:z", "1.5", b"x", "-2", b"y", "3e-7", b"z"],
+            ["PFADD", b"beer:hll", b"a", b"b", b"c"],
+            ["SET", b"other:tenant", b"not matched"],
+        ],
+    )
+    load(target, [["SET", b"beer:s", b"stale"], ["RPUSH", b"beer:l", b"stale"], ["SET", b"beer:only-old", b"kept"]])
+    out = run_copy(source, start_proxy(target, older_redis), password_file, "--match", "beer:*", mode="reverse")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "keys=6 copied=6" in out.stdout, out.stdout
+    assert call(target, "GET", "beer:s") == b"$5\r\n\x00bin\xff\r\n"
+    assert 590_000 < int(call(target, "PTTL", "beer:s")[1:-2]) <= 600_000
+    assert call(target, "PTTL", "beer:h") == b":-1\r\n"
+    assert call(target, "LRANGE", "beer:l", "0", "-1") == b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nb\r\n"
+    assert call(target, "SCARD", "beer:set") == b":2500\r\n"
+    assert call(target, "ZRANGE", "beer:z", "0", "-1", "WITHSCORES") == call(
+        source, "ZRANGE", "beer:z", "0", "-1", "WITHSCORES"
+    )
+    assert call(target, "PFCOUNT", "beer:hll") == b":3\r\n"
+    assert call(target, "GET", "beer:only-old") == b"$4\r\nkept\r\n"  # the reverse copy deletes nothing
+    assert call(target, "EXISTS", "other:tenant") == b":0\r\n"
+
+
+def test_a_stream_cannot_go_back_to_an_older_redis_and_says_so(servers: Servers) -> None:
+    source, target, password_file = servers
+    load(source, [["XADD", b"beer:events", "1-1", b"f", b"v"]])
+    out = run_copy(source, start_proxy(target, older_redis), password_file, "--match", "beer:*", mode="reverse")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "beer:events" in out.stderr and "stream has no logical copy" in out.stderr

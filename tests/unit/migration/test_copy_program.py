@@ -17,6 +17,7 @@ from redis_constructs.migration.copy_program import (
     KeyState,
     Progress,
     ProtocolError,
+    Reply,
     RespError,
     Sent,
     by_size,
@@ -25,6 +26,7 @@ from redis_constructs.migration.copy_program import (
     encode,
     first_keys,
     key_arg,
+    logical_writes,
     parse_args,
     read_reply,
     same_value,
@@ -261,3 +263,15 @@ def test_a_ttl_of_zero_is_restored_as_one_millisecond() -> None:
     )
     assert b"*4\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$1\r\n1\r\n$1\r\nP\r\n" in sent[0]
     assert b"*4\r\n$7\r\nRESTORE\r\n$1\r\np\r\n$1\r\n0\r\n$1\r\nQ\r\n" in sent[0]
+
+
+def test_logical_writes_recreate_each_type_in_chunks() -> None:
+    assert logical_writes(b"string", b"k", b"\x00v") == [["SET", b"k", b"\x00v"]]
+    assert logical_writes(b"hash", b"h", [b"f", b"1", b"g", b"2"]) == [["HSET", b"h", b"f", b"1", b"g", b"2"]]
+    assert logical_writes(b"zset", b"z", [b"a", b"1.5", b"b", b"-2"]) == [["ZADD", b"z", b"1.5", b"a", b"-2", b"b"]]
+    members: list[Reply] = [b"%d" % i for i in range(2500)]
+    chunks = logical_writes(b"set", b"s", members)
+    assert [len(c) - 2 for c in chunks] == [1000, 1000, 500] and [x for c in chunks for x in c[2:]] == members
+    pairs: list[Reply] = [x for i in range(1500) for x in (b"f%d" % i, b"v")]
+    assert [len(c) - 2 for c in logical_writes(b"hash", b"h", pairs)] == [2000, 1000]  # whole pairs per command
+    assert logical_writes(b"list", b"l", [b"b", b"a", b"b"]) == [["RPUSH", b"l", b"b", b"a", b"b"]]
