@@ -40,8 +40,8 @@ from redis_pods import (
     metrics,
     missing_keys,
     out_of_band_secrets,
-    start_primary_first,
     sync_at_once,
+    synced_pair,
     wait_for,
     write_keys,
 )
@@ -70,13 +70,7 @@ def mounts() -> Iterator[list[Path]]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, mounts: list[Path]) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
-    with Cluster(
-        objects,
-        tmp_path_factory.mktemp("failover"),
-        secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE),
-    ) as c:
-        start_primary_first(c)
-        wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
+    with synced_pair(objects, tmp_path_factory.mktemp("failover")) as c:
         kubelet_probes(c)
         yield c
 

@@ -22,15 +22,13 @@ from redis_pods import (
     CLIENT_PW,
     CLIENT_USER,
     MANIFESTS,
-    PASSWORDS_BY_FILE,
     PRIMARY,
     REPLICA,
     connect,
     info,
     link_up,
     metrics,
-    out_of_band_secrets,
-    start_primary_first,
+    synced_pair,
     wait_for,
 )
 
@@ -50,11 +48,7 @@ def mounts() -> Iterator[list[Path]]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, mounts: list[Path]) -> Iterator[Cluster]:
     objects = load_manifests(MANIFESTS)
-    with Cluster(
-        objects, tmp_path_factory.mktemp("full-replica"), secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE)
-    ) as c:
-        start_primary_first(c)
-        wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
+    with synced_pair(objects, tmp_path_factory.mktemp("full-replica")) as c:
         yield c
 
 

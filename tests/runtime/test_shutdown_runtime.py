@@ -21,15 +21,12 @@ import redis
 from podrunner import Cluster, Pod, load_manifests
 from redis_pods import (
     MANIFESTS,
-    PASSWORDS_BY_FILE,
     PRIMARY,
     REPLICA,
     aof_settled,
     info,
-    link_up,
     missing_keys,
-    out_of_band_secrets,
-    start_primary_first,
+    synced_pair,
     wait_for,
     write_keys,
 )
@@ -53,11 +50,7 @@ def slow_rewrite_objects() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     objects = slow_rewrite_objects()
-    with Cluster(
-        objects, tmp_path_factory.mktemp("shutdown"), secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE)
-    ) as c:
-        start_primary_first(c)
-        wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
+    with synced_pair(objects, tmp_path_factory.mktemp("shutdown")) as c:
         yield c
 
 

@@ -6,6 +6,7 @@ band Secrets and a test CA. Test modules import these from here, never from each
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -13,7 +14,7 @@ import re
 import socket
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,16 @@ def start_primary_first(
     cluster.start([PRIMARY], timeout=timeout)
     sync_at_once(cluster.pod(PRIMARY), admin_password=admin_password)
     cluster.start(list(others), timeout=timeout)
+
+
+@contextlib.contextmanager
+def synced_pair(objects: list[dict[str, Any]], path: Path, **cluster: Any) -> Iterator[Cluster]:
+    """A Cluster of ``objects`` (dist/redis-shared or a variant of it) with its Secrets given out of band, the
+    primary started first and the replica's first sync done; ``cluster``: more Cluster arguments."""
+    with Cluster(objects, path, secrets=out_of_band_secrets(objects, PASSWORDS_BY_FILE), **cluster) as c:
+        start_primary_first(c)
+        wait_for("the replica's first sync", lambda: link_up(c.pod(REPLICA)), timeout=20)
+        yield c
 
 
 def write_keys(pod: Pod, prefix: str, n: int) -> list[str]:
