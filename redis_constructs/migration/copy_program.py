@@ -260,8 +260,10 @@ def show(key: bytes) -> str:
     return ascii(key)[1:]
 
 
-def first_keys(keys: Sequence[bytes]) -> str:
-    more = f" and {len(keys) - SHOW_KEYS} more" if len(keys) > SHOW_KEYS else ""
+def first_keys(keys: Sequence[bytes], count: int | None = None) -> str:
+    """The first :data:`SHOW_KEYS` of ``keys`` and how many more there are of ``count`` (default: ``len(keys)``)."""
+    count = len(keys) if count is None else count
+    more = f" and {count - SHOW_KEYS} more" if count > SHOW_KEYS else ""
     return ", ".join(show(k) for k in keys[:SHOW_KEYS]) + more
 
 
@@ -272,22 +274,24 @@ def pairs(
     return [c for k in keys for c in (first(k), second(k))]
 
 
-def chunks(items: Sequence[bytes], size: int) -> Iterator[Sequence[bytes]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def by_size(keys: Sequence[bytes], sizes: Sequence[int], budget: int) -> Iterator[list[bytes]]:
-    """Groups of keys whose estimated sizes add up to at most ``budget`` (a larger key goes alone)."""
+def sized_groups(keys: Iterable[bytes], sizes: Iterable[int], budget: int) -> Iterator[tuple[list[bytes], int]]:
+    """Groups of keys whose estimated sizes add up to at most ``budget`` (a larger key goes alone), each with
+    its total."""
     group: list[bytes] = []
     total = 0
     for key, size in zip(keys, sizes, strict=True):
         if group and total + size > budget:
-            yield group
+            yield group, total
             group, total = [], 0
         group.append(key)
         total += size
     if group:
+        yield group, total
+
+
+def by_size(keys: Sequence[bytes], sizes: Sequence[int], budget: int) -> Iterator[list[bytes]]:
+    """The groups of :func:`sized_groups`, without their totals."""
+    for group, _ in sized_groups(keys, sizes, budget):
         yield group
 
 
@@ -682,8 +686,7 @@ class Bounded:
             self.first.append(item)
 
     def __str__(self) -> str:
-        more = f" and {self.count - SHOW_KEYS} more" if self.count > SHOW_KEYS else ""
-        return ", ".join(show(k) for k in self.first) + more
+        return first_keys(self.first, self.count)
 
 
 @dataclasses.dataclass(slots=True)
@@ -906,20 +909,14 @@ class SourceReader:
             self.waiting_keys += len(args)
 
     def sized(self, args: list[bytes]) -> None:
-        read_int = self.src.read_int
-        group: list[bytes] = []
-        total = 0
-        for arg in args:
-            size = read_int(nil=0)
-            if isinstance(size, RespError):
-                raise size
-            if group and total + size > self.budget:
-                self.ready.append((group, total))
-                group, total = [], 0
-            group.append(arg)
-            total += size
-        if group:
-            self.ready.append((group, total))
+        """The page's MEMORY USAGE replies: its keys as groups of at most ``budget`` bytes, ready to request."""
+        self.ready.extend(sized_groups(args, (self.size() for _ in args), self.budget))
+
+    def size(self) -> int:
+        size = self.src.read_int(nil=0)
+        if isinstance(size, RespError):
+            raise size
+        return size
 
     def dumps(self, args: list[bytes]) -> Group:
         """The PTTL and DUMP replies of one group (None for a key that expired meanwhile)."""
