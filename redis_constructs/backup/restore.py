@@ -27,9 +27,11 @@ from ..core.images import PYTHON_IMAGE, REDIS_IMAGE
 from ..core.job_run import JobRun, fail_on_exit_codes
 from ..core.pod_security import resources, restricted_container
 from ..core.rendering import (
+    admit_policy,
     checkov_skip_annotations,
     dns_egress_rule,
     image_ref,
+    job_network_policy,
     namespace_peer,
     quantity,
     secret_files_volume,
@@ -190,29 +192,16 @@ class RedisRestore(constructs.Construct):
         offsite = p.backup.props.offsite
         if p.source is RestoreSource.OFFSITE and offsite is not None:
             egress.append(offsite_egress_rule(offsite))
-        k8s.KubeNetworkPolicy(
-            self,
-            "NetworkPolicy",
-            metadata=self._meta(self.name, -1),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=self.pod_labels),
-                policy_types=["Ingress", "Egress"],
-                egress=egress,
-            ),
+        job_network_policy(
+            self, "NetworkPolicy", metadata=self._meta(self.name, -1), pod_labels=self.pod_labels, egress=egress
         )
-        k8s.KubeNetworkPolicy(
+        admit_policy(
             self,
             "RedisIngress",
             metadata=self._meta(f"{self.name}-ingress", -1),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=dict(redis.pod_labels)),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.NetworkPolicyIngressRule(
-                        from_=[namespace_peer(self.namespace, self.pod_labels)], ports=[tcp_port(redis.port)]
-                    )
-                ],
-            ),
+            selected=redis.pod_labels,
+            peer=namespace_peer(self.namespace, self.pod_labels),
+            ports=[redis.port],
         )
 
     def snapshot_dir(self) -> str:

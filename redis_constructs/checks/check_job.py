@@ -37,7 +37,7 @@ from ..core.errors import PropError, names_construct
 from ..core.images import PYTHON_IMAGE
 from ..core.job_run import JobRun
 from ..core.pod_security import resources
-from ..core.rendering import dns_egress_rule, namespace_peer, tcp_port
+from ..core.rendering import admit_policy, dns_egress_rule, job_network_policy, namespace_peer, tcp_port
 from ..gitops.sync_annotations import argocd_hook
 from ..server.names import METRICS_PORT
 from ..server.redis_conf import CHECK_KEY_PREFIX, Role
@@ -197,35 +197,25 @@ class RedisChecks(constructs.Construct):
             metadata=k8s.ObjectMeta(name=self.program_config_map_name, namespace=namespace, labels=labels),
             data={"check_program.py": program},
         )
-        self.network_policy = k8s.KubeNetworkPolicy(
+        self.network_policy = job_network_policy(
             self,
             "NetworkPolicy",
             metadata=k8s.ObjectMeta(name=base, namespace=namespace, labels=labels),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=labels),
-                policy_types=["Ingress", "Egress"],
-                egress=[
-                    dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[namespace_peer(namespace, redis.pod_labels)], ports=[tcp_port(p) for p in ports]
-                    ),
-                ],
-            ),
+            pod_labels=labels,
+            egress=[
+                dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
+                k8s.NetworkPolicyEgressRule(
+                    to=[namespace_peer(namespace, redis.pod_labels)], ports=[tcp_port(p) for p in ports]
+                ),
+            ],
         )
-        self.ingress_policy = k8s.KubeNetworkPolicy(
+        self.ingress_policy = admit_policy(
             self,
             "RedisIngress",
             metadata=k8s.ObjectMeta(name=f"{base}-ingress", namespace=namespace, labels=labels),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=redis.pod_labels),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.NetworkPolicyIngressRule(
-                        from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=labels))],
-                        ports=[tcp_port(p) for p in ports],
-                    )
-                ],
-            ),
+            selected=redis.pod_labels,
+            peer=k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=labels)),
+            ports=ports,
         )
         spec = run.job_spec(
             labels=labels,

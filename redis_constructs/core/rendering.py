@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import constructs
 from cdk8s_plus_28 import k8s
 
 from .errors import PropError
@@ -95,6 +96,50 @@ def namespace_peer(namespace: str, pod_labels: Mapping[str, str] | None = None) 
 def tcp_port(port: int) -> k8s.NetworkPolicyPort:
     """A NetworkPolicy port: TCP ``port``."""
     return k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP")
+
+
+def job_network_policy(
+    scope: constructs.Construct,
+    id: str,
+    *,
+    metadata: k8s.ObjectMeta,
+    pod_labels: Mapping[str, str],
+    egress: Iterable[k8s.NetworkPolicyEgressRule],
+) -> k8s.KubeNetworkPolicy:
+    """The NetworkPolicy of a Job's pods (``pod_labels``): nothing reaches them, and they reach ``egress`` only."""
+    return k8s.KubeNetworkPolicy(
+        scope,
+        id,
+        metadata=metadata,
+        spec=k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(match_labels=dict(pod_labels)),
+            policy_types=["Ingress", "Egress"],
+            egress=list(egress),
+        ),
+    )
+
+
+def admit_policy(
+    scope: constructs.Construct,
+    id: str,
+    *,
+    metadata: k8s.ObjectMeta,
+    selected: Mapping[str, str],
+    peer: k8s.NetworkPolicyPeer,
+    ports: Iterable[int],
+) -> k8s.KubeNetworkPolicy:
+    """A NetworkPolicy by which the pods ``selected`` (e.g. Redis's) also admit ``peer`` (e.g. a Job's pods) on TCP
+    ``ports``: NetworkPolicies add up, so the pods' own policy stays as it is."""
+    return k8s.KubeNetworkPolicy(
+        scope,
+        id,
+        metadata=metadata,
+        spec=k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(match_labels=dict(selected)),
+            policy_types=["Ingress"],
+            ingress=[k8s.NetworkPolicyIngressRule(from_=[peer], ports=[tcp_port(p) for p in ports])],
+        ),
+    )
 
 
 def dns_egress_rule(namespace: str, pod_labels: Mapping[str, str]) -> k8s.NetworkPolicyEgressRule:

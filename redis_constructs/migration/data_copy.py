@@ -43,7 +43,14 @@ from ..core.images import PYTHON_IMAGE
 from ..core.job_run import JobRun, fail_on_exit_codes
 from ..core.pod_security import resources
 from ..core.refs import SecretKeyRef
-from ..core.rendering import dns_egress_rule, namespace_peer, secret_files_volume, tcp_port
+from ..core.rendering import (
+    admit_policy,
+    dns_egress_rule,
+    job_network_policy,
+    namespace_peer,
+    secret_files_volume,
+    tcp_port,
+)
 from ..gitops.sync_annotations import ARGOCD_HOOK_PHASES, argocd_hook
 from ..server.redis_shared import RedisShared
 
@@ -292,23 +299,20 @@ class RedisDataCopy(constructs.Construct):
     def _add_network_policy(self) -> None:
         """The Job's pods reach DNS and both Redis on their ports; nothing reaches them."""
         redis, old = self.redis, self.old
-        k8s.KubeNetworkPolicy(
+        job_network_policy(
             self,
             "NetworkPolicy",
             metadata=self._meta(self.name, self.namespace, -1),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=self.pod_labels),
-                policy_types=["Ingress", "Egress"],
-                egress=[
-                    dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[namespace_peer(redis.namespace, redis.pod_labels)], ports=[tcp_port(redis.port)]
-                    ),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[namespace_peer(old.namespace, old.pod_labels)], ports=[tcp_port(old.port)]
-                    ),
-                ],
-            ),
+            pod_labels=self.pod_labels,
+            egress=[
+                dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
+                k8s.NetworkPolicyEgressRule(
+                    to=[namespace_peer(redis.namespace, redis.pod_labels)], ports=[tcp_port(redis.port)]
+                ),
+                k8s.NetworkPolicyEgressRule(
+                    to=[namespace_peer(old.namespace, old.pod_labels)], ports=[tcp_port(old.port)]
+                ),
+            ],
         )
 
     def _add_ingress_policies(self) -> None:
@@ -318,19 +322,13 @@ class RedisDataCopy(constructs.Construct):
             ("SharedIngress", redis.namespace, redis.pod_labels, redis.port),
             ("OldIngress", old.namespace, old.pod_labels, old.port),
         ):
-            k8s.KubeNetworkPolicy(
+            admit_policy(
                 self,
                 cid,
                 metadata=self._meta(f"{self.name}-ingress", namespace, -1),
-                spec=k8s.NetworkPolicySpec(
-                    pod_selector=k8s.LabelSelector(match_labels=dict(selected)),
-                    policy_types=["Ingress"],
-                    ingress=[
-                        k8s.NetworkPolicyIngressRule(
-                            from_=[namespace_peer(self.namespace, self.pod_labels)], ports=[tcp_port(port)]
-                        )
-                    ],
-                ),
+                selected=selected,
+                peer=namespace_peer(self.namespace, self.pod_labels),
+                ports=[port],
             )
 
     def _job_spec(self) -> k8s.JobSpec:

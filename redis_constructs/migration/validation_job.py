@@ -28,7 +28,7 @@ from ..core.errors import PropError, names_construct
 from ..core.images import REDIS_IMAGE
 from ..core.job_run import JobRun
 from ..core.pod_security import resources
-from ..core.rendering import dns_egress_rule, namespace_peer, tcp_port
+from ..core.rendering import dns_egress_rule, job_network_policy, namespace_peer, tcp_port
 from ..credentials.replicated_secret import ReplicatedSecret
 from ..credentials.tenant_credentials import TenantCredentials
 from ..gitops.sync_annotations import argocd_hook
@@ -153,21 +153,18 @@ class RedisValidationJob(constructs.Construct):
         def field(path: str) -> k8s.EnvVarSource:
             return k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path))
 
-        self.network_policy = k8s.KubeNetworkPolicy(
+        self.network_policy = job_network_policy(
             self,
             "NetworkPolicy",
             metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=labels),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=labels),
-                policy_types=["Ingress", "Egress"],
-                egress=[
-                    dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
-                    k8s.NetworkPolicyEgressRule(
-                        to=[namespace_peer(redis.namespace, redis.pod_labels)],
-                        ports=[tcp_port(redis.port)],
-                    ),
-                ],
-            ),
+            pod_labels=labels,
+            egress=[
+                dns_egress_rule(redis.dns_namespace, redis.dns_pod_labels),
+                k8s.NetworkPolicyEgressRule(
+                    to=[namespace_peer(redis.namespace, redis.pod_labels)],
+                    ports=[tcp_port(redis.port)],
+                ),
+            ],
         )
         spec = job.job_spec(
             labels=labels,
