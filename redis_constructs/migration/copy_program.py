@@ -1079,23 +1079,29 @@ class Copier:
         for k in keys:
             reads += [["TYPE", k], ["PTTL", k]]
         head = src.pipeline(reads)
-        commands: list[Command] = []
-        written: list[bytes] = []
+        present: list[tuple[bytes, bytes, int]] = []
         for key, kind, pttl in zip(keys, head[::2], head[1::2], strict=True):
             assert isinstance(kind, bytes) and isinstance(pttl, int)
             if kind == b"none" or pttl == -2:
                 self.s.expired += 1
-                continue
-            if kind == b"stream":
+            elif kind == b"stream":
                 raise CopyError(
                     1,
                     f"key {show(key)}: {self.dst.address} refuses this Redis's DUMP payloads (an older version) and a "
                     "stream has no logical copy here (its consumer groups and pending entries); copy it by hand",
                 )
-            values = src.pipeline(value_commands(kind, key))
-            writes = logical_writes(kind, key, values[0])
+            else:
+                present.append((key, kind, pttl))
+        # One read of every value (a single command per type but streams), then one pipeline of the writes.
+        values = src.pipeline([value_commands(kind, key)[0] for key, kind, _ in present])
+        commands: list[Command] = []
+        written: list[bytes] = []
+        for (key, kind, pttl), value in zip(present, values, strict=True):
+            if value is None or value == []:  # expired between the two reads
+                self.s.expired += 1
+                continue
             expire: list[Command] = [["PEXPIRE", key, pttl]] if pttl > 0 else []
-            commands += [["MULTI"], ["DEL", key], *writes, *expire, ["EXEC"]]
+            commands += [["MULTI"], ["DEL", key], *logical_writes(kind, key, value), *expire, ["EXEC"]]
             written.append(key)
         for reply in dst.pipeline(commands):
             if isinstance(reply, RespError) or (
