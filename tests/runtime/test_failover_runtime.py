@@ -39,9 +39,11 @@ from redis_pods import (
     link_up,
     metrics,
     missing_keys,
+    mounts,
     out_of_band_secrets,
     sync_at_once,
     synced_pair,
+    volume_on_tmpfs,
     wait_for,
     write_keys,
 )
@@ -52,19 +54,12 @@ from redis_constructs.server.redis_conf import SCRIPTS_DIR
 
 pytestmark = pytest.mark.runtime
 
+__all__ = ["mounts"]  # the fixture, used by name
+
 MASTER_SERVICE = "redis-shared-master.redis.svc.cluster.local"
 ROLE_LABEL = "redis-shared/role"
 #: Keys by what happened to them, shared by the steps of the scenario.
 KEYS: dict[str, list[str]] = {}
-
-
-@pytest.fixture(scope="module")
-def mounts() -> Iterator[list[Path]]:
-    """Host mounts the scenario makes (the full-volume tmpfs); unmounted after the cluster is gone."""
-    made: list[Path] = []
-    yield made
-    for path in reversed(made):
-        subprocess.run(["umount", "-l", str(path)], check=False, timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -366,12 +361,7 @@ def test_full_volume_refuses_writes_keeps_reads_and_liveness_then_recovers(
 ) -> None:
     primary = master_service_pod(cluster)
     primary.stop(grace=15)
-    data = primary.pvc_path("data")
-    subprocess.run(["cp", "-a", str(data), str(tmp_path / "data")], check=True)  # keeps the owner (UID 10001)
-    used_kib = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) // 1024
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used_kib + 1024}k,mode=0777", "tmpfs", str(data)], check=True)
-    mounts.append(data)
-    subprocess.run(["cp", "-a", f"{tmp_path / 'data'}/.", str(data)], check=True)
+    data = volume_on_tmpfs(primary, tmp_path, 1024, mounts)
     primary.start()
     primary.wait_ready(30)
     value = "v" * 65536

@@ -28,21 +28,17 @@ from redis_pods import (
     info,
     link_up,
     metrics,
+    mounts,
     synced_pair,
+    volume_on_tmpfs,
     wait_for,
 )
 
 pytestmark = pytest.mark.runtime
 
+__all__ = ["mounts"]  # the fixture, used by name
+
 VALUE = "v" * 65536
-
-
-@pytest.fixture(scope="module")
-def mounts() -> Iterator[list[Path]]:
-    made: list[Path] = []
-    yield made
-    for path in reversed(made):
-        subprocess.run(["umount", "-l", str(path)], check=False, timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +61,7 @@ def test_a_full_replica_volume_is_no_restart_loop_and_recovers(
     wait_for("the replica to hold 'before'", lambda: info(replica, "keyspace") != {}, timeout=10)
     replica.probe("redis", "readiness")  # marks the synced volume (start.sh's has_data)
     replica.stop(grace=15)
-    data = replica.pvc_path("data")
-    subprocess.run(["cp", "-a", str(data), str(tmp_path / "data")], check=True)
-    used_kib = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) // 1024
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used_kib + 2048}k,mode=0777", "tmpfs", str(data)], check=True)
-    mounts.append(data)
-    subprocess.run(["cp", "-a", f"{tmp_path / 'data'}/.", str(data)], check=True)
+    data = volume_on_tmpfs(replica, tmp_path, 2048, mounts)
     # Sync leftovers: an orphaned disk-sync temp file and a dump.rdb beside the AOF manifest.
     for leftover in ("temp-1700000000.12.rdb", "dump.rdb"):
         (data / leftover).write_bytes(b"x" * 1024)

@@ -12,12 +12,14 @@ import ipaddress
 import os
 import re
 import socket
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -380,3 +382,25 @@ def tls_secrets(
             "ca.crt": ca.pem.decode(),
         }
     }
+
+
+@pytest.fixture(scope="module")
+def mounts() -> Iterator[list[Path]]:
+    """Host mounts a module's scenario makes (:func:`volume_on_tmpfs`); unmounted after its cluster is gone."""
+    made: list[Path] = []
+    yield made
+    for path in reversed(made):
+        subprocess.run(["umount", "-l", str(path)], check=False, timeout=20)
+
+
+def volume_on_tmpfs(pod: Pod, scratch: Path, spare_kib: int, mounts: list[Path]) -> Path:
+    """Put the stopped ``pod``'s data volume on a tmpfs with ``spare_kib`` free beyond what it holds (a volume that
+    fills up), its files and their owner kept; the mount joins ``mounts``. The volume's path."""
+    data = pod.pvc_path("data")
+    subprocess.run(["cp", "-a", str(data), str(scratch / "data")], check=True)  # keeps the owner (UID 10001)
+    used_kib = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) // 1024
+    size = f"size={used_kib + spare_kib}k,mode=0777"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(data)], check=True)
+    mounts.append(data)
+    subprocess.run(["cp", "-a", f"{scratch / 'data'}/.", str(data)], check=True)
+    return data
